@@ -1,0 +1,66 @@
+//! `GET /v1/logs`: the dashboard lists and filters its account's entries (JWT auth).
+
+use jiff::Timestamp;
+use lambda_http::{Body, Request, RequestExt, Response};
+use seclog::ApiError;
+use seclog::domain::LogQuery;
+use seclog::domain::cursor::{self, CursorKey};
+use seclog::http::{AccountClaim, json, problem};
+use seclog::store::events::EventStore;
+use serde_json::json;
+
+pub struct ListLogs {
+    store: EventStore,
+    claim: AccountClaim,
+    cursor_key: CursorKey,
+}
+
+impl ListLogs {
+    pub fn new(store: EventStore, claim: AccountClaim, cursor_key: CursorKey) -> Self {
+        Self {
+            store,
+            claim,
+            cursor_key,
+        }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let mut response = self
+            .run(request)
+            .await
+            .unwrap_or_else(|error| problem(&error));
+        response.headers_mut().insert(
+            "cache-control",
+            lambda_http::http::HeaderValue::from_static("no-store"),
+        );
+        response
+    }
+
+    async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        let account = self.claim.account(&request)?;
+        let params = request.query_string_parameters_ref();
+        let query = LogQuery::parse(
+            params.into_iter().flat_map(|p| p.iter()),
+            &account,
+            &self.cursor_key,
+        )?;
+        let page = self
+            .store
+            .page(
+                &account,
+                &query.filter,
+                query.after.as_deref(),
+                query.limit,
+                Timestamp::now(),
+            )
+            .await?;
+        let next_cursor = page.resume_after.map(|position| {
+            cursor::encode(&self.cursor_key, query.filter.scope(&account), &position)
+        });
+        let data: Vec<_> = page.entries.iter().map(|e| e.view(&query.zone)).collect();
+        Ok(json(
+            200,
+            &json!({ "data": data, "next_cursor": next_cursor }),
+        ))
+    }
+}

@@ -1,0 +1,212 @@
+//! HTTP in, API Gateway HTTP API (payload 2.0) event out, through the real handlers.
+//!
+//! Each request becomes the event JSON API Gateway would send, including the request context:
+//! `authorizer.iam` for the ingest route (SigV4 in the cloud), `authorizer.jwt.claims` from the
+//! bearer token for dashboard routes. `lambda_http::request::from_str` then builds the very
+//! `Request` the Lambda runtime would, so handlers run unchanged.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use axum::Router;
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{Request as AxumRequest, State};
+use axum::response::Response as AxumResponse;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ingest::Ingest;
+use lambda_http::{Body, Response};
+use list_logs::ListLogs;
+use seclog::ApiError;
+use seclog::domain::cursor::CursorKey;
+use seclog::http::{AccountClaim, problem};
+use seclog::store::events::EventStore;
+use serde_json::{Value, json};
+
+use crate::jwt;
+
+/// API Gateway HTTP APIs accept payloads up to 10 MB; the functions enforce their own limits.
+const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub events: String,
+}
+
+/// Every function's handler, built once like each Lambda's `main` does.
+pub struct App {
+    ingest: Ingest,
+    list_logs: ListLogs,
+}
+
+impl App {
+    pub fn new(
+        aws: &SdkConfig,
+        tables: &Tables,
+        claim: AccountClaim,
+        cursor_key: CursorKey,
+        retention_days: i64,
+    ) -> Self {
+        let events = EventStore::from_config(aws, &tables.events, retention_days);
+        Self {
+            ingest: Ingest::new(events.clone()),
+            list_logs: ListLogs::new(events, claim, cursor_key),
+        }
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(dispatch).with_state(app)
+}
+
+enum Route {
+    Ingest,
+    ListLogs,
+}
+
+impl Route {
+    fn key(&self) -> &'static str {
+        match self {
+            Route::Ingest => "POST /v1/events",
+            Route::ListLogs => "GET /v1/logs",
+        }
+    }
+
+    fn dashboard(&self) -> bool {
+        !matches!(self, Route::Ingest)
+    }
+}
+
+fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let allowed = match path {
+        "/v1/events" => "POST",
+        "/v1/logs" => "GET",
+        _ => return Err(ApiError::NotFound(format!("no route for {path}"))),
+    };
+    match (method, path) {
+        ("POST", "/v1/events") => Ok(Route::Ingest),
+        ("GET", "/v1/logs") => Ok(Route::ListLogs),
+        _ => Err(ApiError::MethodNotAllowed(format!(
+            "{path} accepts {allowed}"
+        ))),
+    }
+}
+
+async fn dispatch(State(app): State<Arc<App>>, request: AxumRequest) -> AxumResponse {
+    let response = match handle(&app, request).await {
+        Ok(response) => response,
+        Err(error) => problem(&error),
+    };
+    into_axum(response)
+}
+
+async fn handle(app: &App, request: AxumRequest) -> Result<Response<Body>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let route = route(parts.method.as_str(), &path)?;
+    let body = to_bytes(body, GATEWAY_MAX_BODY)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge {
+            limit: GATEWAY_MAX_BODY,
+        })?;
+    let event = gateway_event(&route, &parts, &body);
+    let lambda_request = lambda_http::request::from_str(&event.to_string())
+        .map_err(|e| ApiError::Internal(format!("event conversion failed: {e}")))?;
+    Ok(match route {
+        Route::Ingest => app.ingest.handle(lambda_request).await,
+        Route::ListLogs => app.list_logs.handle(lambda_request).await,
+    })
+}
+
+/// The API Gateway HTTP API v2 event for this request.
+fn gateway_event(route: &Route, parts: &http::request::Parts, body: &[u8]) -> Value {
+    let mut headers = serde_json::Map::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else { continue };
+        if name == http::header::COOKIE {
+            cookies.push(value.to_owned());
+            continue;
+        }
+        // API Gateway joins repeated headers with commas.
+        headers
+            .entry(name.as_str())
+            .and_modify(|v| {
+                *v = Value::String(format!("{},{value}", v.as_str().unwrap_or_default()))
+            })
+            .or_insert_with(|| Value::String(value.to_owned()));
+    }
+    let raw_query = parts.uri.query().unwrap_or_default();
+    let query = query_parameters(raw_query);
+    let authorization = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let authorizer = if route.dashboard() {
+        jwt::claims(authorization).map(|claims| json!({"jwt": {"claims": claims, "scopes": null}}))
+    } else {
+        Some(json!({"iam": {
+            "accessKey": "LOCALACCESSKEY", "accountId": "000000000000", "callerId": "local",
+            "principalOrgId": null, "userArn": "arn:aws:iam::000000000000:user/local", "userId": "local"
+        }}))
+    };
+    let (body, encoded) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (STANDARD.encode(body), true),
+    };
+    let now = jiff::Timestamp::now();
+    json!({
+        "version": "2.0",
+        "routeKey": route.key(),
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "cookies": cookies,
+        "headers": headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "authorizer": authorizer,
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent").cloned().unwrap_or(Value::Null),
+            },
+            "requestId": ulid::Ulid::generate().to_string(),
+            "routeKey": route.key(),
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+            "timeEpoch": now.as_millisecond(),
+        },
+        "body": if body.is_empty() { Value::Null } else { Value::String(body) },
+        "isBase64Encoded": encoded,
+    })
+}
+
+/// Query parameters as API Gateway v2 passes them: repeated names joined with commas.
+fn query_parameters(raw: &str) -> serde_json::Map<String, Value> {
+    let mut map = serde_json::Map::new();
+    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+        map.entry(name.into_owned())
+            .and_modify(|v| {
+                *v = Value::String(format!("{},{value}", v.as_str().unwrap_or_default()))
+            })
+            .or_insert_with(|| Value::String(value.into_owned()));
+    }
+    map
+}
+
+fn into_axum(response: Response<Body>) -> AxumResponse {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    AxumResponse::from_parts(parts, AxumBody::from(bytes))
+}

@@ -1,0 +1,114 @@
+//! The local AWS stack: moto (DynamoDB and its streams) as a child process on loopback.
+//!
+//! The child is started from a thread that lives as long as it does, with `PR_SET_PDEATHSIG`,
+//! so it dies with this process even when the process is killed: tests and `make dev` leave
+//! no server behind.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct LocalStack {
+    pid: i32,
+    pub dynamodb_endpoint: String,
+}
+
+impl LocalStack {
+    /// The moto server of the project's venv (`make venv-stack` installs it), or `MOTO_SERVER`.
+    pub fn moto_binary() -> PathBuf {
+        std::env::var_os("MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../.venv/stack/bin/moto_server"
+                ))
+            })
+    }
+
+    /// Starts moto on `port` (0: a free one) and waits until it accepts connections.
+    pub fn start(port: u16) -> io::Result<Self> {
+        let port = if port == 0 { free_port()? } else { port };
+        let binary = Self::moto_binary();
+        if !binary.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{} not found: run `make venv` (or `infra/venv.sh stack`) first",
+                    binary.display()
+                ),
+            ));
+        }
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("moto-{port}"))
+            .spawn(move || {
+                let mut command = Command::new(&binary);
+                command
+                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                // SAFETY: prctl is async-signal-safe; it only sets this child's death signal.
+                unsafe {
+                    command.pre_exec(|| {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                            return Err(io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                match command.spawn() {
+                    Ok(mut child) => {
+                        let _ = sender.send(Ok(child.id() as i32));
+                        let _ = child.wait();
+                    }
+                    Err(error) => {
+                        let _ = sender.send(Err(error));
+                    }
+                }
+            })?;
+        let pid = receiver
+            .recv()
+            .map_err(|_| io::Error::other("moto launcher thread died"))??;
+        let stack = Self {
+            pid,
+            dynamodb_endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        wait_for_port(port, Duration::from_secs(30))?;
+        Ok(stack)
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child by pid.
+        unsafe {
+            libc::kill(self.pid, libc::SIGTERM);
+        }
+    }
+}
+
+/// A port that was free a moment ago on loopback.
+pub fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("moto did not listen on {port}"),
+    ))
+}

@@ -1,0 +1,39 @@
+//! Settings read from the Lambda environment once, at start-up.
+
+use thiserror::Error;
+
+use crate::domain::cursor::CursorKey;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {0} is invalid: {1}")]
+    Invalid(&'static str, String),
+}
+
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name).map_err(|_| ConfigError::Missing(name))
+}
+
+pub fn number_or(name: &'static str, default: i64) -> Result<i64, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError::Invalid(name, "must be a positive integer".into())),
+        Err(_) => Ok(default),
+    }
+}
+
+/// Days an entry is kept before DynamoDB's TTL removes it (`RETENTION_DAYS`, default 365).
+pub fn retention_days() -> Result<i64, ConfigError> {
+    number_or("RETENTION_DAYS", 365)
+}
+
+/// `CURSOR_SIGNING_KEY`: the secret that signs pagination cursors.
+pub fn cursor_key() -> Result<CursorKey, ConfigError> {
+    let secret = required("CURSOR_SIGNING_KEY")?;
+    CursorKey::new(secret.as_bytes()).map_err(|e| ConfigError::Invalid("CURSOR_SIGNING_KEY", e))
+}

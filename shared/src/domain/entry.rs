@@ -1,0 +1,99 @@
+//! A recorded log entry: what storage keeps and what the API and CSV show.
+
+use std::net::IpAddr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Actor, EventType, Location, OccurredAt, ViewerZone};
+
+/// The service-assigned id of an entry: a ULID, so ids sort by creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntryId(String);
+
+impl EntryId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::generate().to_string())
+    }
+
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The stored form of an entry (everything but the account, which is its partition).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub id: EntryId,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub occurred_at: Timestamp,
+    pub actor: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    pub details: Value,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub received_at: Timestamp,
+}
+
+/// An entry as the dashboard sees it (`GET /v1/logs`), in the viewer's zone.
+#[derive(Debug, Serialize)]
+pub struct LogEntryView<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub type_label: &'static str,
+    pub occurred_at: String,
+    pub occurred_at_local: String,
+    pub actor: &'a Actor,
+    pub ip: Option<IpAddr>,
+    pub device: Option<&'a str>,
+    pub location: Option<&'a Location>,
+    pub details: &'a Value,
+    pub summary: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub event_id: Option<&'a str>,
+}
+
+impl LogEntry {
+    pub fn occurred(&self) -> OccurredAt {
+        OccurredAt::from_timestamp(self.occurred_at)
+    }
+
+    /// Sort key within the account: time first, the id makes it unique.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", self.occurred().sort_key_prefix(), self.id.as_str())
+    }
+
+    pub fn view<'a>(&'a self, zone: &ViewerZone) -> LogEntryView<'a> {
+        LogEntryView {
+            id: self.id.as_str(),
+            event_type: self.event_type,
+            type_label: self.event_type.label(),
+            occurred_at: self.occurred_at.to_string(),
+            occurred_at_local: zone.rfc3339(self.occurred_at),
+            actor: &self.actor,
+            ip: self.ip,
+            device: self.device.as_deref(),
+            location: self.location.as_ref(),
+            details: &self.details,
+            summary: &self.summary,
+            user_agent: self.user_agent.as_deref(),
+            event_id: self.event_id.as_deref(),
+        }
+    }
+}

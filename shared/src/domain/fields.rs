@@ -1,0 +1,182 @@
+//! Reading a JSON object field by field, naming each failure by its path (`events[2].actor.id`).
+//!
+//! Request bodies are parsed as `serde_json::Value` first so that every rule can report the
+//! exact field it rejects, and all of a request's errors are reported together.
+
+use serde_json::{Map, Value};
+
+use crate::error::Errors;
+
+pub struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    prefix: String,
+    errors: &'a mut Errors,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads `value` as an object; records an error and returns `None` when it is not one.
+    pub fn object(value: &'a Value, prefix: &str, errors: &'a mut Errors) -> Option<Self> {
+        match value {
+            Value::Object(object) => Some(Self {
+                object,
+                prefix: prefix.to_owned(),
+                errors,
+            }),
+            _ => {
+                errors.push(display_path(prefix), "must be a JSON object");
+                None
+            }
+        }
+    }
+
+    /// The path of a field of this object.
+    pub fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    pub fn error(&mut self, name: &str, message: impl Into<String>) {
+        let path = self.path(name);
+        self.errors.push(path, message);
+    }
+
+    pub fn errors(&mut self) -> &mut Errors {
+        self.errors
+    }
+
+    /// Rejects fields the contract does not define, so a typo is reported rather than ignored.
+    pub fn deny_unknown(&mut self, allowed: &[&str]) {
+        let unknown: Vec<String> = self
+            .object
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for key in unknown {
+            let message = format!("unknown field; allowed: {}", allowed.join(", "));
+            self.error(&key, message);
+        }
+    }
+
+    /// A present, non-null value.
+    pub fn get(&self, name: &str) -> Option<&'a Value> {
+        self.object.get(name).filter(|v| !v.is_null())
+    }
+
+    pub fn required(&mut self, name: &str) -> Option<&'a Value> {
+        let value = self.get(name);
+        if value.is_none() {
+            self.error(name, "is required");
+        }
+        value
+    }
+
+    fn as_str(&mut self, name: &str, value: &'a Value) -> Option<&'a str> {
+        match value {
+            Value::String(s) => Some(s),
+            _ => {
+                self.error(name, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// A required string field turned into a domain type by `parse`.
+    pub fn required_parsed<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let value = self.required(name)?;
+        let raw = self.as_str(name, value)?;
+        self.parse_with(name, raw, parse)
+    }
+
+    /// An optional string field turned into a domain type by `parse`; absent or null is `None`.
+    pub fn optional_parsed<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let value = self.get(name)?;
+        let raw = self.as_str(name, value)?;
+        self.parse_with(name, raw, parse)
+    }
+
+    fn parse_with<T>(
+        &mut self,
+        name: &str,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(raw) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.error(name, message);
+                None
+            }
+        }
+    }
+}
+
+/// The whole body is addressed as `body` when it has no path of its own.
+pub fn display_path(prefix: &str) -> String {
+    if prefix.is_empty() {
+        "body".to_owned()
+    } else {
+        prefix.to_owned()
+    }
+}
+
+/// A bounded, printable text field: 1..=max characters (or 0..=max when `allow_empty`),
+/// no control characters (they would corrupt logs and CSV cells).
+pub fn bounded_text(value: &str, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if trimmed.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_fields_by_path_and_collects_every_error() {
+        let value = json!({"a": 1, "b": "x", "zzz": true});
+        let mut errors = Errors::default();
+        let mut fields = Fields::object(&value, "events[2]", &mut errors).unwrap();
+        fields.deny_unknown(&["a", "b", "c"]);
+        assert_eq!(fields.required_parsed("a", |s| Ok(s.to_owned())), None);
+        assert_eq!(fields.required_parsed("c", |s| Ok(s.to_owned())), None);
+        assert_eq!(
+            fields.optional_parsed("b", |s| Ok(s.to_uppercase())),
+            Some("X".to_owned())
+        );
+        let err = errors.into_result().unwrap_err();
+        let crate::ApiError::Validation(list) = err else {
+            panic!("expected validation error")
+        };
+        let paths: Vec<_> = list.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(paths, ["events[2].zzz", "events[2].a", "events[2].c"]);
+    }
+
+    #[test]
+    fn bounded_text_trims_and_rejects_control_characters() {
+        assert_eq!(bounded_text("  Alice ", 10), Ok("Alice".into()));
+        assert!(bounded_text("   ", 10).is_err());
+        assert!(bounded_text("a\u{7}b", 10).is_err());
+        assert!(bounded_text("abcdef", 5).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! Domain types. Each is parsed once at the edge; a value that exists is valid.
+
+pub mod account;
+pub mod actor;
+pub mod cursor;
+pub mod device;
+pub mod entry;
+pub mod event_type;
+pub mod fields;
+pub mod location;
+pub mod new_event;
+pub mod query;
+pub mod secrets;
+pub mod summary;
+pub mod time;
+
+pub use account::AccountId;
+pub use actor::Actor;
+pub use entry::{EntryId, LogEntry};
+pub use event_type::EventType;
+pub use location::Location;
+pub use new_event::{EventId, IngestBatch, NewEvent};
+pub use query::{LogFilter, LogQuery};
+pub use time::{OccurredAt, ViewerZone};

@@ -1,0 +1,52 @@
+//! Which account a dashboard request acts for: the claim that API Gateway's JWT authorizer put
+//! in the request context, never a parameter.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+use crate::domain::AccountId;
+use crate::error::ApiError;
+
+/// The name of the token claim that holds the account (`ACCOUNT_CLAIM`, default `account_id`).
+#[derive(Debug, Clone)]
+pub struct AccountClaim(String);
+
+impl AccountClaim {
+    pub const DEFAULT: &'static str = "account_id";
+
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    pub fn from_env() -> Self {
+        Self(std::env::var("ACCOUNT_CLAIM").unwrap_or_else(|_| Self::DEFAULT.to_owned()))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// The caller's account, or 401 when the authorizer gave no valid account claim.
+    pub fn account(&self, request: &Request) -> Result<AccountId, ApiError> {
+        let claims = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims),
+            _ => None,
+        };
+        let Some(claims) = claims else {
+            return Err(ApiError::Unauthorized("a bearer token is required".into()));
+        };
+        let value = claims.get(&self.0).ok_or_else(|| {
+            ApiError::Unauthorized(format!("the token has no `{}` claim", self.0))
+        })?;
+        AccountId::parse(value).map_err(|_| {
+            ApiError::Unauthorized(format!(
+                "the token's `{}` claim is not a valid account id",
+                self.0
+            ))
+        })
+    }
+}

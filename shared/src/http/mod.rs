@@ -1,0 +1,9 @@
+//! The HTTP edge shared by the API functions: who is calling, JSON responses, problem+json.
+
+pub mod auth;
+pub mod problem;
+pub mod response;
+
+pub use auth::AccountClaim;
+pub use problem::problem;
+pub use response::{json, json_with_location};

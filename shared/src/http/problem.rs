@@ -1,0 +1,130 @@
+//! The one place where errors become HTTP responses: RFC 9457 `application/problem+json`.
+
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::error::{ApiError, FieldError};
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+pub fn problem(error: &ApiError) -> Response<Body> {
+    let (status, kind, title, errors): (u16, _, _, &[FieldError]) = match error {
+        ApiError::Validation(errors) => {
+            (400, "validation-error", "Your request is not valid", errors)
+        }
+        ApiError::BadRequest(_) => (400, "bad-request", "Bad request", &[]),
+        ApiError::Unauthorized(_) => (401, "unauthorized", "Authentication required", &[]),
+        ApiError::NotFound(_) => (404, "not-found", "Not found", &[]),
+        ApiError::MethodNotAllowed(_) => (405, "method-not-allowed", "Method not allowed", &[]),
+        ApiError::PayloadTooLarge { .. } => {
+            (413, "payload-too-large", "Request body too large", &[])
+        }
+        ApiError::Storage(_) => (
+            503,
+            "storage-unavailable",
+            "Service temporarily unavailable",
+            &[],
+        ),
+        ApiError::Internal(_) => (500, "internal-error", "Internal error", &[]),
+    };
+    if status >= 500 {
+        // The full chain goes to the log (never to the caller).
+        tracing::error!(error = %error, source = ?std::error::Error::source(error), "request failed");
+    }
+    let detail = match error {
+        ApiError::Validation(errors) if errors.len() == 1 => {
+            format!("`{}` {}", errors[0].field, errors[0].message)
+        }
+        ApiError::Validation(errors) => {
+            format!("{} fields are invalid; see `errors`", errors.len())
+        }
+        other => other.to_string(),
+    };
+    let body = Problem {
+        kind: problem_type(kind),
+        title,
+        status,
+        detail,
+        errors,
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", "application/problem+json")
+        .body(Body::Text(
+            serde_json::to_string(&body).expect("problems serialize"),
+        ))
+        .expect("status and header are valid");
+    if status == 401 {
+        response
+            .headers_mut()
+            .insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Problem type URIs: stable identifiers documented in README ("Errors").
+fn problem_type(kind: &'static str) -> &'static str {
+    match kind {
+        "validation-error" => "urn:security-logs:problem:validation-error",
+        "bad-request" => "urn:security-logs:problem:bad-request",
+        "unauthorized" => "urn:security-logs:problem:unauthorized",
+        "not-found" => "urn:security-logs:problem:not-found",
+        "method-not-allowed" => "urn:security-logs:problem:method-not-allowed",
+        "payload-too-large" => "urn:security-logs:problem:payload-too-large",
+        "storage-unavailable" => "urn:security-logs:problem:storage-unavailable",
+        _ => "urn:security-logs:problem:internal-error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn validation_errors_list_each_field() {
+        let err = ApiError::Validation(vec![
+            FieldError::new("events[0].ip", "must be an IPv4 or IPv6 address"),
+            FieldError::new("events[2].type", "unknown"),
+        ]);
+        let response = problem(&err);
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let json = body(&response);
+        assert_eq!(json["status"], 400);
+        assert_eq!(json["errors"][0]["field"], "events[0].ip");
+        assert_eq!(json["errors"][1]["field"], "events[2].type");
+        assert!(json["type"].as_str().unwrap().starts_with("urn:"));
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        assert_eq!(
+            problem(&ApiError::Unauthorized("no token".into())).status(),
+            401
+        );
+        assert_eq!(problem(&ApiError::NotFound("no".into())).status(), 404);
+        assert_eq!(
+            problem(&ApiError::PayloadTooLarge { limit: 1 }).status(),
+            413
+        );
+        let storage = problem(&ApiError::Storage("boom".into()));
+        assert_eq!(storage.status(), 503);
+        assert!(!body(&storage)["detail"].as_str().unwrap().contains("boom"));
+    }
+}

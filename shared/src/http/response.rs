@@ -1,0 +1,20 @@
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Body::Text(
+            serde_json::to_string(value).expect("responses serialize"),
+        ))
+        .expect("status and header are valid")
+}
+
+pub fn json_with_location<T: Serialize>(status: u16, location: &str, value: &T) -> Response<Body> {
+    let mut response = json(status, value);
+    if let Ok(location) = http::HeaderValue::from_str(location) {
+        response.headers_mut().insert("location", location);
+    }
+    response
+}

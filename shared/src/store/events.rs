@@ -1,0 +1,560 @@
+//! The events table: idempotent, bounded batch writes and filtered, paged, newest-first reads.
+
+use std::collections::{HashMap, VecDeque};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
+use futures::{StreamExt, TryStreamExt, stream};
+use jiff::{Timestamp, ToSpan};
+
+use super::StoreError;
+use super::retry::{MAX_ATTEMPTS, backoff};
+use super::schema::{EXPIRES_AT, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
+use crate::domain::time::sortable;
+use crate::domain::{AccountId, EntryId, EventType, LogEntry, LogFilter, NewEvent};
+
+/// DynamoDB's limit on the items of one BatchWriteItem.
+pub const BATCH_WRITE_MAX: usize = 25;
+/// Concurrent BatchWriteItem / TransactWriteItems calls per request.
+const WRITE_CONCURRENCY: usize = 4;
+/// Query calls one page may make while filters thin results out, before it returns what it
+/// has with a cursor that resumes exactly where it stopped.
+const MAX_QUERIES_PER_PAGE: usize = 24;
+
+const ENTRY: &str = "entry";
+const ACTOR_ID: &str = "actor_id";
+const MARKER_ID: &str = "id";
+const MARKER_SK: &str = "entry_sk";
+
+/// The outcome of storing one event: its id, and whether it had been stored before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub id: EntryId,
+    pub duplicate: bool,
+}
+
+/// A page of entries, newest first, and the sort key to resume after if more may follow.
+#[derive(Debug)]
+pub struct Page {
+    pub entries: Vec<LogEntry>,
+    pub resume_after: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct EventStore {
+    client: Client,
+    table: String,
+    retention_days: i64,
+}
+
+impl EventStore {
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        retention_days: i64,
+    ) -> Self {
+        Self::new(Client::new(config), table, retention_days)
+    }
+
+    pub fn new(client: Client, table: impl Into<String>, retention_days: i64) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention_days,
+        }
+    }
+
+    /// Stores validated events; the result is in request order.
+    ///
+    /// Events with an `event_id` are written in a transaction with their idempotency marker,
+    /// so a re-send (even a racing one) finds the marker and reports the first id. Events
+    /// without one go through bounded, concurrent BatchWriteItem calls.
+    pub async fn record(
+        &self,
+        events: Vec<NewEvent>,
+        now: Timestamp,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let expires_at = self.expires_at(now);
+        let mut results: Vec<Option<Recorded>> = vec![None; events.len()];
+        let mut first_with_key: HashMap<(String, String), usize> = HashMap::new();
+        let mut repeats = Vec::new();
+        let mut keyed = Vec::new();
+        let mut plain = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            match &event.event_id {
+                Some(event_id) => {
+                    let key = (
+                        event.account.as_str().to_owned(),
+                        event_id.as_str().to_owned(),
+                    );
+                    match first_with_key.get(&key) {
+                        Some(&first) => repeats.push((index, first)),
+                        None => {
+                            first_with_key.insert(key, index);
+                            keyed.push(index);
+                        }
+                    }
+                }
+                None => plain.push(index),
+            }
+        }
+
+        let keyed_results: Vec<(usize, Recorded)> = stream::iter(keyed)
+            .map(|index| {
+                let event = &events[index];
+                async move { Ok::<_, StoreError>((index, self.put_once(event, expires_at).await?)) }
+            })
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (index, recorded) in keyed_results {
+            results[index] = Some(recorded);
+        }
+
+        let plain_items: Vec<WriteRequest> = plain
+            .iter()
+            .map(|&i| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(self.entry_item(&events[i], expires_at)))
+                            .build()
+                            .expect("item is set"),
+                    )
+                    .build()
+            })
+            .collect();
+        stream::iter(
+            plain_items
+                .chunks(BATCH_WRITE_MAX)
+                .map(<[WriteRequest]>::to_vec),
+        )
+        .map(|chunk| self.batch_write(chunk))
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        for index in plain {
+            results[index] = Some(Recorded {
+                id: events[index].entry.id.clone(),
+                duplicate: false,
+            });
+        }
+
+        for (index, first) in repeats {
+            let first = results[first]
+                .clone()
+                .expect("first occurrence was recorded");
+            results[index] = Some(Recorded {
+                id: first.id,
+                duplicate: true,
+            });
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every event has a result"))
+            .collect())
+    }
+
+    fn expires_at(&self, now: Timestamp) -> i64 {
+        now.checked_add((self.retention_days * 24).hours())
+            .unwrap_or(Timestamp::MAX)
+            .as_second()
+    }
+
+    fn entry_item(&self, event: &NewEvent, expires_at: i64) -> HashMap<String, AttributeValue> {
+        let entry = &event.entry;
+        let account = event.account.as_str();
+        let json = serde_json::to_string(entry).expect("entries serialize");
+        HashMap::from([
+            (PK.to_owned(), s(account)),
+            (SK.to_owned(), s(&entry.sort_key())),
+            (
+                TYPE_INDEX_PK.to_owned(),
+                s(&type_partition(&event.account, entry.event_type)),
+            ),
+            (ACTOR_ID.to_owned(), s(&entry.actor.id)),
+            (
+                EXPIRES_AT.to_owned(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
+            (ENTRY.to_owned(), s(&json)),
+        ])
+    }
+
+    /// Writes an event and its idempotency marker together, unless the marker exists.
+    async fn put_once(&self, event: &NewEvent, expires_at: i64) -> Result<Recorded, StoreError> {
+        let event_id = event
+            .event_id
+            .as_ref()
+            .expect("keyed events have an event_id");
+        let marker_pk = marker_partition(&event.account);
+        let marker = HashMap::from([
+            (PK.to_owned(), s(&marker_pk)),
+            (SK.to_owned(), s(event_id.as_str())),
+            (MARKER_ID.to_owned(), s(event.entry.id.as_str())),
+            (MARKER_SK.to_owned(), s(&event.entry.sort_key())),
+            (
+                EXPIRES_AT.to_owned(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
+        ]);
+        let put_marker = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(marker))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .expect("table and item are set");
+        let put_entry = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.entry_item(event, expires_at)))
+            .build()
+            .expect("table and item are set");
+
+        for attempt in 0..MAX_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put_marker.clone()).build())
+                .transact_items(TransactWriteItem::builder().put(put_entry.clone()).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    return Ok(Recorded {
+                        id: event.entry.id.clone(),
+                        duplicate: false,
+                    });
+                }
+                Err(err) => match cancellation(&err) {
+                    Cancellation::MarkerExists => {
+                        return self.existing(&marker_pk, event_id.as_str()).await;
+                    }
+                    Cancellation::Conflict => backoff(attempt).await,
+                    Cancellation::Other => return Err(StoreError::dynamo(err)),
+                },
+            }
+        }
+        Err(StoreError::Dynamo("transaction kept conflicting".into()))
+    }
+
+    /// The id stored under an idempotency marker (strongly consistent: the winner of a race
+    /// has committed before the loser's transaction is cancelled).
+    async fn existing(&self, marker_pk: &str, event_id: &str) -> Result<Recorded, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(marker_pk))
+            .key(SK, s(event_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?
+            .item
+            .ok_or_else(|| StoreError::Corrupt(format!("marker {event_id} vanished")))?;
+        let id = item
+            .get(MARKER_ID)
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("marker {event_id} has no id")))?;
+        Ok(Recorded {
+            id: EntryId::from_stored(id.clone()),
+            duplicate: true,
+        })
+    }
+
+    /// One BatchWriteItem of at most 25 puts, retrying unprocessed items with backoff.
+    async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
+        debug_assert!(pending.len() <= BATCH_WRITE_MAX);
+        for attempt in 0..MAX_ATTEMPTS {
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(StoreError::dynamo)?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut by_table| by_table.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            tracing::warn!(
+                unprocessed = pending.len(),
+                attempt,
+                "retrying unprocessed batch items"
+            );
+            backoff(attempt).await;
+        }
+        Err(StoreError::Unprocessed(pending.len()))
+    }
+
+    /// Up to `limit` entries matching `filter`, newest first, strictly older than `after`.
+    ///
+    /// Each requested type is its own partition of the `by_type` index; their pages are merged
+    /// by sort key. When filters thin results out, querying continues (within a bound) until the
+    /// page is full, so a short page means nothing more matches, except when the bound is hit,
+    /// where the cursor resumes exactly at the point every partition was read to.
+    pub async fn page(
+        &self,
+        account: &AccountId,
+        filter: &LogFilter,
+        after: Option<&str>,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<Page, StoreError> {
+        let lower = filter.from.map(sortable).unwrap_or_else(|| "0".to_owned());
+        let mut upper = filter
+            .to
+            .map(|t| format!("{}#~", sortable(t)))
+            .unwrap_or_else(|| "~".to_owned());
+        if let Some(after) = after
+            && after < upper.as_str()
+        {
+            upper = after.to_owned();
+        }
+        if lower > upper {
+            return Ok(Page {
+                entries: Vec::new(),
+                resume_after: None,
+            });
+        }
+        let want = limit + 1;
+        let page_size = if filter.actor.is_some() {
+            (want * 4).min(1000)
+        } else {
+            want
+        };
+        let range = KeyRange {
+            lower,
+            upper,
+            exclusive_upper: after.map(str::to_owned),
+        };
+        let mut sources: Vec<Source> = if filter.types.is_empty() {
+            vec![Source::new(None, account.as_str().to_owned())]
+        } else {
+            filter
+                .types
+                .iter()
+                .map(|&t| Source::new(Some(TYPE_INDEX), type_partition(account, t)))
+                .collect()
+        };
+
+        let mut out: Vec<(String, LogEntry)> = Vec::with_capacity(want);
+        let mut queries = 0;
+        let mut budget_spent = false;
+        'merge: while out.len() < want {
+            loop {
+                let starving: Vec<usize> = (0..sources.len())
+                    .filter(|&i| sources[i].buffer.is_empty() && !sources[i].done)
+                    .collect();
+                if starving.is_empty() {
+                    break;
+                }
+                if queries + starving.len() > MAX_QUERIES_PER_PAGE {
+                    budget_spent = true;
+                    break 'merge;
+                }
+                queries += starving.len();
+                let fetches = sources
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(i, _)| starving.contains(i))
+                    .map(|(_, source)| self.fetch(source, &range, filter, page_size, now));
+                futures::future::try_join_all(fetches).await?;
+            }
+            match newest(&mut sources, None) {
+                Some(item) => out.push(item),
+                None => break,
+            }
+        }
+
+        let more_may_follow = if out.len() == want {
+            out.pop();
+            true
+        } else if budget_spent {
+            // Every partition has been read down to its frontier; whatever is at or above the
+            // highest frontier is known, the rest is for the next page.
+            let floor = sources
+                .iter()
+                .filter(|s| !s.done)
+                .filter_map(|s| s.frontier.clone())
+                .max();
+            while out.len() < limit {
+                match newest(&mut sources, floor.as_deref()) {
+                    Some(item) => out.push(item),
+                    None => break,
+                }
+            }
+            if out.len() < limit
+                && let Some(floor) = floor
+            {
+                // Resume strictly below the floor: nothing at or above it is left unread.
+                return Ok(Page {
+                    entries: out.into_iter().map(|(_, e)| e).collect(),
+                    resume_after: Some(floor),
+                });
+            }
+            true
+        } else {
+            false
+        };
+        let resume_after = more_may_follow
+            .then(|| out.last().map(|(sk, _)| sk.clone()))
+            .flatten();
+        Ok(Page {
+            entries: out.into_iter().map(|(_, e)| e).collect(),
+            resume_after,
+        })
+    }
+
+    async fn fetch(
+        &self,
+        source: &mut Source,
+        range: &KeyRange,
+        filter: &LogFilter,
+        page_size: usize,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let pk_name = if source.index.is_some() {
+            TYPE_INDEX_PK
+        } else {
+            PK
+        };
+        let mut filter_expression = String::from("#exp > :now");
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(source.index.map(str::to_owned))
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":pk", s(&source.partition))
+            .expression_attribute_values(":lo", s(&range.lower))
+            .expression_attribute_values(":hi", s(&range.upper))
+            .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()))
+            .scan_index_forward(false)
+            .limit(page_size as i32)
+            .set_exclusive_start_key(source.next_start.take());
+        if let Some(actor) = &filter.actor {
+            filter_expression.push_str(" AND #actor = :actor");
+            request = request
+                .expression_attribute_names("#actor", ACTOR_ID)
+                .expression_attribute_values(":actor", s(actor));
+        }
+        let output = request
+            .filter_expression(filter_expression)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        for item in output.items.unwrap_or_default() {
+            let sk = text(&item, SK)?;
+            if range.exclusive_upper.as_deref() == Some(sk.as_str()) {
+                continue;
+            }
+            let entry: LogEntry = serde_json::from_str(&text(&item, ENTRY)?)
+                .map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
+            source.buffer.push_back((sk, entry));
+        }
+        match output.last_evaluated_key {
+            Some(key) => {
+                source.frontier = key.get(SK).and_then(|v| v.as_s().ok()).cloned();
+                source.next_start = Some(key);
+            }
+            None => source.done = true,
+        }
+        Ok(())
+    }
+}
+
+struct KeyRange {
+    lower: String,
+    upper: String,
+    /// A cursor position: the upper bound itself is excluded.
+    exclusive_upper: Option<String>,
+}
+
+/// One partition being read newest first: the base table or one type of the index.
+struct Source {
+    index: Option<&'static str>,
+    partition: String,
+    buffer: VecDeque<(String, LogEntry)>,
+    next_start: Option<HashMap<String, AttributeValue>>,
+    /// The lowest sort key evaluated so far; everything above it has been seen.
+    frontier: Option<String>,
+    done: bool,
+}
+
+impl Source {
+    fn new(index: Option<&'static str>, partition: String) -> Self {
+        Self {
+            index,
+            partition,
+            buffer: VecDeque::new(),
+            next_start: None,
+            frontier: None,
+            done: false,
+        }
+    }
+}
+
+/// Takes the newest buffered entry across sources, if it is at or above `floor`.
+fn newest(sources: &mut [Source], floor: Option<&str>) -> Option<(String, LogEntry)> {
+    let best = sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.buffer.front().map(|(sk, _)| (i, sk)))
+        .filter(|(_, sk)| floor.is_none_or(|f| sk.as_str() >= f))
+        .max_by(|a, b| a.1.cmp(b.1))
+        .map(|(i, _)| i)?;
+    sources[best].buffer.pop_front()
+}
+
+fn type_partition(account: &AccountId, event_type: EventType) -> String {
+    format!("{account}#{event_type}")
+}
+
+fn marker_partition(account: &AccountId) -> String {
+    format!("{account}#idem")
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))
+}
+
+enum Cancellation {
+    MarkerExists,
+    Conflict,
+    Other,
+}
+
+fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Cancellation {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    else {
+        return Cancellation::Other;
+    };
+    let codes: Vec<&str> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or("None"))
+        .collect();
+    match codes.first() {
+        Some(&"ConditionalCheckFailed") => Cancellation::MarkerExists,
+        _ if codes.contains(&"TransactionConflict") => Cancellation::Conflict,
+        _ => Cancellation::Other,
+    }
+}

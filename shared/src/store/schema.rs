@@ -1,0 +1,84 @@
+//! Table definitions for the local stack and tests. `template.yaml` declares the same tables for
+//! the cloud; `tests/` checks both agree on key names.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+};
+
+use super::StoreError;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const TYPE_INDEX: &str = "by_type";
+pub const TYPE_INDEX_PK: &str = "gsi1pk";
+pub const EXPIRES_AT: &str = "expires_at";
+
+fn attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("name and type are set")
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("name and type are set")
+}
+
+/// Creates the events table with its type index.
+pub async fn create_events_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let by_type = GlobalSecondaryIndex::builder()
+        .index_name(TYPE_INDEX)
+        .key_schema(key(TYPE_INDEX_PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index fields are set");
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PK))
+        .attribute_definitions(attribute(SK))
+        .attribute_definitions(attribute(TYPE_INDEX_PK))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .global_secondary_indexes(by_type)
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?;
+    Ok(())
+}
+
+/// Creates a `pk`/`sk` table whose stream carries new images (the export jobs table).
+pub async fn create_streamed_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PK))
+        .attribute_definitions(attribute(SK))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .expect("stream fields are set"),
+        )
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?;
+    Ok(())
+}
