@@ -1,1 +1,5 @@
-fn main() {}
+//! End-to-end tests of the HTTP contract (../shared/API.md) through the local dev server.
+
+mod ingest;
+mod lambda_events;
+mod list;

@@ -18,6 +18,10 @@ impl AccountClaim {
         Self(name.into())
     }
 
+    pub fn default_claim() -> Self {
+        Self::new(Self::DEFAULT)
+    }
+
     pub fn from_env() -> Self {
         Self(std::env::var("ACCOUNT_CLAIM").unwrap_or_else(|_| Self::DEFAULT.to_owned()))
     }

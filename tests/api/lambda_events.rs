@@ -1,0 +1,42 @@
+//! The sample payloads in `events/` through the handlers, as the Lambda runtime delivers them.
+
+use integration_tests::spawn_app;
+use seclog::domain::cursor::CursorKey;
+use seclog::http::AccountClaim;
+use seclog::store::events::EventStore;
+use serde_json::Value;
+
+fn sample(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("sample event")
+}
+
+#[tokio::test]
+async fn sample_ingest_and_list_events_run_through_the_handlers() {
+    let app = spawn_app().await;
+    let store = EventStore::from_config(&app.aws, &app.tables.events, 365);
+    let ingest = ingest::Ingest::new(store.clone());
+    let list = list_logs::ListLogs::new(
+        store,
+        AccountClaim::default_claim(),
+        CursorKey::new(&[1; 32]).unwrap(),
+    );
+
+    let request =
+        lambda_http::request::from_str(&sample("ingest.json")).expect("API Gateway v2 event");
+    let response = ingest.handle(request).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+
+    let request =
+        lambda_http::request::from_str(&sample("list-logs.json")).expect("API Gateway v2 event");
+    let response = list.handle(request).await;
+    assert_eq!(response.status(), 200);
+    let page: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(page["data"][0]["id"], created["events"][0]["id"]);
+    assert_eq!(
+        page["data"][0]["occurred_at_local"],
+        "2024-04-22T14:32:15+08:00"
+    );
+    assert_eq!(page["data"][0]["device"], "Safari on macOS");
+}
