@@ -37,3 +37,20 @@ pub fn cursor_key() -> Result<CursorKey, ConfigError> {
     let secret = required("CURSOR_SIGNING_KEY")?;
     CursorKey::new(secret.as_bytes()).map_err(|e| ConfigError::Invalid("CURSOR_SIGNING_KEY", e))
 }
+
+/// Days an export (file and job) is kept (`EXPORT_EXPIRY_DAYS`, default 7).
+pub fn export_expiry_days() -> Result<i64, ConfigError> {
+    number_or("EXPORT_EXPIRY_DAYS", 7)
+}
+
+/// How long a download link lives (`DOWNLOAD_URL_TTL_SECONDS`, default and maximum 900).
+pub fn download_url_ttl() -> Result<std::time::Duration, ConfigError> {
+    let seconds = number_or("DOWNLOAD_URL_TTL_SECONDS", 900)?;
+    if seconds > 900 {
+        return Err(ConfigError::Invalid(
+            "DOWNLOAD_URL_TTL_SECONDS",
+            "must be at most 900".into(),
+        ));
+    }
+    Ok(std::time::Duration::from_secs(seconds as u64))
+}

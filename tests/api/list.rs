@@ -47,7 +47,11 @@ async fn missing_malformed_or_claimless_tokens_get_401() {
 
 #[tokio::test]
 async fn the_account_claim_name_is_configurable() {
-    let app = spawn_app_with(Options { claim: "merchant" }).await;
+    let app = spawn_app_with(Options {
+        claim: "merchant",
+        ..Options::default()
+    })
+    .await;
     let acct = account();
     app.ingest(vec![event(&acct, "login", 1)]).await;
     let (status, _) = app.list(&acct, "").await;

@@ -2,11 +2,17 @@
 //! server's router on a free loopback port, reached over real HTTP.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use dev_server::{App, LocalStack, Tables, jwt, router};
+use dev_server::streams::StreamTrigger;
+use dev_server::{App, LocalS3, LocalStack, Settings, Tables, jwt, router};
+use export_worker::{StreamEvent, Worker};
+use lambda_runtime::{Context, LambdaEvent};
 use reqwest::Response;
 use seclog::domain::cursor::CursorKey;
+use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
+use seclog::store::exports_bucket::ExportsBucket;
 use seclog::store::{aws, schema};
 use serde_json::{Value, json};
 
@@ -17,22 +23,41 @@ pub fn stack() -> &'static LocalStack {
     STACK.get_or_init(|| LocalStack::start(0).expect("local stack starts (run `make venv` first)"))
 }
 
+pub const BUCKET: &str = "exports";
+
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub aws: aws_config::SdkConfig,
     pub tables: Tables,
+    pub s3: LocalS3,
+    pub bucket: ExportsBucket,
+    pub worker: Arc<Worker>,
+    _s3_dir: tempfile::TempDir,
 }
 
 pub struct Options {
     pub claim: &'static str,
+    pub worker: WorkerSettings,
+    /// Each worker invocation's time budget (the Lambda timeout).
+    pub worker_timeout: Duration,
+    /// Whether the stream trigger runs (off to drive the worker by hand).
+    pub trigger: bool,
+    /// Points the exports bucket at a closed port, as an unreachable S3.
+    pub broken_s3: bool,
+    pub link_ttl: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             claim: AccountClaim::DEFAULT,
+            worker: WorkerSettings::default(),
+            worker_timeout: Duration::from_secs(900),
+            trigger: true,
+            broken_s3: false,
+            link_ttl: Duration::from_secs(900),
         }
     }
 }
@@ -44,27 +69,57 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let aws = aws::local(&stack().dynamodb_endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let suffix = ulid::Ulid::generate();
     let tables = Tables {
-        events: format!("events-{}", ulid::Ulid::generate()),
+        events: format!("events-{suffix}"),
+        exports: format!("exports-{suffix}"),
     };
     schema::create_events_table(&dynamodb, &tables.events)
         .await
         .expect("events table");
-    let app = App::new(
-        &aws,
-        &tables,
-        AccountClaim::new(options.claim),
-        CursorKey::new(&[42; 32]).expect("key"),
-        365,
-    );
+    schema::create_streamed_table(&dynamodb, &tables.exports)
+        .await
+        .expect("exports table");
+
+    let s3_dir = tempfile::tempdir().expect("temp dir");
+    let s3 = LocalS3::start(s3_dir.path(), 0).await.expect("local S3");
+    s3.create_bucket(BUCKET).expect("bucket");
+    let s3_endpoint = if options.broken_s3 {
+        format!(
+            "http://127.0.0.1:{}",
+            dev_server::stack::free_port().expect("port")
+        )
+    } else {
+        s3.endpoint.clone()
+    };
+    let bucket = ExportsBucket::local(&s3_endpoint, BUCKET).await;
+    let settings = Settings {
+        tables: tables.clone(),
+        claim: AccountClaim::new(options.claim),
+        cursor_key: CursorKey::new(&[42; 32]).expect("key"),
+        retention_days: 365,
+        export_expiry_days: 7,
+        link_ttl: options.link_ttl,
+        worker: options.worker,
+    };
+    let app = Arc::new(App::new(&aws, bucket.clone(), settings));
+    let worker = app.worker();
+    if options.trigger {
+        let trigger = StreamTrigger {
+            streams: aws_sdk_dynamodbstreams::Client::new(&aws),
+            dynamodb: dynamodb.clone(),
+            table: tables.exports.clone(),
+            worker: app.worker(),
+            timeout: options.worker_timeout,
+        };
+        tokio::spawn(trigger.run());
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
-        axum::serve(listener, router(Arc::new(app)))
-            .await
-            .expect("serve");
+        axum::serve(listener, router(app)).await.expect("serve");
     });
     TestApp {
         base,
@@ -72,6 +127,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         dynamodb,
         aws,
         tables,
+        s3,
+        bucket,
+        worker,
+        _s3_dir: s3_dir,
     }
 }
 
@@ -112,6 +171,47 @@ impl TestApp {
     pub async fn list(&self, account: &str, query: &str) -> (u16, Value) {
         self.get_with_token(&format!("/v1/logs?{query}"), Some(&token(account)))
             .await
+    }
+
+    pub async fn post_with_token(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Requests an export and returns its id (asserting 202 and `Location`).
+    pub async fn request_export(&self, account: &str, filters: &Value) -> String {
+        let response = self
+            .post_with_token("/v1/exports", filters, Some(&token(account)))
+            .await;
+        assert_eq!(response.status(), 202);
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(
+            location,
+            format!("/v1/exports/{}", body["id"].as_str().expect("id"))
+        );
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Polls an export until it is finished (bounded), returning the final export object.
+    pub async fn wait_for_export(&self, account: &str, id: &str) -> Value {
+        for _ in 0..1200 {
+            let (status, export) = self
+                .get_with_token(&format!("/v1/exports/{id}"), Some(&token(account)))
+                .await;
+            assert_eq!(status, 200, "{export}");
+            if export["status"] == "succeeded" || export["status"] == "failed" {
+                return export;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("export {id} did not finish");
     }
 
     pub async fn get_with_token(&self, path_and_query: &str, token: Option<&str>) -> (u16, Value) {
@@ -164,4 +264,29 @@ pub fn event(account: &str, event_type: &str, minutes: i64) -> Value {
 /// A unique account id per test, so tests never see each other's data.
 pub fn account() -> String {
     format!("acct_{}", ulid::Ulid::generate())
+}
+
+/// The app's export worker handler, to invoke it as Lambda would.
+pub fn worker(app: &TestApp) -> Arc<Worker> {
+    app.worker.clone()
+}
+
+/// `events/export-stream-insert.json` (a real DynamoDB stream event) for this job, with a
+/// 15-minute deadline.
+pub fn stream_event(account: &str, export_id: &str) -> LambdaEvent<StreamEvent> {
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/export-stream-insert.json"
+    ))
+    .expect("sample stream event");
+    let mut event: Value = serde_json::from_str(&sample).expect("json");
+    let change = &mut event["Records"][0]["dynamodb"];
+    for image in ["Keys", "NewImage"] {
+        change[image]["pk"] = json!({"S": account});
+        change[image]["sk"] = json!({"S": export_id});
+    }
+    let payload: StreamEvent = serde_json::from_value(event).expect("a Lambda DynamoDB event");
+    let mut context = Context::default();
+    context.deadline = (jiff::Timestamp::now().as_millisecond() + 900_000) as u64;
+    LambdaEvent::new(payload, context)
 }

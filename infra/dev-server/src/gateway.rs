@@ -6,6 +6,7 @@
 //! `Request` the Lambda runtime would, so handlers run unchanged.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use axum::Router;
@@ -14,13 +15,19 @@ use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use create_export::CreateExport;
+use export_worker::Worker;
+use get_export::GetExport;
 use ingest::Ingest;
 use lambda_http::{Body, Response};
 use list_logs::ListLogs;
 use seclog::ApiError;
 use seclog::domain::cursor::CursorKey;
+use seclog::export::worker::{ExportWorker, WorkerSettings};
 use seclog::http::{AccountClaim, problem};
 use seclog::store::events::EventStore;
+use seclog::store::exports::ExportStore;
+use seclog::store::exports_bucket::ExportsBucket;
 use serde_json::{Value, json};
 
 use crate::jwt;
@@ -31,27 +38,67 @@ const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Tables {
     pub events: String,
+    pub exports: String,
+}
+
+/// Everything the functions read from their environment in the cloud.
+pub struct Settings {
+    pub tables: Tables,
+    pub claim: AccountClaim,
+    pub cursor_key: CursorKey,
+    pub retention_days: i64,
+    pub export_expiry_days: i64,
+    pub link_ttl: Duration,
+    pub worker: WorkerSettings,
 }
 
 /// Every function's handler, built once like each Lambda's `main` does.
 pub struct App {
     ingest: Ingest,
     list_logs: ListLogs,
+    create_export: CreateExport,
+    get_export: GetExport,
+    worker: Arc<Worker>,
 }
 
 impl App {
-    pub fn new(
-        aws: &SdkConfig,
-        tables: &Tables,
-        claim: AccountClaim,
-        cursor_key: CursorKey,
-        retention_days: i64,
-    ) -> Self {
-        let events = EventStore::from_config(aws, &tables.events, retention_days);
+    /// `dynamodb` points at the local DynamoDB, `bucket` at the local S3.
+    pub fn new(dynamodb: &SdkConfig, bucket: ExportsBucket, settings: Settings) -> Self {
+        let events =
+            EventStore::from_config(dynamodb, &settings.tables.events, settings.retention_days);
+        let jobs = ExportStore::from_config(
+            dynamodb,
+            &settings.tables.exports,
+            settings.export_expiry_days,
+        );
+        let worker = ExportWorker::new(
+            jobs.clone(),
+            events.clone(),
+            bucket.clone(),
+            settings.worker,
+        );
         Self {
             ingest: Ingest::new(events.clone()),
-            list_logs: ListLogs::new(events, claim, cursor_key),
+            list_logs: ListLogs::new(
+                events.clone(),
+                settings.claim.clone(),
+                settings.cursor_key.clone(),
+            ),
+            create_export: CreateExport::new(jobs.clone(), events, settings.claim.clone()),
+            get_export: GetExport::new(
+                jobs,
+                bucket,
+                settings.claim,
+                settings.cursor_key,
+                settings.link_ttl,
+            ),
+            worker: Arc::new(Worker::new(worker)),
         }
+    }
+
+    /// The export worker handler, for the local stream trigger.
+    pub fn worker(&self) -> Arc<Worker> {
+        self.worker.clone()
     }
 }
 
@@ -62,6 +109,9 @@ pub fn router(app: Arc<App>) -> Router {
 enum Route {
     Ingest,
     ListLogs,
+    CreateExport,
+    ListExports,
+    GetExport(String),
 }
 
 impl Route {
@@ -69,27 +119,47 @@ impl Route {
         match self {
             Route::Ingest => "POST /v1/events",
             Route::ListLogs => "GET /v1/logs",
+            Route::CreateExport => "POST /v1/exports",
+            Route::ListExports => "GET /v1/exports",
+            Route::GetExport(_) => "GET /v1/exports/{id}",
         }
     }
 
     fn dashboard(&self) -> bool {
         !matches!(self, Route::Ingest)
     }
+
+    fn path_parameters(&self) -> Value {
+        match self {
+            Route::GetExport(id) => json!({ "id": id }),
+            _ => Value::Null,
+        }
+    }
 }
 
+/// The routes of `template.yaml`'s HTTP API.
 fn route(method: &str, path: &str) -> Result<Route, ApiError> {
-    let allowed = match path {
-        "/v1/events" => "POST",
-        "/v1/logs" => "GET",
+    let export_id = path
+        .strip_prefix("/v1/exports/")
+        .filter(|id| !id.is_empty() && !id.contains('/'));
+    let (allowed, route) = match (path, export_id) {
+        ("/v1/events", _) => ("POST", (method == "POST").then_some(Route::Ingest)),
+        ("/v1/logs", _) => ("GET", (method == "GET").then_some(Route::ListLogs)),
+        ("/v1/exports", _) => (
+            "GET, POST",
+            match method {
+                "GET" => Some(Route::ListExports),
+                "POST" => Some(Route::CreateExport),
+                _ => None,
+            },
+        ),
+        (_, Some(id)) => (
+            "GET",
+            (method == "GET").then(|| Route::GetExport(id.to_owned())),
+        ),
         _ => return Err(ApiError::NotFound(format!("no route for {path}"))),
     };
-    match (method, path) {
-        ("POST", "/v1/events") => Ok(Route::Ingest),
-        ("GET", "/v1/logs") => Ok(Route::ListLogs),
-        _ => Err(ApiError::MethodNotAllowed(format!(
-            "{path} accepts {allowed}"
-        ))),
-    }
+    route.ok_or_else(|| ApiError::MethodNotAllowed(format!("{path} accepts {allowed}")))
 }
 
 async fn dispatch(State(app): State<Arc<App>>, request: AxumRequest) -> AxumResponse {
@@ -115,6 +185,8 @@ async fn handle(app: &App, request: AxumRequest) -> Result<Response<Body>, ApiEr
     Ok(match route {
         Route::Ingest => app.ingest.handle(lambda_request).await,
         Route::ListLogs => app.list_logs.handle(lambda_request).await,
+        Route::CreateExport => app.create_export.handle(lambda_request).await,
+        Route::ListExports | Route::GetExport(_) => app.get_export.handle(lambda_request).await,
     })
 }
 
@@ -163,6 +235,7 @@ fn gateway_event(route: &Route, parts: &http::request::Parts, body: &[u8]) -> Va
         "cookies": cookies,
         "headers": headers,
         "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "pathParameters": route.path_parameters(),
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",

@@ -3,7 +3,10 @@
 
 pub mod gateway;
 pub mod jwt;
+pub mod s3;
 pub mod stack;
+pub mod streams;
 
-pub use gateway::{App, Tables, router};
+pub use gateway::{App, Settings, Tables, router};
+pub use s3::LocalS3;
 pub use stack::LocalStack;

@@ -1,60 +1,98 @@
 //! `make dev`: the local stack and every function behind one loopback endpoint.
+//!
+//! Environment: `PORT` (3000), `MOTO_PORT` (free), `S3_PORT` (free), `S3_DIR` (.local/s3),
+//! `ACCOUNT_CLAIM`, `CURSOR_SIGNING_KEY` (random per run), `RETENTION_DAYS`,
+//! `EXPORT_EXPIRY_DAYS`, `DOWNLOAD_URL_TTL_SECONDS`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use dev_server::{App, LocalStack, Tables, router};
+use dev_server::streams::StreamTrigger;
+use dev_server::{App, LocalS3, LocalStack, Settings, Tables, router};
 use seclog::domain::cursor::CursorKey;
+use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
+use seclog::store::exports_bucket::ExportsBucket;
 use seclog::store::{aws, schema};
+
+const BUCKET: &str = "security-logs-exports";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     seclog::telemetry::init_pretty();
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let moto_port: u16 = std::env::var("MOTO_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let port = env_port("PORT", 3000);
 
     // Bind first: a busy port should fail before anything is started.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let stack = LocalStack::start(moto_port)?;
+    let stack = LocalStack::start(env_port("MOTO_PORT", 0))?;
     tracing::info!(endpoint = %stack.dynamodb_endpoint, "local DynamoDB (moto) started");
+    let s3_dir = std::env::var("S3_DIR").unwrap_or_else(|_| ".local/s3".into());
+    let s3 = LocalS3::start(&s3_dir, env_port("S3_PORT", 0)).await?;
+    s3.create_bucket(BUCKET)?;
+    tracing::info!(endpoint = %s3.endpoint, dir = %s3_dir, "local S3 (s3s-fs) started");
 
-    let aws = aws::local(&stack.dynamodb_endpoint).await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let dynamodb_config = aws::local(&stack.dynamodb_endpoint).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&dynamodb_config);
     let tables = Tables {
         events: "security-logs-events".into(),
+        exports: "security-logs-exports".into(),
     };
     schema::create_events_table(&dynamodb, &tables.events).await?;
+    schema::create_streamed_table(&dynamodb, &tables.exports).await?;
 
     let cursor_key = match std::env::var("CURSOR_SIGNING_KEY") {
         Ok(secret) => CursorKey::new(secret.as_bytes())?,
         Err(_) => CursorKey::new(random_secret().as_bytes())?,
     };
-    let claim = AccountClaim::from_env();
-    let app = Arc::new(App::new(
-        &aws,
-        &tables,
-        claim,
+    let settings = Settings {
+        tables: tables.clone(),
+        claim: AccountClaim::from_env(),
         cursor_key,
-        seclog::config::retention_days()?,
-    ));
+        retention_days: seclog::config::retention_days()?,
+        export_expiry_days: seclog::config::export_expiry_days()?,
+        link_ttl: seclog::config::download_url_ttl()?,
+        worker: WorkerSettings::default(),
+    };
+    let bucket = ExportsBucket::local(&s3.endpoint, BUCKET).await;
+    let app = Arc::new(App::new(&dynamodb_config, bucket, settings));
+
+    let trigger = StreamTrigger {
+        streams: aws_sdk_dynamodbstreams::Client::new(&dynamodb_config),
+        dynamodb,
+        table: tables.exports,
+        worker: app.worker(),
+        timeout: Duration::from_secs(900),
+    };
+    let trigger = tokio::spawn(trigger.run());
 
     tracing::info!(
         "security logs API on http://127.0.0.1:{port} (Ctrl-C stops it and the local stack)"
     );
     axum::serve(listener, router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
+    trigger.abort();
+    drop(s3);
     drop(stack);
     tracing::info!("stopped");
     Ok(())
+}
+
+fn env_port(name: &str, default: u16) -> u16 {
+    std::env::var(name)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+    }
 }
 
 /// A per-run cursor key: cursors from an earlier run are refused, as after a key rotation.

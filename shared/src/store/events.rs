@@ -163,6 +163,15 @@ impl EventStore {
             .as_second()
     }
 
+    /// A put of one event (no idempotency marker), for a transaction of another store.
+    pub fn entry_put(&self, event: &NewEvent, now: Timestamp) -> Put {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.entry_item(event, self.expires_at(now))))
+            .build()
+            .expect("table and item are set")
+    }
+
     fn entry_item(&self, event: &NewEvent, expires_at: i64) -> HashMap<String, AttributeValue> {
         let entry = &event.entry;
         let account = event.account.as_str();

@@ -7,6 +7,8 @@
 
 pub mod aws;
 pub mod events;
+pub mod exports;
+pub mod exports_bucket;
 pub mod retry;
 pub mod schema;
 

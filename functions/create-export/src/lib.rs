@@ -1,0 +1,56 @@
+//! `POST /v1/exports`: a merchant asks for a CSV of its logs. The job write (with its audit
+//! entry, in one transaction) is all this does; the job's stream record starts the worker.
+
+use jiff::Timestamp;
+use lambda_http::{Body, Request, Response};
+use seclog::ApiError;
+use seclog::domain::export::{ExportFilters, ExportJob};
+use seclog::domain::{EventType, NewEvent};
+use seclog::http::{AccountClaim, json_with_location, problem};
+use seclog::store::events::EventStore;
+use seclog::store::exports::ExportStore;
+use serde_json::json;
+
+pub struct CreateExport {
+    jobs: ExportStore,
+    events: EventStore,
+    claim: AccountClaim,
+}
+
+impl CreateExport {
+    pub fn new(jobs: ExportStore, events: EventStore, claim: AccountClaim) -> Self {
+        Self {
+            jobs,
+            events,
+            claim,
+        }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        self.run(request)
+            .await
+            .unwrap_or_else(|error| problem(&error))
+    }
+
+    async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        let (account, requester) = self.claim.caller(&request)?;
+        let filters = ExportFilters::parse(request.body().as_ref())?;
+        let now = Timestamp::now();
+        let job = ExportJob::new(filters, requester.id.clone(), now);
+        let details = json!({"export_id": job.id, "format": "csv", "filters": job.filters.view()});
+        let audit = NewEvent::internal(
+            account.clone(),
+            EventType::SecurityLogsExported,
+            requester,
+            None,
+            details,
+            now,
+        );
+        self.jobs
+            .create(&account, &job, &audit, &self.events, now)
+            .await?;
+        tracing::info!(export = job.id.as_str(), "export requested");
+        let location = format!("/v1/exports/{}", job.id.as_str());
+        Ok(json_with_location(202, &location, &job.view(None, now)))
+    }
+}

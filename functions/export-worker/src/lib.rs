@@ -1,0 +1,48 @@
+//! The export worker, invoked by the export jobs table's stream (new jobs, and jobs saved as
+//! `resuming` by a previous invocation), as filtered by the event source mapping.
+
+use jiff::Timestamp;
+use lambda_runtime::{Error, LambdaEvent};
+use seclog::domain::AccountId;
+use seclog::domain::export::ExportId;
+use seclog::export::worker::{ExportWorker, Outcome};
+
+pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+
+pub struct Worker {
+    worker: ExportWorker,
+}
+
+impl Worker {
+    pub fn new(worker: ExportWorker) -> Self {
+        Self { worker }
+    }
+
+    /// Runs every job of the batch. An error (storage unreachable) makes Lambda retry the
+    /// batch; the job's own state makes the retry safe.
+    pub async fn handle(&self, event: LambdaEvent<StreamEvent>) -> Result<Vec<Outcome>, Error> {
+        let deadline = Timestamp::from_millisecond(event.context.deadline as i64)
+            .map_err(|e| Error::from(format!("bad deadline: {e}")))?;
+        let mut outcomes = Vec::with_capacity(event.payload.records.len());
+        for record in &event.payload.records {
+            let keys = &record.change.keys;
+            let text = |name: &str| match keys.get(name) {
+                Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+                _ => None,
+            };
+            let (Some(account), Some(id)) = (
+                text("pk").and_then(|a| AccountId::parse(&a).ok()),
+                text("sk").and_then(|i| ExportId::parse(&i)),
+            ) else {
+                tracing::warn!(
+                    event_id = record.event_id,
+                    "stream record without an export key; skipped"
+                );
+                outcomes.push(Outcome::Skipped("not an export job"));
+                continue;
+            };
+            outcomes.push(self.worker.run(&account, &id, deadline).await?);
+        }
+        Ok(outcomes)
+    }
+}

@@ -1,0 +1,40 @@
+use export_worker::{StreamEvent, Worker};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use seclog::export::worker::{ExportWorker, WorkerSettings};
+use seclog::store::events::EventStore;
+use seclog::store::exports::ExportStore;
+use seclog::store::exports_bucket::ExportsBucket;
+use seclog::{config, store, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_json();
+    let aws = store::aws::from_env().await;
+    let worker = ExportWorker::new(
+        ExportStore::from_config(
+            &aws,
+            config::required("EXPORTS_TABLE")?,
+            config::export_expiry_days()?,
+        ),
+        EventStore::from_config(
+            &aws,
+            config::required("EVENTS_TABLE")?,
+            config::retention_days()?,
+        ),
+        ExportsBucket::from_config(&aws, config::required("EXPORTS_BUCKET")?),
+        WorkerSettings::default(),
+    );
+    let worker = Worker::new(worker);
+    let worker = &worker;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<StreamEvent>| async move {
+            worker.handle(event).await.map(|outcomes| {
+                outcomes
+                    .iter()
+                    .map(|o| format!("{o:?}"))
+                    .collect::<Vec<_>>()
+            })
+        },
+    ))
+    .await
+}

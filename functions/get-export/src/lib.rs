@@ -1,0 +1,120 @@
+//! `GET /v1/exports/{id}` and `GET /v1/exports`: the caller's export jobs. A finished export
+//! gets a freshly presigned download link on every read.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use lambda_http::{Body, Request, RequestExt, Response};
+use seclog::ApiError;
+use seclog::domain::AccountId;
+use seclog::domain::cursor::{self, CursorKey};
+use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus};
+use seclog::http::{AccountClaim, json, problem};
+use seclog::store::exports::{ExportStore, StoredJob};
+use seclog::store::exports_bucket::ExportsBucket;
+use serde_json::{Value, json};
+
+pub struct GetExport {
+    jobs: ExportStore,
+    bucket: ExportsBucket,
+    claim: AccountClaim,
+    cursor_key: CursorKey,
+    link_ttl: Duration,
+}
+
+impl GetExport {
+    pub fn new(
+        jobs: ExportStore,
+        bucket: ExportsBucket,
+        claim: AccountClaim,
+        cursor_key: CursorKey,
+        link_ttl: Duration,
+    ) -> Self {
+        Self {
+            jobs,
+            bucket,
+            claim,
+            cursor_key,
+            link_ttl,
+        }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let mut response = self
+            .run(request)
+            .await
+            .unwrap_or_else(|error| problem(&error));
+        // Responses can carry download links: never cache them.
+        response.headers_mut().insert(
+            "cache-control",
+            lambda_http::http::HeaderValue::from_static("no-store"),
+        );
+        response
+    }
+
+    async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        let account = self.claim.account(&request)?;
+        let id = request
+            .path_parameters_ref()
+            .and_then(|p| p.first("id"))
+            .map(str::to_owned);
+        match id {
+            Some(id) => self.one(&account, &id).await,
+            None => self.list(&account, &request).await,
+        }
+    }
+
+    async fn one(&self, account: &AccountId, id: &str) -> Result<Response<Body>, ApiError> {
+        // A malformed id, a missing job and another account's job all look the same.
+        let not_found = || ApiError::NotFound(format!("no export {id:?} for this account"));
+        let id = ExportId::parse(id).ok_or_else(not_found)?;
+        let stored = self.jobs.get(account, &id).await?.ok_or_else(not_found)?;
+        Ok(json(200, &self.view(&stored, Timestamp::now()).await?))
+    }
+
+    async fn list(
+        &self,
+        account: &AccountId,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
+        let params = request.query_string_parameters_ref();
+        let query = ExportListQuery::parse(
+            params.into_iter().flat_map(|p| p.iter()),
+            account,
+            &self.cursor_key,
+        )?;
+        let (jobs, next) = self
+            .jobs
+            .list(account, query.after.as_deref(), query.limit)
+            .await?;
+        let now = Timestamp::now();
+        let mut data = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            data.push(self.view(job, now).await?);
+        }
+        let next_cursor = next.map(|position| {
+            cursor::encode(&self.cursor_key, ExportListQuery::scope(account), &position)
+        });
+        Ok(json(
+            200,
+            &json!({"data": data, "next_cursor": next_cursor}),
+        ))
+    }
+
+    async fn view(&self, stored: &StoredJob, now: Timestamp) -> Result<Value, ApiError> {
+        let job = &stored.job;
+        let link = match (&job.status, &job.result) {
+            (ExportStatus::Succeeded, Some(result)) => Some(
+                self.bucket
+                    .presign_download(
+                        &result.object_key,
+                        &job.file_name(&stored.account),
+                        self.link_ttl,
+                    )
+                    .await?,
+            ),
+            _ => None,
+        };
+        Ok(job.view(link, now))
+    }
+}

@@ -1,0 +1,219 @@
+//! The local stand-in for Lambda's DynamoDB event source mapping: reads the export jobs
+//! table's stream from moto and invokes the worker handler with the same event Lambda sends,
+//! filtered as `template.yaml`'s `FilterCriteria` filters it, one record per batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use export_worker::{StreamEvent, Worker};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Map, Value, json};
+
+/// As the template's event source mapping: `MaximumRetryAttempts: 2`.
+const MAX_RETRIES: usize = 2;
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+pub struct StreamTrigger {
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub worker: Arc<Worker>,
+    /// The worker function's timeout: each invocation's deadline is now + this.
+    pub timeout: Duration,
+}
+
+impl StreamTrigger {
+    /// Polls forever; run it as a task and abort it to stop.
+    pub async fn run(self) {
+        let arn = loop {
+            match self.stream_arn().await {
+                Some(arn) => break arn,
+                None => tokio::time::sleep(POLL_EVERY).await,
+            }
+        };
+        let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+        loop {
+            if let Err(error) = self.discover_shards(&arn, &mut iterators).await {
+                tracing::warn!(%error, "describing the jobs stream failed");
+            }
+            for iterator in iterators.values_mut() {
+                let Some(current) = iterator.clone() else {
+                    continue;
+                };
+                match self
+                    .streams
+                    .get_records()
+                    .shard_iterator(current)
+                    .send()
+                    .await
+                {
+                    Ok(output) => {
+                        for record in output.records() {
+                            if matches_filter(record) {
+                                self.invoke(&arn, record).await;
+                            }
+                        }
+                        *iterator = output.next_shard_iterator;
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&error), "reading the jobs stream failed")
+                    }
+                }
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    async fn stream_arn(&self) -> Option<String> {
+        let output = self
+            .dynamodb
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .ok()?;
+        output.table?.latest_stream_arn
+    }
+
+    async fn discover_shards(
+        &self,
+        arn: &str,
+        iterators: &mut HashMap<String, Option<String>>,
+    ) -> Result<(), aws_sdk_dynamodbstreams::Error> {
+        let description = self
+            .streams
+            .describe_stream()
+            .stream_arn(arn)
+            .send()
+            .await?;
+        let shards = description
+            .stream_description
+            .map(|d| d.shards.unwrap_or_default())
+            .unwrap_or_default();
+        for shard in shards {
+            let Some(id) = shard.shard_id else { continue };
+            if iterators.contains_key(&id) {
+                continue;
+            }
+            let iterator = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(arn)
+                .shard_id(&id)
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await?
+                .shard_iterator;
+            iterators.insert(id, iterator);
+        }
+        Ok(())
+    }
+
+    async fn invoke(&self, arn: &str, record: &Record) {
+        let payload = json!({ "Records": [lambda_record(arn, record)] });
+        let event: StreamEvent = match serde_json::from_value(payload) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(%error, "stream record is not a Lambda DynamoDB event");
+                return;
+            }
+        };
+        for attempt in 0..=MAX_RETRIES {
+            let mut context = Context::default();
+            context.request_id = ulid::Ulid::generate().to_string();
+            context.deadline =
+                (jiff::Timestamp::now().as_millisecond() + self.timeout.as_millis() as i64) as u64;
+            match self
+                .worker
+                .handle(LambdaEvent::new(event.clone(), context))
+                .await
+            {
+                Ok(outcomes) => {
+                    tracing::info!(?outcomes, "export worker invoked");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, attempt, "export worker failed; retrying"),
+            }
+        }
+        tracing::error!(
+            "export worker failed past its retries; the record goes to the on-failure destination"
+        );
+    }
+}
+
+/// The template's `FilterCriteria`: new jobs, and jobs a worker saved as `resuming`.
+pub fn matches_filter(record: &Record) -> bool {
+    let name = record.event_name().map(|n| n.as_str()).unwrap_or_default();
+    let status = record
+        .dynamodb()
+        .and_then(|d| d.new_image())
+        .and_then(|image| image.get("status"))
+        .and_then(|v| v.as_s().ok());
+    name == "INSERT" || (name == "MODIFY" && status.map(String::as_str) == Some("resuming"))
+}
+
+/// The record as Lambda's event source mapping delivers it.
+fn lambda_record(arn: &str, record: &Record) -> Value {
+    let change = record.dynamodb();
+    let image =
+        |item: Option<&HashMap<String, AttributeValue>>| item.map(item_json).unwrap_or(Value::Null);
+    json!({
+        "eventID": record.event_id(),
+        "eventName": record.event_name().map(|n| n.as_str()),
+        "eventVersion": record.event_version().unwrap_or("1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.aws_region().unwrap_or("us-east-1"),
+        "eventSourceARN": arn,
+        "dynamodb": {
+            "ApproximateCreationDateTime": change
+                .and_then(|c| c.approximate_creation_date_time())
+                .map(|t| t.secs())
+                .unwrap_or_else(|| jiff::Timestamp::now().as_second()),
+            "Keys": image(change.and_then(|c| c.keys.as_ref())),
+            "NewImage": image(change.and_then(|c| c.new_image.as_ref())),
+            "OldImage": image(change.and_then(|c| c.old_image.as_ref())),
+            "SequenceNumber": change.and_then(|c| c.sequence_number()),
+            "SizeBytes": change.and_then(|c| c.size_bytes()).unwrap_or(0),
+            "StreamViewType": change.and_then(|c| c.stream_view_type()).map(|v| v.as_str()),
+        },
+    })
+}
+
+fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
+    Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), attribute_json(v)))
+            .collect(),
+    )
+}
+
+/// DynamoDB's JSON form of an attribute value (`{"S": "..."}`, `{"N": "1"}`, ...).
+fn attribute_json(value: &AttributeValue) -> Value {
+    let (tag, inner) = match value {
+        AttributeValue::S(s) => ("S", json!(s)),
+        AttributeValue::N(n) => ("N", json!(n)),
+        AttributeValue::B(b) => ("B", json!(STANDARD.encode(b.as_ref()))),
+        AttributeValue::Ss(v) => ("SS", json!(v)),
+        AttributeValue::Ns(v) => ("NS", json!(v)),
+        AttributeValue::Bs(v) => (
+            "BS",
+            json!(
+                v.iter()
+                    .map(|b| STANDARD.encode(b.as_ref()))
+                    .collect::<Vec<_>>()
+            ),
+        ),
+        AttributeValue::M(m) => ("M", item_json(m)),
+        AttributeValue::L(l) => ("L", Value::Array(l.iter().map(attribute_json).collect())),
+        AttributeValue::Null(n) => ("NULL", json!(n)),
+        AttributeValue::Bool(b) => ("BOOL", json!(b)),
+        _ => ("NULL", json!(true)),
+    };
+    let mut object = Map::new();
+    object.insert(tag.to_owned(), inner);
+    Value::Object(object)
+}

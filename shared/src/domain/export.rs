@@ -1,0 +1,403 @@
+//! Export jobs: what a merchant asked for, where it stands, and what the API shows of it.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::actor::parse_actor_id;
+use super::cursor::{self, CursorKey, Scope};
+use super::fields::Fields;
+use super::query::{DEFAULT_LIMIT, parse_limit};
+use super::time::parse_rfc3339;
+use super::{AccountId, EventType, LogFilter, ViewerZone};
+use crate::error::{ApiError, Errors, FieldError};
+
+/// Request bodies of `POST /v1/exports` are a handful of filters.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// A job that made no progress for this long is reported as failed, so none is shown as
+/// running forever (a worker that crashed past its retries leaves exactly that behind).
+pub const STALE_AFTER: SignedDuration = SignedDuration::from_mins(30);
+
+/// A job id: a ULID, so an account's jobs sort newest first by id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExportId(String);
+
+impl ExportId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::generate().to_string())
+    }
+
+    /// `None` for anything that is not a job id; callers answer 404, as for a missing job.
+    pub fn parse(value: &str) -> Option<Self> {
+        ulid::Ulid::from_string(value)
+            .ok()
+            .map(|id| Self(id.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportStatus {
+    Pending,
+    Running,
+    /// Checkpointed; the next worker invocation continues it. Shown as `running`.
+    Resuming,
+    Succeeded,
+    Failed,
+}
+
+impl ExportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Resuming => "resuming",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Running,
+            Self::Resuming,
+            Self::Succeeded,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+/// What to export: the list filters plus the zone of the `Timestamp` column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportFilters {
+    #[serde(flatten)]
+    pub filter: LogFilter,
+    pub tz: String,
+}
+
+impl ExportFilters {
+    pub fn zone(&self) -> ViewerZone {
+        // Stored names were parsed when the job was created.
+        ViewerZone::parse(&self.tz).unwrap_or_else(|_| ViewerZone::utc())
+    }
+
+    /// Parses a `POST /v1/exports` body; every field is optional, an empty body means all.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        if body.len() > MAX_REQUEST_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_REQUEST_BYTES,
+            });
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self {
+                filter: LogFilter::default(),
+                tz: "UTC".into(),
+            });
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
+        let mut errors = Errors::default();
+        let mut parsed = None;
+        if let Some(mut fields) = Fields::object(&value, "", &mut errors) {
+            fields.deny_unknown(&["from", "to", "types", "actor", "tz"]);
+            let from = fields.optional_parsed("from", parse_rfc3339);
+            let to = fields.optional_parsed("to", parse_rfc3339);
+            let actor = fields.optional_parsed("actor", parse_actor_id);
+            let zone = fields.optional_parsed("tz", ViewerZone::parse);
+            let types = parse_types(&mut fields);
+            parsed = Some((from, to, actor, zone, types));
+        }
+        errors.into_result()?;
+        let (from, to, actor, zone, types) = parsed.expect("an object was parsed");
+        let filter = LogFilter::new(from, to, types, actor, "to")
+            .map_err(|e| ApiError::Validation(vec![e]))?;
+        Ok(Self {
+            filter,
+            tz: zone
+                .map(|z| z.name().to_owned())
+                .unwrap_or_else(|| "UTC".into()),
+        })
+    }
+
+    pub fn view(&self) -> Value {
+        json!({
+            "from": self.filter.from.map(|t| t.to_string()),
+            "to": self.filter.to.map(|t| t.to_string()),
+            "types": self.filter.types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "actor": self.filter.actor,
+            "tz": self.tz,
+        })
+    }
+}
+
+fn parse_types(fields: &mut Fields<'_>) -> Vec<EventType> {
+    let Some(value) = fields.get("types") else {
+        return Vec::new();
+    };
+    let Some(items) = value.as_array() else {
+        fields.error("types", "must be an array of event types");
+        return Vec::new();
+    };
+    let mut types = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str().map(EventType::parse) {
+            Some(Ok(t)) => types.push(t),
+            Some(Err(message)) => fields.error(&format!("types[{i}]"), message),
+            None => fields.error(&format!("types[{i}]"), "must be a string"),
+        }
+    }
+    types
+}
+
+/// `GET /v1/exports` parameters: `limit` (1-100, default 50) and `cursor`.
+#[derive(Debug)]
+pub struct ExportListQuery {
+    pub limit: usize,
+    /// The job id to continue after, from a verified cursor.
+    pub after: Option<String>,
+}
+
+impl ExportListQuery {
+    pub fn parse<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        account: &AccountId,
+        key: &CursorKey,
+    ) -> Result<Self, ApiError> {
+        let mut errors = Errors::default();
+        let (mut limit, mut cursor) = (None, None);
+        for (name, value) in params {
+            let slot = match name {
+                "limit" => &mut limit,
+                "cursor" => &mut cursor,
+                other => {
+                    errors.push(other, "unknown parameter; allowed: limit, cursor");
+                    continue;
+                }
+            };
+            if slot.replace(value).is_some() {
+                errors.push(name, "must be given at most once");
+            }
+        }
+        let limit = match limit {
+            Some(v) => errors.take(parse_limit(v).map_err(|m| FieldError::new("limit", m))),
+            None => Some(DEFAULT_LIMIT),
+        };
+        errors.into_result()?;
+        let after = cursor
+            .map(|c| {
+                cursor::decode(key, Self::scope(account), c)
+                    .map_err(|m| ApiError::field("cursor", m))
+            })
+            .transpose()?;
+        Ok(Self {
+            limit: limit.expect("no errors means a limit"),
+            after,
+        })
+    }
+
+    /// Export cursors are bound to the account (and can never pass for a log cursor).
+    pub fn scope(account: &AccountId) -> Scope {
+        Scope::of(&["exports", account.as_str()])
+    }
+}
+
+/// One uploaded part of the CSV's multipart upload, as checkpoints keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedPart {
+    pub part_number: i32,
+    pub etag: String,
+}
+
+/// Where an export stands between worker invocations: everything up to and including the
+/// entry at `after` is in `parts`; nothing older has been written yet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub upload_id: String,
+    pub parts: Vec<UploadedPart>,
+    pub after: Option<String>,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// The result of a finished export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportResult {
+    pub object_key: String,
+    pub row_count: u64,
+    pub size_bytes: u64,
+}
+
+/// An export job as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportJob {
+    pub id: ExportId,
+    pub status: ExportStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    pub filters: ExportFilters,
+    pub requested_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ExportResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Worker invocations that claimed the job (more than one: it was checkpointed).
+    #[serde(default)]
+    pub invocations: u32,
+}
+
+/// A fresh download link for a finished export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadLink {
+    pub url: String,
+    /// When the signature stops being accepted. An upper bound: a link signed with temporary
+    /// credentials (a Lambda role's) also dies when that session ends.
+    pub expires_at: Timestamp,
+}
+
+impl ExportJob {
+    pub fn new(filters: ExportFilters, requested_by: String, now: Timestamp) -> Self {
+        Self {
+            id: ExportId::generate(),
+            status: ExportStatus::Pending,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            filters,
+            requested_by,
+            checkpoint: None,
+            result: None,
+            error: None,
+            invocations: 0,
+        }
+    }
+
+    /// `security-logs-<account>-<date>.csv`, the date the export was requested in its zone.
+    pub fn file_name(&self, account: &AccountId) -> String {
+        format!(
+            "security-logs-{account}-{}.csv",
+            self.filters.zone().date(self.created_at)
+        )
+    }
+
+    /// What callers see: `resuming` shows as `running`; a job stuck without progress shows
+    /// as failed with a reason.
+    pub fn view(&self, link: Option<DownloadLink>, now: Timestamp) -> Value {
+        let stale = !self.status.is_finished() && now.duration_since(self.updated_at) > STALE_AFTER;
+        let (status, error) = match self.status {
+            _ if stale => (
+                "failed",
+                Some("the export stopped making progress; please request it again".to_owned()),
+            ),
+            ExportStatus::Resuming => ("running", None),
+            other => (other.as_str(), self.error.clone()),
+        };
+        let link = link.filter(|_| status == "succeeded");
+        json!({
+            "id": self.id,
+            "status": status,
+            "created_at": self.created_at.to_string(),
+            "completed_at": self.completed_at.map(|t| t.to_string()),
+            "filters": self.filters.view(),
+            "row_count": self.result.as_ref().map(|r| r.row_count)
+                .or_else(|| self.checkpoint.as_ref().map(|c| c.rows)),
+            "size_bytes": self.result.as_ref().map(|r| r.size_bytes),
+            "download_url": link.as_ref().map(|l| l.url.clone()),
+            "download_expires_at": link.as_ref().map(|l| l.expires_at.to_string()),
+            "error": error,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(body: &str) -> Vec<String> {
+        match ExportFilters::parse(body.as_bytes()) {
+            Err(ApiError::Validation(list)) => list.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_body_exports_everything_in_utc() {
+        let filters = ExportFilters::parse(b"").unwrap();
+        assert_eq!(filters.filter, LogFilter::default());
+        assert_eq!(filters.tz, "UTC");
+        assert_eq!(ExportFilters::parse(b"{}").unwrap(), filters);
+    }
+
+    #[test]
+    fn parses_every_filter() {
+        let filters = ExportFilters::parse(
+            br#"{"from":"2024-04-01T00:00:00Z","to":"2024-04-30T00:00:00+08:00","types":["login","login.failed"],"actor":"u_1","tz":"Asia/Manila"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            filters.filter.types,
+            [EventType::Login, EventType::LoginFailed]
+        );
+        assert_eq!(filters.filter.actor.as_deref(), Some("u_1"));
+        assert_eq!(filters.tz, "Asia/Manila");
+    }
+
+    #[test]
+    fn rejects_bad_filters_by_name() {
+        assert_eq!(fields(r#"{"tz":"Nowhere/Land"}"#), ["tz"]);
+        assert_eq!(fields(r#"{"types":["login","nope"]}"#), ["types[1]"]);
+        assert_eq!(fields(r#"{"types":"login"}"#), ["types"]);
+        assert_eq!(
+            fields(r#"{"from":"2024-05-01T00:00:00Z","to":"2024-04-01T00:00:00Z"}"#),
+            ["to"]
+        );
+        assert_eq!(fields(r#"{"format":"xlsx"}"#), ["format"]);
+        assert_eq!(fields(r#"[1]"#), ["body"]);
+        assert_eq!(fields(r#"{"#), ["body"]);
+    }
+
+    #[test]
+    fn ids_must_be_ulids() {
+        let id = ExportId::generate();
+        assert_eq!(ExportId::parse(id.as_str()), Some(id));
+        assert_eq!(ExportId::parse("../etc/passwd"), None);
+        assert_eq!(ExportId::parse(""), None);
+    }
+
+    #[test]
+    fn views_hide_internal_states() {
+        let now: Timestamp = "2024-04-22T07:00:00Z".parse().unwrap();
+        let mut job = ExportJob::new(ExportFilters::parse(b"").unwrap(), "u_1".into(), now);
+        job.status = ExportStatus::Resuming;
+        assert_eq!(job.view(None, now)["status"], "running");
+        let later = now + SignedDuration::from_mins(31);
+        let stale = job.view(None, later);
+        assert_eq!(stale["status"], "failed");
+        assert!(
+            stale["error"]
+                .as_str()
+                .unwrap()
+                .contains("request it again")
+        );
+        let link = DownloadLink {
+            url: "https://x".into(),
+            expires_at: now,
+        };
+        assert_eq!(job.view(Some(link), now)["download_url"], Value::Null);
+    }
+}

@@ -1,0 +1,244 @@
+//! The export jobs table. Its stream (new images) is what starts the worker: the job write is
+//! the only write that has to succeed for an export to run.
+//!
+//! Item: `pk` = account, `sk` = export id, `status` (top level, for the stream filter), `version`
+//! (optimistic concurrency: every update is conditional on the version it read), `lease_until`
+//! (epoch seconds until which a running worker owns the job), `expires_at` (TTL), `job` (JSON).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use jiff::{Timestamp, ToSpan};
+
+use super::StoreError;
+use super::events::EventStore;
+use super::schema::{EXPIRES_AT, PK, SK};
+use crate::domain::export::{ExportId, ExportJob};
+use crate::domain::{AccountId, NewEvent};
+
+const STATUS: &str = "status";
+const VERSION: &str = "version";
+const LEASE_UNTIL: &str = "lease_until";
+const JOB: &str = "job";
+
+/// A job with the version it was read at.
+#[derive(Debug, Clone)]
+pub struct StoredJob {
+    pub account: AccountId,
+    pub job: ExportJob,
+    pub version: u64,
+    /// Until when (epoch seconds) the worker that set it owns the job; 0 when none does.
+    pub lease_until: i64,
+}
+
+#[derive(Clone)]
+pub struct ExportStore {
+    client: Client,
+    table: String,
+    expiry_days: i64,
+}
+
+impl ExportStore {
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        expiry_days: i64,
+    ) -> Self {
+        Self {
+            client: Client::new(config),
+            table: table.into(),
+            expiry_days,
+        }
+    }
+
+    /// Writes a new job and its `security_logs.exported` audit entry in one transaction:
+    /// either both exist (and the stream starts the worker) or neither does.
+    pub async fn create(
+        &self,
+        account: &AccountId,
+        job: &ExportJob,
+        audit: &NewEvent,
+        events: &EventStore,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let put_job = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.item(account, job, 1, 0)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .expect("table and item are set");
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_job).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(events.entry_put(audit, now))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(())
+    }
+
+    /// The account's job, if it exists (strongly consistent: a worker reads its own writes).
+    pub async fn get(
+        &self,
+        account: &AccountId,
+        id: &ExportId,
+    ) -> Result<Option<StoredJob>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(account.as_str().to_owned()))
+            .key(SK, AttributeValue::S(id.as_str().to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        output.item.map(|item| parse(account, &item)).transpose()
+    }
+
+    /// The account's jobs, newest first, after the job id `after`.
+    pub async fn list(
+        &self,
+        account: &AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoredJob>, Option<String>), StoreError> {
+        let start = after.map(|sk| {
+            HashMap::from([
+                (
+                    PK.to_owned(),
+                    AttributeValue::S(account.as_str().to_owned()),
+                ),
+                (SK.to_owned(), AttributeValue::S(sk.to_owned())),
+            ])
+        });
+        // One extra item tells whether another page exists, so the last page has no cursor.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", AttributeValue::S(account.as_str().to_owned()))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        let mut jobs = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| parse(account, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if jobs.len() > limit {
+            jobs.truncate(limit);
+            jobs.last().map(|j| j.job.id.as_str().to_owned())
+        } else {
+            None
+        };
+        Ok((jobs, next))
+    }
+
+    /// Replaces the job if nobody changed it since `stored` was read; `false` when somebody did.
+    pub async fn save(
+        &self,
+        stored: &StoredJob,
+        job: &ExportJob,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.item(
+                &stored.account,
+                job,
+                stored.version + 1,
+                lease_until,
+            )))
+            .condition_expression("#version = :read")
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":read", AttributeValue::N(stored.version.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(StoreError::dynamo(err)),
+        }
+    }
+
+    fn item(
+        &self,
+        account: &AccountId,
+        job: &ExportJob,
+        version: u64,
+        lease_until: i64,
+    ) -> HashMap<String, AttributeValue> {
+        let expires_at = job
+            .created_at
+            .checked_add((self.expiry_days * 24).hours())
+            .unwrap_or(Timestamp::MAX)
+            .as_second();
+        HashMap::from([
+            (
+                PK.to_owned(),
+                AttributeValue::S(account.as_str().to_owned()),
+            ),
+            (SK.to_owned(), AttributeValue::S(job.id.as_str().to_owned())),
+            (
+                STATUS.to_owned(),
+                AttributeValue::S(job.status.as_str().to_owned()),
+            ),
+            (VERSION.to_owned(), AttributeValue::N(version.to_string())),
+            (
+                LEASE_UNTIL.to_owned(),
+                AttributeValue::N(lease_until.to_string()),
+            ),
+            (
+                EXPIRES_AT.to_owned(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
+            (
+                JOB.to_owned(),
+                AttributeValue::S(serde_json::to_string(job).expect("jobs serialize")),
+            ),
+        ])
+    }
+}
+
+fn parse(
+    account: &AccountId,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<StoredJob, StoreError> {
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("job attribute {name}")))
+    };
+    let job = item
+        .get(JOB)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("job attribute job".into()))?;
+    Ok(StoredJob {
+        account: account.clone(),
+        job: serde_json::from_str(job).map_err(|e| StoreError::Corrupt(format!("job: {e}")))?,
+        version: number(VERSION)? as u64,
+        lease_until: number(LEASE_UNTIL)?,
+    })
+}
