@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use seclog::export::worker::{ExportWorker, WorkerSettings};
@@ -22,7 +24,12 @@ async fn main() -> Result<(), Error> {
             config::retention_days()?,
         ),
         ExportsBucket::from_config(&aws, config::required("EXPORTS_BUCKET")?),
-        WorkerSettings::default(),
+        WorkerSettings {
+            reserve: Duration::from_secs(
+                config::number_or("CHECKPOINT_RESERVE_SECONDS", 60)? as u64
+            ),
+            ..WorkerSettings::default()
+        },
     );
     let worker = Worker::new(worker);
     let worker = &worker;

@@ -9,7 +9,7 @@ use seclog::ApiError;
 use seclog::domain::AccountId;
 use seclog::domain::cursor::{self, CursorKey};
 use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus};
-use seclog::http::{AccountClaim, json, problem};
+use seclog::http::{AccountClaim, json, no_store, problem};
 use seclog::store::exports::{ExportStore, StoredJob};
 use seclog::store::exports_bucket::ExportsBucket;
 use serde_json::{Value, json};
@@ -40,16 +40,12 @@ impl GetExport {
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let mut response = self
-            .run(request)
-            .await
-            .unwrap_or_else(|error| problem(&error));
-        // Responses can carry download links: never cache them.
-        response.headers_mut().insert(
-            "cache-control",
-            lambda_http::http::HeaderValue::from_static("no-store"),
-        );
-        response
+        // Account data and download links are never cached.
+        no_store(
+            self.run(request)
+                .await
+                .unwrap_or_else(|error| problem(&error)),
+        )
     }
 
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {

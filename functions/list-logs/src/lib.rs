@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::ApiError;
 use seclog::domain::LogQuery;
 use seclog::domain::cursor::{self, CursorKey};
-use seclog::http::{AccountClaim, json, problem};
+use seclog::http::{AccountClaim, json, no_store, problem};
 use seclog::store::events::EventStore;
 use serde_json::json;
 
@@ -25,15 +25,12 @@ impl ListLogs {
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let mut response = self
-            .run(request)
-            .await
-            .unwrap_or_else(|error| problem(&error));
-        response.headers_mut().insert(
-            "cache-control",
-            lambda_http::http::HeaderValue::from_static("no-store"),
-        );
-        response
+        // Account data and download links are never cached.
+        no_store(
+            self.run(request)
+                .await
+                .unwrap_or_else(|error| problem(&error)),
+        )
     }
 
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {

@@ -6,4 +6,4 @@ pub mod response;
 
 pub use auth::AccountClaim;
 pub use problem::problem;
-pub use response::{json, json_with_location};
+pub use response::{json, json_with_location, no_store};

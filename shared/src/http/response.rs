@@ -18,3 +18,11 @@ pub fn json_with_location<T: Serialize>(status: u16, location: &str, value: &T) 
     }
     response
 }
+
+/// Marks a response that carries account data or download links as never cacheable.
+pub fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert("cache-control", http::HeaderValue::from_static("no-store"));
+    response
+}
