@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi bench-export
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
@@ -33,3 +33,9 @@ check-template:
 
 check-openapi:
 	infra/check-openapi.sh
+
+## bench-export: export rows/s and the worker's peak memory at 10k, 100k, 1M events (ROWS=... to choose)
+bench-export:
+	@infra/dynalite.sh >/dev/null
+	$(CARGO) build --release -p export-bench
+	target/release/export-bench

@@ -18,28 +18,33 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    /// The moto server of the project's venv (`make venv-stack` installs it), or `MOTO_SERVER`.
-    pub fn moto_binary() -> PathBuf {
-        std::env::var_os("MOTO_SERVER")
+    /// The Python of the project's stack venv (`infra/venv.sh stack` creates it), or `MOTO_PYTHON`.
+    pub fn python() -> PathBuf {
+        std::env::var_os("MOTO_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
                 PathBuf::from(concat!(
                     env!("CARGO_MANIFEST_DIR"),
-                    "/../../.venv/stack/bin/moto_server"
+                    "/../../.venv/stack/bin/python"
                 ))
             })
+    }
+
+    /// moto's server, serving one request at a time (see `infra/moto_serial.py`).
+    fn launcher() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../moto_serial.py"))
     }
 
     /// Starts moto on `port` (0: a free one) and waits until it accepts connections.
     pub fn start(port: u16) -> io::Result<Self> {
         let port = if port == 0 { free_port()? } else { port };
-        let binary = Self::moto_binary();
-        if !binary.exists() {
+        let python = Self::python();
+        if !python.exists() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(
                     "{} not found: run `make venv` (or `infra/venv.sh stack`) first",
-                    binary.display()
+                    python.display()
                 ),
             ));
         }
@@ -47,8 +52,9 @@ impl LocalStack {
         std::thread::Builder::new()
             .name(format!("moto-{port}"))
             .spawn(move || {
-                let mut command = Command::new(&binary);
+                let mut command = Command::new(&python);
                 command
+                    .arg(Self::launcher())
                     .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())

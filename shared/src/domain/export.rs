@@ -12,8 +12,8 @@ use super::time::parse_rfc3339;
 use super::{AccountId, EventType, LogFilter, ViewerZone};
 use crate::error::{ApiError, Errors, FieldError};
 
-/// Request bodies of `POST /v1/exports` are a handful of filters.
-pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// The same body limit as every route (413 above it).
+pub const MAX_REQUEST_BYTES: usize = super::new_event::MAX_BODY_BYTES;
 /// A job that made no progress for this long is reported as failed, so none is shown as
 /// running forever (a worker that crashed past its retries leaves exactly that behind).
 pub const STALE_AFTER: SignedDuration = SignedDuration::from_mins(30);

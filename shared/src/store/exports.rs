@@ -83,6 +83,21 @@ impl ExportStore {
         Ok(())
     }
 
+    /// Writes a new job alone, without an audit entry: for tools that seed jobs (the export
+    /// benchmark runs against dynalite, which has no transactions). The API uses [`Self::create`].
+    pub async fn insert(&self, account: &AccountId, job: &ExportJob) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.item(account, job, 1, 0)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(())
+    }
+
     /// The account's job, if it exists (strongly consistent: a worker reads its own writes).
     pub async fn get(
         &self,

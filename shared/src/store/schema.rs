@@ -62,6 +62,23 @@ pub async fn create_events_table(client: &Client, table: &str) -> Result<(), Sto
 
 /// Creates a `pk`/`sk` table whose stream carries new images (the export jobs table).
 pub async fn create_streamed_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    create_jobs_table(client, table, true).await
+}
+
+/// The export jobs table, with or without its stream (dynalite, used by the export
+/// benchmark, has no streams).
+pub async fn create_jobs_table(
+    client: &Client,
+    table: &str,
+    stream: bool,
+) -> Result<(), StoreError> {
+    let stream = stream.then(|| {
+        StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewImage)
+            .build()
+            .expect("stream fields are set")
+    });
     client
         .create_table()
         .table_name(table)
@@ -70,13 +87,7 @@ pub async fn create_streamed_table(client: &Client, table: &str) -> Result<(), S
         .attribute_definitions(attribute(SK))
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .expect("stream fields are set"),
-        )
+        .set_stream_specification(stream)
         .send()
         .await
         .map_err(StoreError::dynamo)?;

@@ -1,0 +1,270 @@
+//! `make bench-export`: how fast the export worker turns N events into a CSV in S3, and how much
+//! memory it needs, for N = 10k, 100k and 1M (override with `ROWS=10000,50000`).
+//!
+//! For each N: a fresh dynalite (the strict, fast local DynamoDB; moto reads its whole table on
+//! every Query) and an in-process s3s-fs; N realistic events loaded through the ingest path's
+//! parser and `EventStore::record`; one export job; then this same binary re-executed as a
+//! child (`export-bench worker ...`) that runs `ExportWorker::run`, the export worker Lambda's
+//! code, in a process of its own, so its peak resident set (`wait4` `ru_maxrss`) is the worker's
+//! alone. The CSV is checked to hold N rows.
+
+use std::io::BufRead;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dev_server::LocalS3;
+use futures::{StreamExt, TryStreamExt, stream};
+use jiff::Timestamp;
+use seclog::domain::export::{ExportFilters, ExportId, ExportJob};
+use seclog::domain::{AccountId, IngestBatch};
+use seclog::export::worker::{ExportWorker, Outcome, WorkerSettings};
+use seclog::store::events::EventStore;
+use seclog::store::exports::ExportStore;
+use seclog::store::exports_bucket::ExportsBucket;
+use seclog::store::{aws, schema};
+use serde_json::json;
+
+const EVENTS: &str = "bench-events";
+const JOBS: &str = "bench-jobs";
+const BUCKET: &str = "exports";
+const ACCOUNT: &str = "acct_bench";
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("worker") {
+        return worker(&args[2..]).await;
+    }
+    let rows: Vec<u64> = std::env::var("ROWS")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .map(|n| n.trim().parse())
+        .collect::<Result<_, _>>()?;
+    println!("| events | load (events/s) | export time | rows/s | CSV size | worker peak RSS |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for n in rows {
+        let result = run(n).await?;
+        println!(
+            "| {n} | {:.0} | {:.1} s | {:.0} | {:.1} MiB | {:.1} MiB |",
+            result.load_rate,
+            result.export.as_secs_f64(),
+            n as f64 / result.export.as_secs_f64(),
+            result.csv_bytes as f64 / 1048576.0,
+            result.peak_rss_kib as f64 / 1024.0,
+        );
+    }
+    Ok(())
+}
+
+struct Measured {
+    load_rate: f64,
+    export: Duration,
+    csv_bytes: u64,
+    peak_rss_kib: i64,
+}
+
+async fn run(n: u64) -> Result<Measured, Error> {
+    let dynalite = Dynalite::start()?;
+    let s3_dir = tempfile::tempdir()?;
+    let s3 = LocalS3::start(s3_dir.path(), 0).await?;
+    s3.create_bucket(BUCKET)?;
+    let config = aws::local(&dynalite.endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    schema::create_events_table(&client, EVENTS).await?;
+    schema::create_jobs_table(&client, JOBS, false).await?;
+
+    let started = Instant::now();
+    load(&EventStore::from_config(&config, EVENTS, 365), n).await?;
+    let load_rate = n as f64 / started.elapsed().as_secs_f64();
+
+    let account = AccountId::parse(ACCOUNT)?;
+    let filters = ExportFilters::parse(br#"{"tz": "Asia/Manila"}"#)?;
+    let job = ExportJob::new(filters, "bench".into(), Timestamp::now());
+    ExportStore::from_config(&config, JOBS, 7)
+        .insert(&account, &job)
+        .await?;
+
+    let started = Instant::now();
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["worker", &dynalite.endpoint, &s3.endpoint, job.id.as_str()])
+        .stdout(Stdio::inherit())
+        .spawn()?;
+    let (status, peak_rss_kib) = wait_with_rusage(child.id() as i32)?;
+    let export = started.elapsed();
+    let _ = child.try_wait();
+    if !status {
+        return Err(format!("worker failed for {n} events").into());
+    }
+    let file = s3_dir
+        .path()
+        .join(BUCKET)
+        .join("exports")
+        .join(ACCOUNT)
+        .join(format!("{}.csv", job.id.as_str()));
+    let csv_bytes = std::fs::metadata(&file)?.len();
+    let lines = count_lines(&file)?;
+    if lines != n + 1 {
+        return Err(format!("CSV has {lines} lines for {n} events").into());
+    }
+    Ok(Measured {
+        load_rate,
+        export,
+        csv_bytes,
+        peak_rss_kib,
+    })
+}
+
+/// N events in batches of 100 through the ingest parser (device, summary, masking) and storage.
+async fn load(events: &EventStore, n: u64) -> Result<(), Error> {
+    let now = Timestamp::now();
+    let batches = n.div_ceil(100);
+    stream::iter(0..batches)
+        .map(|b| {
+            let events = events.clone();
+            async move {
+                let list: Vec<_> = (b * 100..((b + 1) * 100).min(n))
+                    .map(sample_event)
+                    .collect();
+                let body = serde_json::to_vec(&json!({ "events": list }))?;
+                let batch = IngestBatch::parse(&body, now)?;
+                events.record(batch.events, now).await?;
+                Ok::<_, Error>(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
+fn sample_event(i: u64) -> serde_json::Value {
+    let types = [
+        "login",
+        "login.failed",
+        "api_key.viewed",
+        "account_settings.changed",
+        "payout_account.updated",
+    ];
+    let at = Timestamp::from_second(1_700_000_000 + i as i64).expect("in range");
+    json!({
+        "account_id": ACCOUNT,
+        "type": types[(i % 5) as usize],
+        "occurred_at": at.to_string(),
+        "actor": {"id": format!("u_{}", i % 7), "name": "Alice Merchant", "email": "alice@example.com"},
+        "ip": "203.0.113.45",
+        "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15",
+        "location": {"country": "PH", "city": "Makati"},
+        "details": {"method": "password", "reason": "bad_password", "key": "secret", "key_id": "sk_live_...4242",
+                    "changes": [{"field": "email", "from": "a@x.com", "to": "b@x.com"}], "bank": "BDO", "account_last4": "6789"}
+    })
+}
+
+/// The child: one export, as the worker Lambda runs it.
+async fn worker(args: &[String]) -> Result<(), Error> {
+    let [dynamodb, s3, id] = args else {
+        return Err(
+            "usage: export-bench worker <dynamodb endpoint> <s3 endpoint> <export id>".into(),
+        );
+    };
+    let config = aws::local(dynamodb).await;
+    let worker = ExportWorker::new(
+        ExportStore::from_config(&config, JOBS, 7),
+        EventStore::from_config(&config, EVENTS, 365),
+        ExportsBucket::local(s3, BUCKET).await,
+        WorkerSettings::default(),
+    );
+    let id = ExportId::parse(id).ok_or("bad export id")?;
+    let deadline = Timestamp::now() + jiff::SignedDuration::from_hours(2);
+    match worker
+        .run(&AccountId::parse(ACCOUNT)?, &id, deadline)
+        .await?
+    {
+        Outcome::Succeeded { .. } => Ok(()),
+        other => Err(format!("export did not succeed: {other:?}").into()),
+    }
+}
+
+fn wait_with_rusage(pid: i32) -> Result<(bool, i64), Error> {
+    let mut status = 0;
+    // SAFETY: waiting for our own child; rusage is plain data.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if waited != pid {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok((
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        usage.ru_maxrss,
+    ))
+}
+
+fn count_lines(path: &Path) -> Result<u64, Error> {
+    // CRLF records; no field of these rows contains a line break.
+    let reader = std::io::BufReader::new(std::fs::File::open(path)?);
+    Ok(reader.split(b'\n').count() as u64)
+}
+
+/// dynalite on a free loopback port, killed on drop.
+struct Dynalite {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Dynalite {
+    fn start() -> Result<Self, Error> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let bin = format!("{root}/.local/dynalite/node_modules/dynalite/cli.js");
+        if !Path::new(&bin).exists() {
+            return Err(
+                "dynalite is not installed: run infra/dynalite.sh (make bench-export does)".into(),
+            );
+        }
+        let port = dev_server::stack::free_port()?;
+        let mut command = Command::new("node");
+        command
+            .args([
+                "--max-old-space-size=12288",
+                &bin,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .args([
+                "--createTableMs",
+                "0",
+                "--deleteTableMs",
+                "0",
+                "--updateTableMs",
+                "0",
+            ])
+            .stdout(Stdio::null());
+        // SAFETY: prctl only sets the child's death signal: dynalite dies with the benchmark.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Self { child, endpoint });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("dynalite did not start".into())
+    }
+}
+
+impl Drop for Dynalite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
