@@ -8,8 +8,16 @@ use seclog::store::exports::ExportStore;
 use seclog::store::exports_bucket::ExportsBucket;
 use seclog::{config, store, telemetry};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// One export at a time per sandbox: a single-threaded runtime and a flat allocator.
+fn main() -> Result<(), Error> {
+    seclog::export::memory::keep_large_buffers_off_the_heap();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     telemetry::init_json();
     let aws = store::aws::from_env().await;
     let worker = ExportWorker::new(

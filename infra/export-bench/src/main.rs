@@ -33,12 +33,20 @@ const ACCOUNT: &str = "acct_bench";
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("worker") {
-        return worker(&args[2..]).await;
+        // Set up exactly as the export worker Lambda's main does.
+        seclog::export::memory::keep_large_buffers_off_the_heap();
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(worker(&args[2..]));
     }
+    tokio::runtime::Runtime::new()?.block_on(bench())
+}
+
+async fn bench() -> Result<(), Error> {
     let rows: Vec<u64> = std::env::var("ROWS")
         .unwrap_or_else(|_| "10000,100000,1000000".into())
         .split(',')

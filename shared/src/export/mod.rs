@@ -5,6 +5,7 @@
 //! [`crate::store::exports_bucket::ExportsBucket`].
 
 pub mod csv;
+pub mod memory;
 pub mod worker;
 
 pub use self::csv::{COLUMNS, CsvEncoder, CsvStart, neutralize_formula};
