@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi bench-export
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi bench-export build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
@@ -39,3 +39,19 @@ bench-export:
 	@infra/dynalite.sh >/dev/null
 	$(CARGO) build --release -p export-bench
 	target/release/export-bench
+
+## build: offline `sam build` (cargo-lambda + zig from .venv/tools; arm64, or x86_64 said plainly)
+build:
+	infra/build.sh
+
+FUNCTIONS := $(notdir $(wildcard functions/*))
+LAMBDA_TARGET := $(CURDIR)/target/lambda
+
+## bench: cold start (init, first invoke, peak RSS) and bootstrap size of every function
+bench: venv
+	CARGO_TARGET_DIR=$(LAMBDA_TARGET) $(CARGO) build --release $(addprefix -p ,$(FUNCTIONS)) -p coldstart
+	$(LAMBDA_TARGET)/release/coldstart --runs 20 --event export-worker=events/export-stream-insert.json
+
+## deploy: `sam deploy --guided` the first time, then `sam deploy` (needs AWS credentials; not run here)
+deploy: build
+	.venv/tools/bin/sam deploy

@@ -70,12 +70,13 @@ impl std::fmt::Display for EventSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::File(path) => write!(f, "{}", path.display()),
-            Self::Fallback => write!(f, "minimal API Gateway v2 event (GET /)"),
+            Self::Fallback => write!(f, "minimal API Gateway v2 event (GET /, JWT claims)"),
         }
     }
 }
 
-/// `events/<function>.json`, else a minimal API Gateway HTTP API (payload 2.0) event.
+/// `events/<function>.json`, else a minimal API Gateway HTTP API (payload 2.0) event for `GET /`
+/// with the dashboard's JWT claims (`account_id`), as API Gateway's authorizer hands them over.
 pub fn event_for(root: &Path, function: &str) -> EventSource {
     let path = root.join("events").join(format!("{function}.json"));
     if path.is_file() {
@@ -95,6 +96,9 @@ pub fn minimal_http_event() -> Vec<u8> {
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "coldstart",
+            "authorizer": {
+                "jwt": {"claims": {"account_id": "acct_demo", "sub": "coldstart"}, "scopes": null}
+            },
             "domainName": "coldstart.local",
             "domainPrefix": "coldstart",
             "http": {

@@ -449,6 +449,10 @@ fn run_once(
     let mut process = Process::new(child.id() as i32);
     let observed = api.wait(timeout, || process.alive());
     let rss_kib = process.peak_rss_kib();
+    if !wrap.is_empty() {
+        // Let a profiler finish its output: SIGINT first, SIGKILL after a grace period.
+        process.interrupt(Duration::from_secs(10));
+    }
     let (exited, usage) = process.kill_and_reap();
     if observed.strays > 0 {
         return Err(format!(
@@ -529,6 +533,16 @@ impl Process {
 
     fn alive(&mut self) -> bool {
         !self.reap(libc::WNOHANG)
+    }
+
+    /// SIGINT to the process group, then wait up to `grace` for the child to exit.
+    fn interrupt(&mut self, grace: Duration) {
+        // SAFETY: signalling our own child's process group.
+        unsafe { libc::kill(-self.pid, libc::SIGINT) };
+        let deadline = Instant::now() + grace;
+        while self.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// VmHWM (peak resident set) from /proc, while the process still exists.
