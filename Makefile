@@ -49,7 +49,9 @@ LAMBDA_TARGET := $(CURDIR)/target/lambda
 
 ## bench: cold start (init, first invoke, peak RSS) and bootstrap size of every function
 bench: venv
-	CARGO_TARGET_DIR=$(LAMBDA_TARGET) $(CARGO) build --release $(addprefix -p ,$(FUNCTIONS)) -p coldstart
+	@# Two builds: built together, cargo would unify the dev server's features into the Lambdas.
+	CARGO_TARGET_DIR=$(LAMBDA_TARGET) $(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
+	CARGO_TARGET_DIR=$(LAMBDA_TARGET) $(CARGO) build --release -p coldstart
 	$(LAMBDA_TARGET)/release/coldstart --runs 20 --event export-worker=events/export-stream-insert.json
 
 ## deploy: `sam deploy --guided` the first time, then `sam deploy` (needs AWS credentials; not run here)
