@@ -25,8 +25,6 @@ pub enum ApiError {
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
     NotFound(String),
@@ -68,10 +66,6 @@ impl Errors {
                 None
             }
         }
-    }
-
-    pub fn extend(&mut self, other: Errors) {
-        self.0.extend(other.0);
     }
 
     pub fn is_empty(&self) -> bool {

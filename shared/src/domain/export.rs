@@ -62,18 +62,6 @@ impl ExportStatus {
         }
     }
 
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Running,
-            Self::Resuming,
-            Self::Succeeded,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed)
     }

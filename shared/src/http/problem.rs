@@ -21,7 +21,6 @@ pub fn problem(error: &ApiError) -> Response<Body> {
         ApiError::Validation(errors) => {
             (400, "validation-error", "Your request is not valid", errors)
         }
-        ApiError::BadRequest(_) => (400, "bad-request", "Bad request", &[]),
         ApiError::Unauthorized(_) => (401, "unauthorized", "Authentication required", &[]),
         ApiError::NotFound(_) => (404, "not-found", "Not found", &[]),
         ApiError::MethodNotAllowed(_) => (405, "method-not-allowed", "Method not allowed", &[]),
@@ -75,7 +74,6 @@ pub fn problem(error: &ApiError) -> Response<Body> {
 fn problem_type(kind: &'static str) -> &'static str {
     match kind {
         "validation-error" => "urn:security-logs:problem:validation-error",
-        "bad-request" => "urn:security-logs:problem:bad-request",
         "unauthorized" => "urn:security-logs:problem:unauthorized",
         "not-found" => "urn:security-logs:problem:not-found",
         "method-not-allowed" => "urn:security-logs:problem:method-not-allowed",
