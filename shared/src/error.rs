@@ -26,12 +26,18 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     Unauthorized(String),
+    /// The caller is not allowed: an ingest request without a verified IAM principal.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    #[error("{path} accepts {allow}")]
+    MethodNotAllowed { path: String, allow: &'static str },
+    /// An `event_id` re-used with different content; each error names `events[i].event_id`.
+    #[error("an event_id was already used for different content")]
+    Conflict(Vec<FieldError>),
     #[error("storage is unavailable, retry later")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
@@ -70,6 +76,10 @@ impl Errors {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     pub fn into_result(self) -> Result<(), ApiError> {

@@ -100,10 +100,20 @@ async fn an_export_is_requested_polled_and_downloaded() {
             "IP Address",
             "Location",
             "Details",
-            "Event ID"
+            "Event ID",
+            "Received (UTC)"
         ]
     );
     assert_eq!(rows.len(), 4, "{rows:?}");
+    // When the service stored each row (UTC): a backdated entry shows against it.
+    let now = jiff::Timestamp::now();
+    for row in &rows[1..] {
+        let received = jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %:z", &row[9])
+            .and_then(|t| t.to_timestamp())
+            .unwrap();
+        let age = now.duration_since(received);
+        assert!(age.as_secs() >= 0 && age.as_secs() < 600, "{row:?}");
+    }
     // Newest first, local time with offset, formula cells neutralised.
     assert_eq!(rows[1][0], "2024-04-22 16:00:00 +08:00");
     assert_eq!(rows[1][1], "2024-04-22 08:00:00 +00:00");

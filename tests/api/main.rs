@@ -4,3 +4,4 @@ mod exports;
 mod ingest;
 mod lambda_events;
 mod list;
+mod trust;

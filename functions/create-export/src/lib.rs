@@ -43,7 +43,7 @@ impl CreateExport {
             EventType::SecurityLogsExported,
             requester,
             None,
-            details,
+            details.into(),
             now,
         );
         self.jobs

@@ -1,11 +1,13 @@
 //! `POST /v1/events`: internal services record security events (AWS IAM auth in the cloud).
 
 use jiff::Timestamp;
-use lambda_http::{Body, Request, Response};
-use seclog::ApiError;
-use seclog::domain::IngestBatch;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use seclog::domain::{IngestBatch, IngestContext, Producer};
 use seclog::http::{json, problem};
 use seclog::store::events::EventStore;
+use seclog::store::record::RecordError;
+use seclog::{ApiError, FieldError};
 use serde_json::json;
 
 pub struct Ingest {
@@ -25,9 +27,33 @@ impl Ingest {
 
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let now = Timestamp::now();
-        let batch = IngestBatch::parse(request.body().as_ref(), now)?;
+        let producer = producer(&request)?;
+        let context = IngestContext {
+            now,
+            producer: &producer,
+        };
+        let batch = IngestBatch::parse(request.body().as_ref(), &context)?;
         let count = batch.events.len();
-        let recorded = self.store.record(batch.events, now).await?;
+        let recorded = match self.store.record(&batch.events, now).await {
+            Ok(recorded) => recorded,
+            Err(RecordError::Conflict(conflicts)) => {
+                return Err(ApiError::Conflict(
+                    conflicts
+                        .iter()
+                        .map(|c| {
+                            FieldError::new(
+                                batch.field_path(c.index, "event_id"),
+                                format!(
+                                    "was already used for an event with different content (entry {}); nothing of this request was stored",
+                                    c.recorded_id.as_str()
+                                ),
+                            )
+                        })
+                        .collect(),
+                ));
+            }
+            Err(RecordError::Store(err)) => return Err(err.into()),
+        };
         let duplicates = recorded.iter().filter(|r| r.duplicate).count();
         tracing::info!(count, duplicates, "events recorded");
         let events: Vec<_> = recorded
@@ -36,4 +62,22 @@ impl Ingest {
             .collect();
         Ok(json(201, &json!({ "events": events })))
     }
+}
+
+/// The IAM principal API Gateway verified (`requestContext.authorizer.iam.userArn`). Without
+/// one the request did not come through IAM auth: nothing is recorded without its producer.
+fn producer(request: &Request) -> Result<Producer, ApiError> {
+    let arn = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.as_deref()),
+        _ => None,
+    };
+    let arn = arn.ok_or_else(|| {
+        ApiError::Forbidden("the request carries no verified IAM principal".into())
+    })?;
+    Producer::parse(arn)
+        .map_err(|e| ApiError::Forbidden(format!("the IAM principal is not usable: {e}")))
 }

@@ -5,9 +5,17 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::ApiError;
 use seclog::domain::LogQuery;
 use seclog::domain::cursor::{self, CursorKey};
+use seclog::domain::entry::LogEntryView;
 use seclog::http::{AccountClaim, json, no_store, problem};
 use seclog::store::events::EventStore;
-use serde_json::json;
+use serde::Serialize;
+
+/// `GET /v1/logs`'s body.
+#[derive(Serialize)]
+struct LogPage<'a> {
+    data: Vec<LogEntryView<'a>>,
+    next_cursor: Option<String>,
+}
 
 pub struct ListLogs {
     store: EventStore,
@@ -55,9 +63,8 @@ impl ListLogs {
             cursor::encode(&self.cursor_key, query.filter.scope(&account), &position)
         });
         let data: Vec<_> = page.entries.iter().map(|e| e.view(&query.zone)).collect();
-        Ok(json(
-            200,
-            &json!({ "data": data, "next_cursor": next_cursor }),
-        ))
+        // Serialized as typed views, never through `serde_json::Value`, which would turn
+        // big integers in `details` into floats.
+        Ok(json(200, &LogPage { data, next_cursor }))
     }
 }

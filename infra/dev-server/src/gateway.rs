@@ -159,7 +159,10 @@ fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         ),
         _ => return Err(ApiError::NotFound(format!("no route for {path}"))),
     };
-    route.ok_or_else(|| ApiError::MethodNotAllowed(format!("{path} accepts {allowed}")))
+    route.ok_or_else(|| ApiError::MethodNotAllowed {
+        path: path.to_owned(),
+        allow: allowed,
+    })
 }
 
 async fn dispatch(State(app): State<Arc<App>>, request: AxumRequest) -> AxumResponse {

@@ -3,7 +3,8 @@
 //!
 //! For each N: a fresh dynalite (the strict, fast local DynamoDB; moto reads its whole table on
 //! every Query) and an in-process s3s-fs; N realistic events loaded through the ingest path's
-//! parser and `EventStore::record`; one export job; then this same binary re-executed as a
+//! parser and loaded with BatchWriteItem (dynalite has no transactions, which the service's
+//! write path uses); one export job; then this same binary re-executed as a
 //! child (`export-bench worker ...`) that runs `ExportWorker::run`, the export worker Lambda's
 //! code, in a process of its own, so its peak resident set (`wait4` `ru_maxrss`) is the worker's
 //! alone. The CSV is checked to hold N rows.
@@ -14,11 +15,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use dev_server::LocalS3;
 use futures::{StreamExt, TryStreamExt, stream};
 use jiff::Timestamp;
 use seclog::domain::export::{ExportFilters, ExportId, ExportJob};
-use seclog::domain::{AccountId, IngestBatch};
+use seclog::domain::{AccountId, IngestBatch, IngestContext, Producer};
 use seclog::export::worker::{ExportWorker, Outcome, WorkerSettings};
 use seclog::store::events::EventStore;
 use seclog::store::exports::ExportStore;
@@ -86,7 +88,7 @@ async fn run(n: u64) -> Result<Measured, Error> {
     schema::create_jobs_table(&client, JOBS, false).await?;
 
     let started = Instant::now();
-    load(&EventStore::from_config(&config, EVENTS, 365), n).await?;
+    load(&EventStore::from_config(&config, EVENTS, 365), &client, n).await?;
     let load_rate = n as f64 / started.elapsed().as_secs_f64();
 
     let account = AccountId::parse(ACCOUNT)?;
@@ -126,20 +128,52 @@ async fn run(n: u64) -> Result<Measured, Error> {
     })
 }
 
-/// N events in batches of 100 through the ingest parser (device, summary, masking) and storage.
-async fn load(events: &EventStore, n: u64) -> Result<(), Error> {
+/// N events in batches of 100 through the ingest parser (device, summary, masking), written
+/// 25 at a time with BatchWriteItem (the items are the ones the service writes).
+async fn load(
+    events: &EventStore,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    n: u64,
+) -> Result<(), Error> {
     let now = Timestamp::now();
+    let producer = Producer::parse("arn:aws:iam::000000000000:user/bench")?;
     let batches = n.div_ceil(100);
     stream::iter(0..batches)
         .map(|b| {
             let events = events.clone();
+            let producer = producer.clone();
             async move {
                 let list: Vec<_> = (b * 100..((b + 1) * 100).min(n))
                     .map(sample_event)
                     .collect();
                 let body = serde_json::to_vec(&json!({ "events": list }))?;
-                let batch = IngestBatch::parse(&body, now)?;
-                events.record(batch.events, now).await?;
+                let context = IngestContext {
+                    now,
+                    producer: &producer,
+                };
+                let batch = IngestBatch::parse(&body, &context)?;
+                let expires_at = events.expires_at(now);
+                for chunk in batch.events.chunks(25) {
+                    let mut pending: Vec<WriteRequest> = chunk
+                        .iter()
+                        .map(|e| {
+                            let item = events.entry_item(&e.account, &e.entry, expires_at);
+                            let put = PutRequest::builder().set_item(Some(item)).build()?;
+                            Ok::<_, Error>(WriteRequest::builder().put_request(put).build())
+                        })
+                        .collect::<Result<_, _>>()?;
+                    while !pending.is_empty() {
+                        let output = dynamodb
+                            .batch_write_item()
+                            .request_items(EVENTS, pending)
+                            .send()
+                            .await?;
+                        pending = output
+                            .unprocessed_items
+                            .and_then(|mut by_table| by_table.remove(EVENTS))
+                            .unwrap_or_default();
+                    }
+                }
                 Ok::<_, Error>(())
             }
         })

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use super::json::Json;
 use super::{Actor, EventType, Location, OccurredAt, ViewerZone};
 
 /// The service-assigned id of an entry: a ULID, so ids sort by creation time.
@@ -43,12 +43,20 @@ pub struct LogEntry {
     pub device: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    pub details: Value,
+    pub details: Json,
     pub summary: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     pub received_at: Timestamp,
+    /// Who recorded the entry: the producer's IAM principal (`userArn`), or
+    /// [`SERVICE_PRODUCER`] for entries the service records itself. Stored, not shown to
+    /// merchants (an internal ARN names the platform's AWS account and roles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<String>,
 }
+
+/// The producer of entries the service records itself (`security_logs.exported`).
+pub const SERVICE_PRODUCER: &str = "security-logs";
 
 /// An entry as the dashboard sees it (`GET /v1/logs`), in the viewer's zone.
 #[derive(Debug, Serialize)]
@@ -63,10 +71,12 @@ pub struct LogEntryView<'a> {
     pub ip: Option<IpAddr>,
     pub device: Option<&'a str>,
     pub location: Option<&'a Location>,
-    pub details: &'a Value,
+    pub details: &'a Json,
     pub summary: &'a str,
     pub user_agent: Option<&'a str>,
     pub event_id: Option<&'a str>,
+    /// When the service stored the entry (UTC): a backdated `occurred_at` shows against it.
+    pub received_at: String,
 }
 
 impl LogEntry {
@@ -94,6 +104,7 @@ impl LogEntry {
             summary: &self.summary,
             user_agent: self.user_agent.as_deref(),
             event_id: self.event_id.as_deref(),
+            received_at: self.received_at.to_string(),
         }
     }
 }

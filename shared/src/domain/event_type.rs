@@ -71,6 +71,28 @@ impl EventType {
     pub fn valid_list() -> String {
         Self::ALL.map(EventType::as_str).join(", ")
     }
+
+    /// Types the service records itself: no producer may send them (API.md "Event types").
+    pub fn recorded_by_service(self) -> bool {
+        matches!(self, EventType::SecurityLogsExported)
+    }
+
+    /// Parses the `type` of an ingested event: a known type that producers may send.
+    pub fn parse_producible(value: &str) -> Result<Self, String> {
+        let parsed = Self::parse(value)?;
+        if parsed.recorded_by_service() {
+            let producible: Vec<&str> = Self::ALL
+                .into_iter()
+                .filter(|t| !t.recorded_by_service())
+                .map(EventType::as_str)
+                .collect();
+            return Err(format!(
+                "{value:?} is recorded by the service itself and cannot be sent; valid types: {}",
+                producible.join(", ")
+            ));
+        }
+        Ok(parsed)
+    }
 }
 
 impl fmt::Display for EventType {
@@ -111,6 +133,18 @@ mod tests {
             "KYC/KYB Document Changed"
         );
         assert_eq!(EventType::ApiKeyViewed.label(), "API Key Viewed");
+    }
+
+    #[test]
+    fn service_recorded_types_cannot_be_produced() {
+        let err = EventType::parse_producible("security_logs.exported").unwrap_err();
+        assert!(err.contains("recorded by the service"), "{err}");
+        assert!(!err.contains("valid types: login, login.failed, password.changed, api_key.viewed, api_key.regenerated, account_settings.changed, payout_account.updated, kyc_document.changed, security_logs"), "{err}");
+        assert_eq!(EventType::parse_producible("login"), Ok(EventType::Login));
+        assert_eq!(
+            EventType::parse("security_logs.exported"),
+            Ok(EventType::SecurityLogsExported)
+        );
     }
 
     #[test]

@@ -131,9 +131,10 @@ pub fn display_path(prefix: &str) -> String {
     }
 }
 
-/// A bounded, printable text field: 1..=max characters (or 0..=max when `allow_empty`),
-/// no control characters (they would corrupt logs and CSV cells).
+/// A bounded, printable text field: 1..=max characters after trimming, and [`check_text`].
 pub fn bounded_text(value: &str, max: usize) -> Result<String, String> {
+    // Checked before trimming: a trailing newline or carriage return is refused, not dropped.
+    check_text(value, TextKind::Line)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err("must not be empty".into());
@@ -141,10 +142,41 @@ pub fn bounded_text(value: &str, max: usize) -> Result<String, String> {
     if trimmed.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
     Ok(trimmed.to_owned())
+}
+
+/// Where a text appears: a one-line field, or a string inside `details` (tab and newline allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    Line,
+    Details,
+}
+
+/// The text rule of API.md ("Ingest"): no control characters (tab and newline are allowed inside
+/// `details`), no bidirectional overrides or isolates (U+202A-U+202E, U+2066-U+2069), so that a
+/// value displays as what it is in logs, the dashboard and spreadsheets. Joiners (U+200D) stay
+/// legal: real names use them.
+pub fn check_text(value: &str, kind: TextKind) -> Result<(), String> {
+    let allowed = |c: char| kind == TextKind::Details && matches!(c, '\t' | '\n');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(match kind {
+            TextKind::Line => "must not contain control characters".into(),
+            TextKind::Details => {
+                "must not contain control characters other than tab and newline".into()
+            }
+        });
+    }
+    if value.chars().any(is_bidi_control) {
+        return Err(
+            "must not contain bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -178,5 +210,38 @@ mod tests {
         assert!(bounded_text("   ", 10).is_err());
         assert!(bounded_text("a\u{7}b", 10).is_err());
         assert!(bounded_text("abcdef", 5).is_err());
+    }
+
+    #[test]
+    fn text_rule_refuses_controls_and_bidi_but_keeps_joiners() {
+        for bad in [
+            "a\u{0}b",
+            "a\rb",
+            "a\u{1b}[31m",
+            "a\u{85}b",
+            "x\u{202E}gpj.exe",
+            "\u{2066}x",
+        ] {
+            assert!(check_text(bad, TextKind::Details).is_err(), "{bad:?}");
+            assert!(check_text(bad, TextKind::Line).is_err(), "{bad:?}");
+        }
+        assert!(check_text("line\tone\nline two", TextKind::Details).is_ok());
+        assert!(check_text("line\tone", TextKind::Line).is_err());
+        assert!(check_text("a\nb", TextKind::Line).is_err());
+        // A family emoji and a Persian name with a zero-width non-joiner/joiner.
+        assert!(
+            check_text(
+                "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+                TextKind::Line
+            )
+            .is_ok()
+        );
+        assert!(
+            check_text(
+                "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}",
+                TextKind::Line
+            )
+            .is_ok()
+        );
     }
 }

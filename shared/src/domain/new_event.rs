@@ -3,9 +3,13 @@
 use std::net::IpAddr;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
-use super::fields::Fields;
+use super::fields::{Fields, TextKind, check_text};
+use super::json::{Json, value_depth};
 use super::{
     AccountId, Actor, EntryId, EventType, Location, LogEntry, OccurredAt, device, secrets, summary,
 };
@@ -14,7 +18,12 @@ use crate::error::{ApiError, Errors};
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_EVENTS: usize = 100;
 pub const MAX_DETAILS_BYTES: usize = 8 * 1024;
+/// Nesting levels of `details` (`{}` is 1): deeper documents are refused, which also bounds the
+/// cost of reading their numbers exactly.
+pub const MAX_DETAILS_DEPTH: usize = 32;
 pub const MAX_USER_AGENT_CHARS: usize = 1024;
+/// The longest IAM principal ARN kept as an entry's producer.
+const MAX_PRODUCER_CHARS: usize = 2048;
 
 const EVENT_FIELDS: [&str; 9] = [
     "account_id",
@@ -53,12 +62,46 @@ impl EventId {
     }
 }
 
+/// The IAM principal that signed an ingest request (`authorizer.iam.userArn`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Producer(String);
+
+impl Producer {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if value.is_empty() || value.chars().count() > MAX_PRODUCER_CHARS {
+            return Err(format!("must be 1-{MAX_PRODUCER_CHARS} characters"));
+        }
+        check_text(value, TextKind::Line)?;
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// One valid event, with everything the service derives from it (id, device, summary).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub account: AccountId,
     pub event_id: Option<EventId>,
     pub entry: LogEntry,
+}
+
+/// What two sends of one `event_id` must agree on: everything the producer sent, after masking
+/// (so the fingerprint can never be used to guess a masked account number).
+#[derive(Serialize)]
+struct Content<'a> {
+    account_id: &'a str,
+    event_id: Option<&'a str>,
+    #[serde(rename = "type")]
+    event_type: EventType,
+    occurred_at: Timestamp,
+    actor: &'a Actor,
+    ip: Option<IpAddr>,
+    user_agent: Option<&'a str>,
+    location: Option<&'a Location>,
+    details: &'a Json,
 }
 
 impl NewEvent {
@@ -68,7 +111,7 @@ impl NewEvent {
         event_type: EventType,
         actor: Actor,
         event_id: Option<EventId>,
-        details: Value,
+        details: Json,
         now: Timestamp,
     ) -> Self {
         let summary = summary::summarize(event_type, &details, None, None);
@@ -87,17 +130,46 @@ impl NewEvent {
                 summary,
                 event_id: event_id.as_ref().map(|e| e.as_str().to_owned()),
                 received_at: now,
+                producer: Some(super::entry::SERVICE_PRODUCER.to_owned()),
             },
             event_id,
         }
     }
 
-    fn parse(value: &Value, path: &str, now: Timestamp, errors: &mut Errors) -> Option<Self> {
+    /// SHA-256 (hex) of the event's content as stored, keys sorted: equal for re-sends that
+    /// differ only in key order, spacing or equivalent spellings (`ph` / `PH`, time offsets).
+    pub fn fingerprint(&self) -> String {
+        let entry = &self.entry;
+        let content = Content {
+            account_id: self.account.as_str(),
+            event_id: self.event_id.as_ref().map(EventId::as_str),
+            event_type: entry.event_type,
+            occurred_at: entry.occurred_at,
+            actor: &entry.actor,
+            ip: entry.ip,
+            user_agent: entry.user_agent.as_deref(),
+            location: entry.location.as_ref(),
+            details: &entry.details,
+        };
+        let text = serde_json::to_vec(&content).expect("event content serializes");
+        Sha256::digest(&text)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn parse(
+        value: &Value,
+        raw_details: Option<&RawValue>,
+        path: &str,
+        context: &IngestContext<'_>,
+        errors: &mut Errors,
+    ) -> Option<Self> {
         let mut fields = Fields::object(value, path, errors)?;
         fields.deny_unknown(&EVENT_FIELDS);
         let account = fields.required_parsed("account_id", AccountId::parse);
-        let event_type = fields.required_parsed("type", EventType::parse);
-        let occurred = fields.required_parsed("occurred_at", |v| OccurredAt::parse(v, now));
+        let event_type = fields.required_parsed("type", EventType::parse_producible);
+        let occurred = fields.required_parsed("occurred_at", |v| OccurredAt::parse(v, context.now));
         let actor = match fields.required("actor") {
             Some(value) => {
                 let actor_path = fields.path("actor");
@@ -116,19 +188,30 @@ impl NewEvent {
             None => None,
         };
         let details = match fields.get("details") {
-            Some(value) => match parse_details(value) {
-                Ok(details) => Some(details),
-                Err(message) => {
-                    fields.error("details", message);
-                    None
-                }
-            },
-            None => Some(Value::Object(Default::default())),
+            Some(value) => {
+                let details_path = fields.path("details");
+                parse_details(value, raw_details, &details_path, fields.errors())
+            }
+            None => Some(Json::object()),
         };
 
-        let (account, event_type, occurred, actor, mut details) =
+        let (account, event_type, occurred, mut actor, mut details) =
             (account?, event_type?, occurred?, actor?, details?);
+        let mut user_agent = user_agent;
+        let mut location = location;
         secrets::mask_secrets(&mut details);
+        for text in [actor.name.as_mut(), user_agent.as_mut()]
+            .into_iter()
+            .flatten()
+            .chain(
+                location
+                    .iter_mut()
+                    .flat_map(|l| [l.region.as_mut(), l.city.as_mut()])
+                    .flatten(),
+            )
+        {
+            secrets::mask_text(text);
+        }
         let device = user_agent.as_deref().and_then(device::describe);
         let ip_text = ip.map(|ip| ip.to_string());
         let summary =
@@ -147,22 +230,94 @@ impl NewEvent {
                 details,
                 summary,
                 event_id: event_id.as_ref().map(|e| e.as_str().to_owned()),
-                received_at: now,
+                received_at: context.now,
+                producer: Some(context.producer.as_str().to_owned()),
             },
             event_id,
         })
     }
 }
 
+/// How one request's repeated `event_id`s are written: the first of each (account,
+/// event_id) is stored, later ones answer its id.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Repeats {
+    /// Events to store (first occurrences, and every event without `event_id`), in order.
+    pub firsts: Vec<usize>,
+    /// `(index, first)`: a repeat and the first occurrence it answers.
+    pub repeats: Vec<(usize, usize)>,
+}
+
+/// Groups a request's events by (account, event_id). A repeat whose fingerprint differs from
+/// its first occurrence is a conflict: `Err` lists `(index, first)` for each.
+pub fn plan_repeats(
+    events: &[NewEvent],
+    fingerprints: &[Option<String>],
+) -> Result<Repeats, Vec<(usize, usize)>> {
+    let mut first_of: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    let mut plan = Repeats {
+        firsts: Vec::new(),
+        repeats: Vec::new(),
+    };
+    let mut conflicts = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let Some(event_id) = &event.event_id else {
+            plan.firsts.push(index);
+            continue;
+        };
+        match first_of.entry((event.account.as_str(), event_id.as_str())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(index);
+                plan.firsts.push(index);
+            }
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first = *first.get();
+                if fingerprints[index] == fingerprints[first] {
+                    plan.repeats.push((index, first));
+                } else {
+                    conflicts.push((index, first));
+                }
+            }
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(plan)
+    } else {
+        Err(conflicts)
+    }
+}
+
+/// What the service knows about an ingest request besides its body.
+pub struct IngestContext<'a> {
+    pub now: Timestamp,
+    pub producer: &'a Producer,
+}
+
 /// The events of one ingest request, in request order.
 #[derive(Debug)]
 pub struct IngestBatch {
     pub events: Vec<NewEvent>,
+    /// Whether the body was `{"events": [...]}` (fields are then named `events[i].field`).
+    pub wrapped: bool,
+}
+
+/// The same body read a second time, only to find each event's `details` as raw text (the
+/// exact digits of its numbers). Read after the lossy `Value` pass found the shape valid.
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow, default)]
+    details: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    events: Vec<RawEvent<'a>>,
 }
 
 impl IngestBatch {
     /// Parses the whole body; any invalid event rejects the batch with every error found.
-    pub fn parse(body: &[u8], now: Timestamp) -> Result<Self, ApiError> {
+    pub fn parse(body: &[u8], context: &IngestContext<'_>) -> Result<Self, ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge {
                 limit: MAX_BODY_BYTES,
@@ -174,26 +329,52 @@ impl IngestBatch {
                 "is required: one event or {\"events\": [...]}",
             ));
         }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
+        let not_json =
+            |e: serde_json::Error| ApiError::field("body", format!("is not valid JSON: {e}"));
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ApiError::field("body", format!("is not valid UTF-8: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(not_json)?;
 
         let mut errors = Errors::default();
+        let wrapped = value.get("events").is_some();
         let events = match value.get("events") {
             Some(list) => {
                 let mut wrapper = Fields::object(&value, "", &mut errors)
                     .expect("a value with a key is an object");
                 wrapper.deny_unknown(&["events"]);
-                Self::parse_list(list, now, &mut errors)
+                let raw: Vec<Option<&RawValue>> = serde_json::from_str::<RawBatch<'_>>(text)
+                    .map(|batch| batch.events.into_iter().map(|e| e.details).collect())
+                    .unwrap_or_default();
+                Self::parse_list(list, &raw, context, &mut errors)
             }
-            None => NewEvent::parse(&value, "", now, &mut errors)
-                .into_iter()
-                .collect(),
+            None => {
+                let raw = serde_json::from_str::<RawEvent<'_>>(text)
+                    .ok()
+                    .and_then(|e| e.details);
+                NewEvent::parse(&value, raw, "", context, &mut errors)
+                    .into_iter()
+                    .collect()
+            }
         };
         errors.into_result()?;
-        Ok(Self { events })
+        Ok(Self { events, wrapped })
     }
 
-    fn parse_list(list: &Value, now: Timestamp, errors: &mut Errors) -> Vec<NewEvent> {
+    /// The path of a field of event `index`, as validation errors name it.
+    pub fn field_path(&self, index: usize, field: &str) -> String {
+        if self.wrapped {
+            format!("events[{index}].{field}")
+        } else {
+            field.to_owned()
+        }
+    }
+
+    fn parse_list(
+        list: &Value,
+        raw: &[Option<&RawValue>],
+        context: &IngestContext<'_>,
+        errors: &mut Errors,
+    ) -> Vec<NewEvent> {
         let Some(items) = list.as_array() else {
             errors.push("events", "must be an array of events");
             return Vec::new();
@@ -208,7 +389,10 @@ impl IngestBatch {
         items
             .iter()
             .enumerate()
-            .filter_map(|(i, item)| NewEvent::parse(item, &format!("events[{i}]"), now, errors))
+            .filter_map(|(i, item)| {
+                let raw_details = raw.get(i).copied().flatten();
+                NewEvent::parse(item, raw_details, &format!("events[{i}]"), context, errors)
+            })
             .collect()
     }
 }
@@ -223,25 +407,81 @@ fn parse_user_agent(value: &str) -> Result<String, String> {
     if value.chars().count() > MAX_USER_AGENT_CHARS {
         return Err(format!("must be at most {MAX_USER_AGENT_CHARS} characters"));
     }
-    if value.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
+    check_text(value, TextKind::Line)?;
     Ok(value.to_owned())
 }
 
-fn parse_details(value: &Value) -> Result<Value, String> {
+/// `details`: an object of at most 8 KiB serialized and 32 levels, every string (and key)
+/// passing the text rule, its numbers kept exactly as sent.
+fn parse_details(
+    value: &Value,
+    raw: Option<&RawValue>,
+    path: &str,
+    errors: &mut Errors,
+) -> Option<Json> {
     if !value.is_object() {
-        return Err("must be a JSON object".into());
+        errors.push(path, "must be a JSON object");
+        return None;
     }
-    let size = serde_json::to_vec(value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    // Cheap bounds on the lossy parse first; the exact parse below costs size x depth.
+    let lossy_size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if lossy_size > 2 * MAX_DETAILS_BYTES {
+        errors.push(path, too_large(lossy_size));
+        return None;
+    }
+    if value_depth(value) > MAX_DETAILS_DEPTH {
+        errors.push(
+            path,
+            format!("must be nested at most {MAX_DETAILS_DEPTH} levels deep"),
+        );
+        return None;
+    }
+    let before = errors.len();
+    check_details_text(value, path, errors);
+    if errors.len() > before {
+        return None;
+    }
+    let exact = match raw.map(|raw| Json::parse(raw.get())) {
+        Some(Ok(json)) => json,
+        // The raw pass only fails where the lossy one succeeded on a shape it could not
+        // align (it never should); the lossy value is still a faithful fallback for strings.
+        _ => Json::from(value.clone()),
+    };
+    let size = exact.to_text().len();
     if size > MAX_DETAILS_BYTES {
-        return Err(format!(
-            "must be at most {MAX_DETAILS_BYTES} bytes serialized, got {size}"
-        ));
+        errors.push(path, too_large(size));
+        return None;
     }
-    Ok(value.clone())
+    Some(exact)
+}
+
+fn too_large(size: usize) -> String {
+    format!("must be at most {MAX_DETAILS_BYTES} bytes serialized, got {size}")
+}
+
+/// Applies the text rule to every string and key inside `details`, naming the exact path.
+fn check_details_text(value: &Value, path: &str, errors: &mut Errors) {
+    match value {
+        Value::String(text) => {
+            if let Err(message) = check_text(text, TextKind::Details) {
+                errors.push(path, message);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_details_text(item, &format!("{path}[{i}]"), errors);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                match check_text(key, TextKind::Line) {
+                    Ok(()) => check_details_text(item, &format!("{path}.{key}"), errors),
+                    Err(message) => errors.push(path, format!("has a key that {message}")),
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +492,19 @@ mod tests {
 
     fn now() -> Timestamp {
         "2024-04-22T07:00:00Z".parse().unwrap()
+    }
+
+    const PRODUCER: &str = "arn:aws:iam::000000000000:user/local";
+
+    fn parse_body(body: &[u8]) -> Result<IngestBatch, ApiError> {
+        let producer = Producer::parse(PRODUCER).unwrap();
+        IngestBatch::parse(
+            body,
+            &IngestContext {
+                now: now(),
+                producer: &producer,
+            },
+        )
     }
 
     fn valid() -> Value {
@@ -267,7 +520,7 @@ mod tests {
     }
 
     fn errors_of(body: Value) -> Vec<FieldError> {
-        match IngestBatch::parse(body.to_string().as_bytes(), now()) {
+        match parse_body(body.to_string().as_bytes()) {
             Err(ApiError::Validation(list)) => list,
             other => panic!("expected validation errors, got {other:?}"),
         }
@@ -279,7 +532,7 @@ mod tests {
 
     #[test]
     fn a_single_event_derives_device_and_summary() {
-        let batch = IngestBatch::parse(valid().to_string().as_bytes(), now()).unwrap();
+        let batch = parse_body(valid().to_string().as_bytes()).unwrap();
         let event = &batch.events[0];
         assert_eq!(event.account.as_str(), "acct_1");
         assert_eq!(event.entry.device.as_deref(), Some("Safari on macOS"));
@@ -315,8 +568,7 @@ mod tests {
         let many: Vec<Value> = (0..101).map(|_| valid()).collect();
         assert_eq!(fields_of(json!({"events": many})), ["events"]);
         let hundred: Vec<Value> = (0..100).map(|_| valid()).collect();
-        let batch =
-            IngestBatch::parse(json!({"events": hundred}).to_string().as_bytes(), now()).unwrap();
+        let batch = parse_body(json!({"events": hundred}).to_string().as_bytes()).unwrap();
         assert_eq!(batch.events.len(), 100);
     }
 
@@ -354,7 +606,7 @@ mod tests {
         body["ip"] = json!("2001:db8::1");
         body["location"] = json!({"country": "ph", "city": "Makati"});
         body["user_agent"] = json!("u".repeat(1024));
-        let batch = IngestBatch::parse(body.to_string().as_bytes(), now()).unwrap();
+        let batch = parse_body(body.to_string().as_bytes()).unwrap();
         let entry = &batch.events[0].entry;
         assert_eq!(
             entry.location.as_ref().unwrap().country.as_deref(),
@@ -380,17 +632,13 @@ mod tests {
     #[test]
     fn not_json_empty_and_oversized_bodies() {
         assert!(
-            matches!(IngestBatch::parse(b"{nope", now()), Err(ApiError::Validation(e)) if e[0].field == "body")
+            matches!(parse_body(b"{nope"), Err(ApiError::Validation(e)) if e[0].field == "body")
         );
-        assert!(
-            matches!(IngestBatch::parse(b"  ", now()), Err(ApiError::Validation(e)) if e[0].field == "body")
-        );
-        assert!(
-            matches!(IngestBatch::parse(b"[1]", now()), Err(ApiError::Validation(e)) if e[0].field == "body")
-        );
+        assert!(matches!(parse_body(b"  "), Err(ApiError::Validation(e)) if e[0].field == "body"));
+        assert!(matches!(parse_body(b"[1]"), Err(ApiError::Validation(e)) if e[0].field == "body"));
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert!(matches!(
-            IngestBatch::parse(&big, now()),
+            parse_body(&big),
             Err(ApiError::PayloadTooLarge { .. })
         ));
     }
@@ -400,9 +648,157 @@ mod tests {
         let mut body = valid();
         body["type"] = json!("api_key.viewed");
         body["details"] = json!({"key": "secret", "key_id": "sk_live_51HxAbCdEfGhIjKlMn4242"});
-        let batch = IngestBatch::parse(body.to_string().as_bytes(), now()).unwrap();
+        let batch = parse_body(body.to_string().as_bytes()).unwrap();
         let entry = &batch.events[0].entry;
-        assert_eq!(entry.details["key_id"], "sk_live_...4242");
+        assert_eq!(
+            entry.details.get("key_id").and_then(Json::as_str),
+            Some("sk_live_...4242")
+        );
         assert!(!entry.summary.contains("AbCdEf"));
+    }
+
+    #[test]
+    fn service_recorded_types_are_refused() {
+        let mut body = valid();
+        body["type"] = json!("security_logs.exported");
+        assert_eq!(fields_of(body), ["type"]);
+    }
+
+    #[test]
+    fn text_fields_refuse_controls_and_bidi_naming_the_field() {
+        let cases: [(&str, Value, &str); 8] = [
+            ("actor", json!({"id": "u\u{0}1"}), "actor.id"),
+            (
+                "actor",
+                json!({"id": "u_1", "name": "Ann\u{202E}nimda"}),
+                "actor.name",
+            ),
+            (
+                "actor",
+                json!({"id": "u_1", "email": "a\u{2066}@x.com"}),
+                "actor.email",
+            ),
+            ("location", json!({"city": "Makati\r"}), "location.city"),
+            ("user_agent", json!("Mozilla\u{1b}[2J"), "user_agent"),
+            ("details", json!({"note": "a\u{7}b"}), "details.note"),
+            (
+                "details",
+                json!({"changes": [{"to": "x\u{2069}"}]}),
+                "details.changes[0].to",
+            ),
+            ("details", json!({"bad\u{0}key": 1}), "details"),
+        ];
+        for (field, bad, named) in cases {
+            let mut body = valid();
+            body[field] = bad.clone();
+            assert_eq!(fields_of(body), [named], "{field}={bad}");
+        }
+        let mut fine = valid();
+        fine["details"] = json!({"note": "line one\n\tline two"});
+        fine["actor"] =
+            json!({"id": "u_1", "name": "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} Family"});
+        assert!(parse_body(fine.to_string().as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn details_numbers_are_kept_digit_for_digit() {
+        let body = r#"{"account_id": "acct_1", "type": "kyc_document.changed",
+            "occurred_at": "2024-04-22T06:32:15Z", "actor": {"id": "u_1"},
+            "details": {"reference": 12345678901234567890123, "ratio": 1.10, "nested": [{"n": -98765432109876543210}]}}"#;
+        let batch = parse_body(body.as_bytes()).unwrap();
+        assert_eq!(
+            batch.events[0].entry.details.to_text(),
+            r#"{"nested":[{"n":-98765432109876543210}],"ratio":1.10,"reference":12345678901234567890123}"#
+        );
+        let batch_body = format!(r#"{{"events": [{body}, {body}]}}"#);
+        let batch = parse_body(batch_body.as_bytes()).unwrap();
+        assert!(
+            batch.events[1]
+                .entry
+                .details
+                .to_text()
+                .contains("12345678901234567890123")
+        );
+    }
+
+    #[test]
+    fn details_depth_is_bounded() {
+        let mut deep = json!({});
+        for _ in 0..MAX_DETAILS_DEPTH {
+            deep = json!({ "a": deep });
+        }
+        let mut body = valid();
+        body["details"] = deep;
+        assert_eq!(fields_of(body), ["details"]);
+    }
+
+    #[test]
+    fn the_producer_and_reception_time_are_recorded() {
+        let batch = parse_body(valid().to_string().as_bytes()).unwrap();
+        let entry = &batch.events[0].entry;
+        assert_eq!(entry.producer.as_deref(), Some(PRODUCER));
+        assert_eq!(entry.received_at, now());
+    }
+
+    #[test]
+    fn fingerprints_ignore_key_order_and_spacing_but_not_content() {
+        let fingerprint = |text: &str| parse_body(text.as_bytes()).unwrap().events[0].fingerprint();
+        let a = fingerprint(
+            r#"{"account_id":"acct_1","event_id":"e1","type":"login","occurred_at":"2024-04-22T06:32:15Z","actor":{"id":"u_1","name":"A"},"details":{"x":1,"y":[1,2]}}"#,
+        );
+        let b = fingerprint(
+            r#"{ "details": {"y": [1, 2], "x": 1}, "actor": {"name": "A", "id": "u_1"},
+                 "occurred_at": "2024-04-22T14:32:15+08:00", "type": "login", "event_id": "e1", "account_id": "acct_1" }"#,
+        );
+        let c = fingerprint(
+            r#"{"account_id":"acct_1","event_id":"e1","type":"login","occurred_at":"2024-04-22T06:32:15Z","actor":{"id":"u_1","name":"A"},"details":{"x":2,"y":[1,2]}}"#,
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn api_keys_are_masked_in_free_text_fields_too() {
+        let mut body = valid();
+        body["actor"] = json!({"id": "u_1", "name": "key sk_live_51HxAbCdEfGhIjKlMn4242"});
+        body["location"] = json!({"city": "sk_test_abcdefghijklmnop1111"});
+        let batch = parse_body(body.to_string().as_bytes()).unwrap();
+        let entry = &batch.events[0].entry;
+        assert_eq!(entry.actor.name.as_deref(), Some("key sk_live_...4242"));
+        assert_eq!(
+            entry.location.as_ref().unwrap().city.as_deref(),
+            Some("sk_test_...1111")
+        );
+    }
+
+    #[test]
+    fn repeats_within_a_request_answer_the_first_or_conflict() {
+        let mut a = valid();
+        a["event_id"] = json!("e1");
+        let mut b = valid();
+        b["event_id"] = json!("e2");
+        let mut changed = a.clone();
+        changed["details"] = json!({"method": "sso"});
+        let plain = valid();
+        let body = json!({"events": [a, b, a.clone(), plain, changed]});
+        let batch = parse_body(body.to_string().as_bytes()).unwrap();
+        let fingerprints: Vec<Option<String>> = batch
+            .events
+            .iter()
+            .map(|e| e.event_id.as_ref().map(|_| e.fingerprint()))
+            .collect();
+        assert_eq!(
+            plan_repeats(&batch.events, &fingerprints),
+            Err(vec![(4, 0)])
+        );
+        assert_eq!(
+            plan_repeats(&batch.events[..4], &fingerprints[..4]),
+            Ok(Repeats {
+                firsts: vec![0, 1, 3],
+                repeats: vec![(2, 0)]
+            })
+        );
+        assert_eq!(batch.field_path(4, "event_id"), "events[4].event_id");
     }
 }

@@ -1,68 +1,131 @@
-//! Secrets that must never be stored: API key values and full bank account numbers.
+//! Secrets that must never be stored: API key values and full bank account numbers or IBANs.
 //!
-//! Policy (README, "What is never stored"): the event is kept, the secret is not. A full API key
-//! anywhere in `details` becomes `sk_live_...4242`; the value of a bank-account-number field
-//! becomes `****6789`. Masking instead of rejecting keeps the audit trail complete while the
-//! producing service is being fixed.
+//! Policy (README, "What is never stored"): the event is kept, the secret is not. Masking
+//! instead of rejecting keeps the audit trail complete while the producing service is fixed.
+//!
+//! - An API key (`sk_`/`rk_`/`pk_` + `live_`/`test_` + 12 or more letters and digits) anywhere,
+//!   inside longer strings and as object keys, becomes its prefix, `...` and its last 4.
+//! - Under an account-number key ([`is_account_number_key`]), every string or number with 5 or
+//!   more digits, at any depth and object keys included, becomes `****` and its last 4; so do
+//!   `from`/`to` of an object whose `field` names an account number (a `changes` item).
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use super::json::Json;
 
 const KEY_PREFIXES: [&str; 6] = [
     "sk_live_", "sk_test_", "rk_live_", "rk_test_", "pk_live_", "pk_test_",
 ];
 /// Shorter tails than this are ids or already-masked forms, not key material.
 const MIN_KEY_TAIL: usize = 12;
-const ACCOUNT_NUMBER_FIELDS: [&str; 7] = [
-    "account_number",
-    "bank_account_number",
-    "account_no",
-    "acct_number",
-    "bank_account",
-    "iban",
-    "routing_and_account",
-];
+/// Fewer digits than this are a last-4 or a bank code, not an account number.
+const MIN_ACCOUNT_DIGITS: usize = 5;
+const ACCOUNT_KEY_PARTS: [&str; 4] = ["accountnumber", "accountno", "acctnumber", "acctno"];
+const ACCOUNT_KEY_ENDINGS: [&str; 2] = ["bankaccount", "iban"];
+
+/// Whether a field name holds an account number: lower-cased with `_`, `-`, `.` and spaces
+/// removed, it contains `accountnumber`, `accountno`, `acctnumber` or `acctno`, or ends with
+/// `bankaccount` or `iban` (API.md "Never stored").
+pub fn is_account_number_key(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    ACCOUNT_KEY_PARTS.iter().any(|part| folded.contains(part))
+        || ACCOUNT_KEY_ENDINGS.iter().any(|end| folded.ends_with(end))
+}
 
 /// Masks every secret in `details` in place; returns how many values were masked.
-pub fn mask_secrets(details: &mut Value) -> usize {
+pub fn mask_secrets(details: &mut Json) -> usize {
     match details {
-        Value::String(text) => mask_api_keys(text),
-        Value::Array(items) => items.iter_mut().map(mask_secrets).sum(),
-        Value::Object(map) => map
-            .iter_mut()
-            .map(|(key, value)| {
-                if is_account_number_field(key) {
-                    mask_account_number(value)
+        Json::String(text) => mask_api_keys(text),
+        Json::Array(items) => items.iter_mut().map(mask_secrets).sum(),
+        Json::Object(map) => {
+            let mut masked = mask_keys(map, mask_api_keys);
+            let changes_account_field = map
+                .get("field")
+                .and_then(Json::as_str)
+                .is_some_and(is_account_number_key);
+            for (key, value) in map.iter_mut() {
+                let holds_number = is_account_number_key(key)
+                    || (changes_account_field && matches!(key.as_str(), "from" | "to"));
+                masked += if holds_number {
+                    mask_account_numbers(value)
                 } else {
                     mask_secrets(value)
-                }
-            })
-            .sum(),
-        _ => 0,
+                };
+            }
+            masked
+        }
+        Json::Null | Json::Bool(_) | Json::Number(_) => 0,
     }
 }
 
-fn is_account_number_field(key: &str) -> bool {
-    ACCOUNT_NUMBER_FIELDS
-        .iter()
-        .any(|f| f.eq_ignore_ascii_case(key))
+/// Masks API keys inside a free-text field outside `details` (names, user agents, places).
+pub fn mask_text(text: &mut String) -> usize {
+    mask_api_keys(text)
 }
 
-fn mask_account_number(value: &mut Value) -> usize {
-    let raw = match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        other => return mask_secrets(other),
-    };
-    let digits: Vec<char> = raw.chars().filter(char::is_ascii_alphanumeric).collect();
-    if digits.len() <= 4 {
+/// Under an account-number key: every value with enough digits, at any depth, is masked.
+fn mask_account_numbers(value: &mut Json) -> usize {
+    match value {
+        Json::String(text) => mask_account_number(text),
+        Json::Number(text) => {
+            let mut text = text.clone();
+            let masked = mask_account_number(&mut text);
+            if masked > 0 {
+                *value = Json::String(text);
+            }
+            masked
+        }
+        Json::Array(items) => items.iter_mut().map(mask_account_numbers).sum(),
+        Json::Object(map) => {
+            let keys = mask_keys(map, |key| mask_account_number(key) + mask_api_keys(key));
+            keys + map.values_mut().map(mask_account_numbers).sum::<usize>()
+        }
+        Json::Null | Json::Bool(_) => 0,
+    }
+}
+
+/// Rewrites object keys with `mask`; a masked key that collides with another gets a `#n`
+/// suffix, so no value is lost.
+fn mask_keys(map: &mut BTreeMap<String, Json>, mask: impl Fn(&mut String) -> usize) -> usize {
+    let mut masked = 0;
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let mut new_key = key.clone();
+        let count = mask(&mut new_key);
+        if count == 0 {
+            continue;
+        }
+        masked += count;
+        let value = map.remove(&key).expect("key was listed");
+        let mut unique = new_key.clone();
+        let mut n = 2;
+        while map.contains_key(&unique) {
+            unique = format!("{new_key}#{n}");
+            n += 1;
+        }
+        map.insert(unique, value);
+    }
+    masked
+}
+
+/// `0012-3456-6789` -> `****6789`; values with fewer than 5 digits are left alone.
+fn mask_account_number(text: &mut String) -> usize {
+    if text.chars().filter(char::is_ascii_digit).count() < MIN_ACCOUNT_DIGITS {
         return 0;
     }
-    let last4: String = digits[digits.len() - 4..].iter().collect();
-    *value = Value::String(format!("****{last4}"));
+    let alphanumerics: Vec<char> = text.chars().filter(char::is_ascii_alphanumeric).collect();
+    let last4: String = alphanumerics[alphanumerics.len().saturating_sub(4)..]
+        .iter()
+        .collect();
+    *text = format!("****{last4}");
     1
 }
 
-/// Replaces each full API key inside `text` by its prefix and last four characters.
+/// Replaces each full API key inside `text` by its prefix, `...` and its last four characters.
 fn mask_api_keys(text: &mut String) -> usize {
     let mut masked = 0;
     let mut out = String::with_capacity(text.len());
@@ -77,10 +140,11 @@ fn mask_api_keys(text: &mut String) -> usize {
             out.push_str("...");
             out.push_str(&after[tail_len - 4..tail_len]);
             masked += 1;
+            rest = &after[tail_len..];
         } else {
-            out.push_str(&after[..tail_len]);
+            // Not a key; a key may still start inside this tail (`sk_live_sk_live_...`).
+            rest = after;
         }
-        rest = &after[tail_len..];
     }
     if masked > 0 {
         out.push_str(rest);
@@ -99,38 +163,93 @@ fn find_key_prefix(text: &str) -> Option<(usize, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn json(text: &str) -> Json {
+        Json::parse(text).unwrap()
+    }
 
     #[test]
     fn masks_full_api_keys_anywhere_in_details() {
-        let mut details = json!({
-            "key": "secret",
-            "key_id": "sk_live_51HxAbCdEfGhIjKlMnOp4242",
-            "nested": [{"note": "rotated rk_test_abcdefghijklmnop9999 today"}]
-        });
-        assert_eq!(mask_secrets(&mut details), 2);
-        assert_eq!(details["key_id"], "sk_live_...4242");
-        assert_eq!(
-            details["nested"][0]["note"],
-            "rotated rk_test_...9999 today"
+        let mut details = json(
+            r#"{"key": "secret", "key_id": "sk_live_51HxAbCdEfGhIjKlMnOp4242",
+                "nested": [{"note": "rotated rk_test_abcdefghijklmnop9999 today"}],
+                "pk_live_abcdefghijklmnopqrst1111": "as a key"}"#,
         );
-        assert_eq!(details["key"], "secret");
+        assert_eq!(mask_secrets(&mut details), 3);
+        assert_eq!(
+            details.to_text(),
+            r#"{"key":"secret","key_id":"sk_live_...4242","nested":[{"note":"rotated rk_test_...9999 today"}],"pk_live_...1111":"as a key"}"#
+        );
+    }
+
+    #[test]
+    fn a_key_starting_inside_a_short_tail_is_found() {
+        let mut text = "sk_live_sk_live_abcdefghijklmnop1234".to_owned();
+        assert_eq!(mask_api_keys(&mut text), 1);
+        assert_eq!(text, "sk_live_sk_live_...1234");
     }
 
     #[test]
     fn leaves_masked_ids_alone() {
-        let mut details = json!({"key_id": "sk_live_...4242", "other": "sk_live_abc"});
+        let mut details = json(r#"{"key_id": "sk_live_...4242", "other": "sk_live_abc"}"#);
         let before = details.clone();
         assert_eq!(mask_secrets(&mut details), 0);
         assert_eq!(details, before);
     }
 
     #[test]
-    fn keeps_only_last_four_of_bank_account_numbers() {
-        let mut details = json!({"bank": "BDO", "account_number": "0012-3456-6789", "IBAN": 12345678901_u64, "account_last4": "6789"});
+    fn account_number_keys_ignore_case_and_separators() {
+        for key in [
+            "account_number",
+            "accountNumber",
+            "bank-account-number",
+            "Bank Account No",
+            "acct.no",
+            "payout_acctNumber",
+            "iban",
+            "IBAN",
+            "payoutIban",
+            "bank_account",
+            "primaryBankAccount",
+        ] {
+            assert!(is_account_number_key(key), "{key}");
+        }
+        for key in [
+            "account_last4",
+            "bank",
+            "bank_accounts_count",
+            "ibanx",
+            "note",
+        ] {
+            assert!(!is_account_number_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn masks_every_shape_under_an_account_key() {
+        let mut details = json(
+            r#"{"bank": "BDO", "accountNumber": "0012-3456-6789", "IBAN": 12345678901234567890123,
+                "account_last4": "6789",
+                "bank_account": {"primary": {"number": "PH12 3456 7890 1234"}, "list": ["98765432", 4321],
+                                 "by_number": {"555566667777": "savings"}}}"#,
+        );
+        mask_secrets(&mut details);
+        assert_eq!(
+            details.to_text(),
+            r#"{"IBAN":"****0123","accountNumber":"****6789","account_last4":"6789","bank":"BDO","bank_account":{"by_number":{"****7777":"savings"},"list":["****5432",4321],"primary":{"number":"****1234"}}}"#
+        );
+    }
+
+    #[test]
+    fn masks_from_and_to_of_account_number_changes() {
+        let mut details = json(
+            r#"{"changes": [{"field": "bank_account_number", "from": "111122223333", "to": 444455556666},
+                            {"field": "email", "from": "a@x.com", "to": "b@x.com"}]}"#,
+        );
         assert_eq!(mask_secrets(&mut details), 2);
-        assert_eq!(details["account_number"], "****6789");
-        assert_eq!(details["IBAN"], "****8901");
-        assert_eq!(details["account_last4"], "6789");
+        assert_eq!(
+            details.to_text(),
+            r#"{"changes":[{"field":"bank_account_number","from":"****3333","to":"****6666"},{"field":"email","from":"a@x.com","to":"b@x.com"}]}"#
+        );
     }
 }

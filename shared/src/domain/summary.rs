@@ -2,13 +2,12 @@
 //! and used as the CSV `Details` column. Every `details` field is optional: a line degrades to
 //! what is known, it never fails.
 
-use serde_json::Value;
-
 use super::EventType;
+use super::json::Json;
 
 pub fn summarize(
     event_type: EventType,
-    details: &Value,
+    details: &Json,
     device: Option<&str>,
     ip: Option<&str>,
 ) -> String {
@@ -68,10 +67,10 @@ fn api_key_line(verb: &str, key: Option<String>, key_id: Option<String>) -> Stri
     }
 }
 
-fn settings_line(details: &Value) -> String {
+fn settings_line(details: &Json) -> String {
     let changes: Vec<String> = details
         .get("changes")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
         .filter_map(|change| {
@@ -94,11 +93,11 @@ fn settings_line(details: &Value) -> String {
     }
 }
 
-fn value_text(value: &Value) -> Option<String> {
+fn value_text(value: &Json) -> Option<String> {
     match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Json::String(s) if !s.is_empty() => Some(s.clone()),
+        Json::Number(n) => Some(n.clone()),
+        Json::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
@@ -120,6 +119,15 @@ fn capitalize(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn summarize(
+        t: EventType,
+        details: &serde_json::Value,
+        device: Option<&str>,
+        ip: Option<&str>,
+    ) -> String {
+        super::summarize(t, &Json::from(details.clone()), device, ip)
+    }
 
     #[test]
     fn lines_from_the_contract_examples() {

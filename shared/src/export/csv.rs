@@ -6,8 +6,8 @@
 
 use crate::domain::{Actor, Location, LogEntry, ViewerZone};
 
-/// The header row, in contract order.
-pub const COLUMNS: [&str; 9] = [
+/// The header row, in contract order (columns are only ever added at the end).
+pub const COLUMNS: [&str; 10] = [
     "Timestamp",
     "Timestamp (UTC)",
     "Event Type",
@@ -17,20 +17,22 @@ pub const COLUMNS: [&str; 9] = [
     "Location",
     "Details",
     "Event ID",
+    "Received (UTC)",
 ];
 
 /// Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").
-const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+const FORMULA_TRIGGERS: [char; 4] = ['=', '+', '-', '@'];
 
-/// Guards one cell against formula injection: a cell that begins with `=`, `+`, `-`, `@`, tab or
-/// carriage return gets a leading `'`, which spreadsheets show as text. Applied to every cell,
-/// including the ones the service formats itself, so no column can be forgotten.
+/// Guards one cell against formula injection: a cell that begins with `=`, `+`, `-`, `@` or any
+/// control character (tab, carriage return, newline, NUL, ...) gets a leading `'`, which
+/// spreadsheets show as text. Applied to every cell, including the ones the service formats
+/// itself, so no column can be forgotten.
 ///
 /// Per API.md this also prefixes cells such as `-5`; the `'` is visible in the raw file, which is
 /// the price OWASP accepts for never evaluating attacker-controlled text (user agents, names,
 /// emails, summaries built from event details).
 pub fn neutralize_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(FORMULA_TRIGGERS) {
+    if cell.starts_with(FORMULA_TRIGGERS) || cell.starts_with(char::is_control) {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
         std::borrow::Cow::Borrowed(cell)
@@ -93,6 +95,7 @@ impl CsvEncoder {
             location,
             entry.summary.clone(),
             entry.id.as_str().to_owned(),
+            self.utc.csv(entry.received_at),
         ];
         self.write_cells(cells.iter().map(String::as_str));
         self.rows += 1;
@@ -119,7 +122,7 @@ impl CsvEncoder {
         let guarded = cells
             .into_iter()
             .map(|cell| neutralize_formula(cell).into_owned());
-        // Writing to a Vec cannot fail, and every record has the same 9 fields.
+        // Writing to a Vec cannot fail, and every record has the same number of fields.
         self.writer
             .write_record(guarded)
             .expect("a CSV record always fits in memory");
@@ -174,10 +177,11 @@ mod tests {
                 region: Some("Metro Manila".into()),
                 city: Some("Makati".into()),
             }),
-            details: json!({"reason": "bad_password"}),
+            details: json!({"reason": "bad_password"}).into(),
             summary: "Failed login: bad password".into(),
             event_id: None,
             received_at: "2024-04-22T06:32:16Z".parse().unwrap(),
+            producer: None,
         }
     }
 
@@ -205,7 +209,10 @@ mod tests {
 
     #[test]
     fn each_dangerous_prefix_gets_a_quote() {
-        for cell in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "-"] {
+        for cell in [
+            "=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "-", "\nx", "\0=1+1", "\u{1b}x",
+            "\u{7f}x", "\u{85}x",
+        ] {
             assert_eq!(neutralize_formula(cell), format!("'{cell}"), "{cell:?}");
         }
     }
@@ -220,7 +227,8 @@ mod tests {
             " =1",
             "'already",
             "1-2",
-            "\nx",
+            "x\n=1",
+            "\u{200D}x",
         ] {
             assert_eq!(neutralize_formula(cell), cell, "{cell:?}");
         }
@@ -240,7 +248,8 @@ mod tests {
                 "IP Address",
                 "Location",
                 "Details",
-                "Event ID"
+                "Event ID",
+                "Received (UTC)"
             ]
         );
         assert_eq!(rows.len(), 2);
@@ -261,6 +270,7 @@ mod tests {
                 "Makati, Metro Manila, PH",
                 "Failed login: bad password",
                 "01HW3Z9V7Q4M8K2N5P6R7S8T9V",
+                "2024-04-22 06:32:16 +00:00",
             ]
         );
     }
@@ -341,6 +351,17 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_from_details_text_are_neutralized() {
+        let mut e = entry();
+        e.summary = "\0=HYPERLINK(\"http://evil.example\")".into();
+        e.actor.name = Some("\n@SUM(1)".into());
+        e.actor.email = None;
+        let rows = encode(&[e]);
+        assert_eq!(rows[1][7], "'\0=HYPERLINK(\"http://evil.example\")");
+        assert_eq!(rows[1][3], "'\n@SUM(1)");
+    }
+
+    #[test]
     fn user_cell_falls_back_to_what_is_known() {
         let mut actor = entry().actor;
         assert_eq!(user_cell(&actor), "Alice Merchant <alice@example.com>");
@@ -363,7 +384,7 @@ mod tests {
         assert_eq!(rows[1][4], "");
         assert_eq!(rows[1][5], "");
         assert_eq!(rows[1][6], "");
-        assert_eq!(rows[1].len(), 9);
+        assert_eq!(rows[1].len(), 10);
     }
 
     #[test]

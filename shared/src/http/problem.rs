@@ -22,8 +22,15 @@ pub fn problem(error: &ApiError) -> Response<Body> {
             (400, "validation-error", "Your request is not valid", errors)
         }
         ApiError::Unauthorized(_) => (401, "unauthorized", "Authentication required", &[]),
+        ApiError::Forbidden(_) => (403, "forbidden", "Not allowed", &[]),
         ApiError::NotFound(_) => (404, "not-found", "Not found", &[]),
-        ApiError::MethodNotAllowed(_) => (405, "method-not-allowed", "Method not allowed", &[]),
+        ApiError::MethodNotAllowed { .. } => (405, "method-not-allowed", "Method not allowed", &[]),
+        ApiError::Conflict(errors) => (
+            409,
+            "idempotency-conflict",
+            "An event_id was re-used for different content",
+            errors,
+        ),
         ApiError::PayloadTooLarge { .. } => {
             (413, "payload-too-large", "Request body too large", &[])
         }
@@ -40,10 +47,10 @@ pub fn problem(error: &ApiError) -> Response<Body> {
         tracing::error!(error = %error, source = ?std::error::Error::source(error), "request failed");
     }
     let detail = match error {
-        ApiError::Validation(errors) if errors.len() == 1 => {
+        ApiError::Validation(errors) | ApiError::Conflict(errors) if errors.len() == 1 => {
             format!("`{}` {}", errors[0].field, errors[0].message)
         }
-        ApiError::Validation(errors) => {
+        ApiError::Validation(errors) | ApiError::Conflict(errors) => {
             format!("{} fields are invalid; see `errors`", errors.len())
         }
         other => other.to_string(),
@@ -62,10 +69,15 @@ pub fn problem(error: &ApiError) -> Response<Body> {
             serde_json::to_string(&body).expect("problems serialize"),
         ))
         .expect("status and header are valid");
-    if status == 401 {
-        response
-            .headers_mut()
-            .insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
+    let headers = response.headers_mut();
+    match error {
+        ApiError::Unauthorized(_) => {
+            headers.insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
+        }
+        ApiError::MethodNotAllowed { allow, .. } => {
+            headers.insert("allow", http::HeaderValue::from_static(allow));
+        }
+        _ => {}
     }
     response
 }
@@ -75,6 +87,8 @@ fn problem_type(kind: &'static str) -> &'static str {
     match kind {
         "validation-error" => "urn:security-logs:problem:validation-error",
         "unauthorized" => "urn:security-logs:problem:unauthorized",
+        "forbidden" => "urn:security-logs:problem:forbidden",
+        "idempotency-conflict" => "urn:security-logs:problem:idempotency-conflict",
         "not-found" => "urn:security-logs:problem:not-found",
         "method-not-allowed" => "urn:security-logs:problem:method-not-allowed",
         "payload-too-large" => "urn:security-logs:problem:payload-too-large",
@@ -117,6 +131,22 @@ mod tests {
             401
         );
         assert_eq!(problem(&ApiError::NotFound("no".into())).status(), 404);
+        assert_eq!(
+            problem(&ApiError::Forbidden("unsigned".into())).status(),
+            403
+        );
+        let not_allowed = problem(&ApiError::MethodNotAllowed {
+            path: "/v1/exports".into(),
+            allow: "GET, POST",
+        });
+        assert_eq!(not_allowed.status(), 405);
+        assert_eq!(not_allowed.headers()["allow"], "GET, POST");
+        let conflict = problem(&ApiError::Conflict(vec![FieldError::new(
+            "events[2].event_id",
+            "was already used",
+        )]));
+        assert_eq!(conflict.status(), 409);
+        assert_eq!(body(&conflict)["errors"][0]["field"], "events[2].event_id");
         assert_eq!(
             problem(&ApiError::PayloadTooLarge { limit: 1 }).status(),
             413

@@ -1,32 +1,23 @@
-//! The events table: idempotent, bounded batch writes and filtered, paged, newest-first reads.
+//! The events table: the entry item, and filtered, paged, newest-first reads. The write path
+//! (idempotent, all or nothing) is [`super::record`].
 
 use std::collections::{HashMap, VecDeque};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
-use futures::{StreamExt, TryStreamExt, stream};
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use jiff::{Timestamp, ToSpan};
 
 use super::StoreError;
-use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{EXPIRES_AT, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
 use crate::domain::time::sortable;
 use crate::domain::{AccountId, EntryId, EventType, LogEntry, LogFilter, NewEvent};
 
-/// DynamoDB's limit on the items of one BatchWriteItem.
-pub const BATCH_WRITE_MAX: usize = 25;
-/// Concurrent BatchWriteItem / TransactWriteItems calls per request.
-const WRITE_CONCURRENCY: usize = 4;
 /// Query calls one page may make while filters thin results out, before it returns what it
 /// has with a cursor that resumes exactly where it stopped.
 const MAX_QUERIES_PER_PAGE: usize = 24;
 
 const ENTRY: &str = "entry";
 const ACTOR_ID: &str = "actor_id";
-const MARKER_ID: &str = "id";
-const MARKER_SK: &str = "entry_sk";
 
 /// The outcome of storing one event: its id, and whether it had been stored before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +35,8 @@ pub struct Page {
 
 #[derive(Clone)]
 pub struct EventStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
     retention_days: i64,
 }
 
@@ -66,240 +57,43 @@ impl EventStore {
         }
     }
 
-    /// Stores validated events; the result is in request order.
-    ///
-    /// Events with an `event_id` are written in a transaction with their idempotency marker,
-    /// so a re-send (even a racing one) finds the marker and reports the first id. Events
-    /// without one go through bounded, concurrent BatchWriteItem calls.
-    pub async fn record(
-        &self,
-        events: Vec<NewEvent>,
-        now: Timestamp,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        let expires_at = self.expires_at(now);
-        let mut results: Vec<Option<Recorded>> = vec![None; events.len()];
-        let mut first_with_key: HashMap<(String, String), usize> = HashMap::new();
-        let mut repeats = Vec::new();
-        let mut keyed = Vec::new();
-        let mut plain = Vec::new();
-        for (index, event) in events.iter().enumerate() {
-            match &event.event_id {
-                Some(event_id) => {
-                    let key = (
-                        event.account.as_str().to_owned(),
-                        event_id.as_str().to_owned(),
-                    );
-                    match first_with_key.get(&key) {
-                        Some(&first) => repeats.push((index, first)),
-                        None => {
-                            first_with_key.insert(key, index);
-                            keyed.push(index);
-                        }
-                    }
-                }
-                None => plain.push(index),
-            }
-        }
-
-        let keyed_results: Vec<(usize, Recorded)> = stream::iter(keyed)
-            .map(|index| {
-                let event = &events[index];
-                async move { Ok::<_, StoreError>((index, self.put_once(event, expires_at).await?)) }
-            })
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect()
-            .await?;
-        for (index, recorded) in keyed_results {
-            results[index] = Some(recorded);
-        }
-
-        let plain_items: Vec<WriteRequest> = plain
-            .iter()
-            .map(|&i| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(self.entry_item(&events[i], expires_at)))
-                            .build()
-                            .expect("item is set"),
-                    )
-                    .build()
-            })
-            .collect();
-        stream::iter(
-            plain_items
-                .chunks(BATCH_WRITE_MAX)
-                .map(<[WriteRequest]>::to_vec),
-        )
-        .map(|chunk| self.batch_write(chunk))
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
-        for index in plain {
-            results[index] = Some(Recorded {
-                id: events[index].entry.id.clone(),
-                duplicate: false,
-            });
-        }
-
-        for (index, first) in repeats {
-            let first = results[first]
-                .clone()
-                .expect("first occurrence was recorded");
-            results[index] = Some(Recorded {
-                id: first.id,
-                duplicate: true,
-            });
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every event has a result"))
-            .collect())
-    }
-
-    fn expires_at(&self, now: Timestamp) -> i64 {
+    /// The TTL of an entry received at `now` (epoch seconds).
+    pub fn expires_at(&self, now: Timestamp) -> i64 {
         now.checked_add((self.retention_days * 24).hours())
             .unwrap_or(Timestamp::MAX)
             .as_second()
     }
 
-    /// A put of one event (no idempotency marker), for a transaction of another store.
+    /// A put of one entry, conditional on its absence, for a transaction of another store
+    /// (the export job and its `security_logs.exported` entry).
     pub fn entry_put(&self, event: &NewEvent, now: Timestamp) -> Put {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(self.entry_item(event, self.expires_at(now))))
-            .build()
-            .expect("table and item are set")
+        self.entry_put_item(&event.account, &event.entry, self.expires_at(now))
     }
 
-    fn entry_item(&self, event: &NewEvent, expires_at: i64) -> HashMap<String, AttributeValue> {
-        let entry = &event.entry;
-        let account = event.account.as_str();
+    /// The item of one entry. Public for tools that load the table in bulk (the export
+    /// benchmark runs on dynalite, which has no transactions); the service writes through
+    /// [`Self::record`] and [`Self::entry_put`].
+    pub fn entry_item(
+        &self,
+        account: &AccountId,
+        entry: &LogEntry,
+        expires_at: i64,
+    ) -> HashMap<String, AttributeValue> {
         let json = serde_json::to_string(entry).expect("entries serialize");
         HashMap::from([
-            (PK.to_owned(), s(account)),
-            (SK.to_owned(), s(&entry.sort_key())),
+            (PK.to_owned(), attr_s(account.as_str())),
+            (SK.to_owned(), attr_s(&entry.sort_key())),
             (
                 TYPE_INDEX_PK.to_owned(),
-                s(&type_partition(&event.account, entry.event_type)),
+                attr_s(&type_partition(account, entry.event_type)),
             ),
-            (ACTOR_ID.to_owned(), s(&entry.actor.id)),
+            (ACTOR_ID.to_owned(), attr_s(&entry.actor.id)),
             (
                 EXPIRES_AT.to_owned(),
                 AttributeValue::N(expires_at.to_string()),
             ),
-            (ENTRY.to_owned(), s(&json)),
+            (ENTRY.to_owned(), attr_s(&json)),
         ])
-    }
-
-    /// Writes an event and its idempotency marker together, unless the marker exists.
-    async fn put_once(&self, event: &NewEvent, expires_at: i64) -> Result<Recorded, StoreError> {
-        let event_id = event
-            .event_id
-            .as_ref()
-            .expect("keyed events have an event_id");
-        let marker_pk = marker_partition(&event.account);
-        let marker = HashMap::from([
-            (PK.to_owned(), s(&marker_pk)),
-            (SK.to_owned(), s(event_id.as_str())),
-            (MARKER_ID.to_owned(), s(event.entry.id.as_str())),
-            (MARKER_SK.to_owned(), s(&event.entry.sort_key())),
-            (
-                EXPIRES_AT.to_owned(),
-                AttributeValue::N(expires_at.to_string()),
-            ),
-        ]);
-        let put_marker = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(marker))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .build()
-            .expect("table and item are set");
-        let put_entry = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(self.entry_item(event, expires_at)))
-            .build()
-            .expect("table and item are set");
-
-        for attempt in 0..MAX_ATTEMPTS {
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(put_marker.clone()).build())
-                .transact_items(TransactWriteItem::builder().put(put_entry.clone()).build())
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    return Ok(Recorded {
-                        id: event.entry.id.clone(),
-                        duplicate: false,
-                    });
-                }
-                Err(err) => match cancellation(&err) {
-                    Cancellation::MarkerExists => {
-                        return self.existing(&marker_pk, event_id.as_str()).await;
-                    }
-                    Cancellation::Conflict => backoff(attempt).await,
-                    Cancellation::Other => return Err(StoreError::dynamo(err)),
-                },
-            }
-        }
-        Err(StoreError::Dynamo("transaction kept conflicting".into()))
-    }
-
-    /// The id stored under an idempotency marker (strongly consistent: the winner of a race
-    /// has committed before the loser's transaction is cancelled).
-    async fn existing(&self, marker_pk: &str, event_id: &str) -> Result<Recorded, StoreError> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(marker_pk))
-            .key(SK, s(event_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?
-            .item
-            .ok_or_else(|| StoreError::Corrupt(format!("marker {event_id} vanished")))?;
-        let id = item
-            .get(MARKER_ID)
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("marker {event_id} has no id")))?;
-        Ok(Recorded {
-            id: EntryId::from_stored(id.clone()),
-            duplicate: true,
-        })
-    }
-
-    /// One BatchWriteItem of at most 25 puts, retrying unprocessed items with backoff.
-    async fn batch_write(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
-        debug_assert!(pending.len() <= BATCH_WRITE_MAX);
-        for attempt in 0..MAX_ATTEMPTS {
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await
-                .map_err(StoreError::dynamo)?;
-            pending = output
-                .unprocessed_items
-                .and_then(|mut by_table| by_table.remove(&self.table))
-                .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(());
-            }
-            tracing::warn!(
-                unprocessed = pending.len(),
-                attempt,
-                "retrying unprocessed batch items"
-            );
-            backoff(attempt).await;
-        }
-        Err(StoreError::Unprocessed(pending.len()))
     }
 
     /// Up to `limit` entries matching `filter`, newest first, strictly older than `after`.
@@ -444,9 +238,9 @@ impl EventStore {
             .expression_attribute_names("#pk", pk_name)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_names("#exp", EXPIRES_AT)
-            .expression_attribute_values(":pk", s(&source.partition))
-            .expression_attribute_values(":lo", s(&range.lower))
-            .expression_attribute_values(":hi", s(&range.upper))
+            .expression_attribute_values(":pk", attr_s(&source.partition))
+            .expression_attribute_values(":lo", attr_s(&range.lower))
+            .expression_attribute_values(":hi", attr_s(&range.upper))
             .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()))
             .scan_index_forward(false)
             .limit(page_size as i32)
@@ -455,7 +249,7 @@ impl EventStore {
             filter_expression.push_str(" AND #actor = :actor");
             request = request
                 .expression_attribute_names("#actor", ACTOR_ID)
-                .expression_attribute_values(":actor", s(actor));
+                .expression_attribute_values(":actor", attr_s(actor));
         }
         let output = request
             .filter_expression(filter_expression)
@@ -529,41 +323,16 @@ fn type_partition(account: &AccountId, event_type: EventType) -> String {
     format!("{account}#{event_type}")
 }
 
-fn marker_partition(account: &AccountId) -> String {
-    format!("{account}#idem")
-}
-
-fn s(value: &str) -> AttributeValue {
+pub(super) fn attr_s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, StoreError> {
+pub(super) fn text(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<String, StoreError> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .cloned()
         .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))
-}
-
-enum Cancellation {
-    MarkerExists,
-    Conflict,
-    Other,
-}
-
-fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Cancellation {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        err.as_service_error()
-    else {
-        return Cancellation::Other;
-    };
-    let codes: Vec<&str> = cancelled
-        .cancellation_reasons()
-        .iter()
-        .map(|r| r.code().unwrap_or("None"))
-        .collect();
-    match codes.first() {
-        Some(&"ConditionalCheckFailed") => Cancellation::MarkerExists,
-        _ if codes.contains(&"TransactionConflict") => Cancellation::Conflict,
-        _ => Cancellation::Other,
-    }
 }

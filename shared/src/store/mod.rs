@@ -9,6 +9,7 @@ pub mod aws;
 pub mod events;
 pub mod exports;
 pub mod exports_bucket;
+pub mod record;
 pub mod retry;
 pub mod schema;
 

@@ -1,0 +1,475 @@
+//! The write path of the events table: all or nothing, exactly once, never an overwrite.
+//!
+//! 1. **Claim.** Every event with an `event_id` claims its idempotency marker (`pk` =
+//!    `account#idem`, `sk` = event_id) in one `TransactWriteItems`, each put conditional on the
+//!    marker's absence. The marker keeps the event's fingerprint and a copy of its entry. If the
+//!    transaction is cancelled, its cancellation reasons say which markers exist: those are read
+//!    (strongly consistent); a different fingerprint is a conflict (409, and nothing of the
+//!    request was written, since a cancelled transaction writes nothing), the same one a
+//!    duplicate; the claim is retried for the rest.
+//! 2. **Write.** The entries of the newly claimed events and of events without `event_id` are
+//!    put in transactions of up to 100, each put conditional on the entry's absence.
+//! 3. **Complete.** A duplicate whose entry is missing (its first request died between claim and
+//!    write) gets its entry written from the marker's copy, so a retry never loses an event.
+//!
+//! A batch of 100 new events costs 2 round trips; a re-sent one 3 or 4.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use jiff::Timestamp;
+
+use super::StoreError;
+use super::events::{EventStore, Recorded, attr_s, text};
+use super::retry::{MAX_ATTEMPTS, backoff};
+use super::schema::{EXPIRES_AT, PK, SK};
+use crate::domain::new_event::{Repeats, plan_repeats};
+use crate::domain::{AccountId, EntryId, LogEntry, NewEvent};
+
+/// DynamoDB's limit on the items of one transaction (and keys of one BatchGetItem).
+pub const TRANSACTION_MAX: usize = 100;
+
+const MARKER_ID: &str = "id";
+const MARKER_SK: &str = "entry_sk";
+const MARKER_FINGERPRINT: &str = "fingerprint";
+const MARKER_ENTRY: &str = "entry";
+
+/// Why a batch was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// These events (request indices) re-use an `event_id` with different content.
+    #[error("event_id re-used with different content")]
+    Conflict(Vec<Conflict>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One event whose `event_id` already names other content, and the id recorded for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub index: usize,
+    pub recorded_id: EntryId,
+}
+
+/// A marker found in storage.
+struct Marker {
+    id: EntryId,
+    fingerprint: Option<String>,
+    entry_sk: String,
+    /// The entry's item, kept so a duplicate can complete a write that never happened.
+    entry: Option<LogEntry>,
+    expires_at: i64,
+}
+
+impl EventStore {
+    /// Stores validated events; the result is in request order.
+    pub async fn record(
+        &self,
+        events: &[NewEvent],
+        now: Timestamp,
+    ) -> Result<Vec<Recorded>, RecordError> {
+        let expires_at = self.expires_at(now);
+        let fingerprints: Vec<Option<String>> = events
+            .iter()
+            .map(|e| e.event_id.as_ref().map(|_| e.fingerprint()))
+            .collect();
+        let Repeats { firsts, repeats } =
+            plan_repeats(events, &fingerprints).map_err(|conflicts| {
+                RecordError::Conflict(
+                    conflicts
+                        .into_iter()
+                        .map(|(index, first)| Conflict {
+                            index,
+                            recorded_id: events[first].entry.id.clone(),
+                        })
+                        .collect(),
+                )
+            })?;
+
+        let keyed: Vec<usize> = firsts
+            .iter()
+            .copied()
+            .filter(|&i| events[i].event_id.is_some())
+            .collect();
+        let duplicates = self
+            .claim(events, &fingerprints, &keyed, expires_at)
+            .await?;
+
+        let fresh: Vec<usize> = firsts
+            .iter()
+            .copied()
+            .filter(|i| !duplicates.contains_key(i))
+            .collect();
+        let puts: Vec<Put> = fresh
+            .iter()
+            .map(|&i| self.entry_put_item(&events[i].account, &events[i].entry, expires_at))
+            .collect();
+        self.put_all(puts).await?;
+        self.complete(events, &duplicates).await?;
+
+        let mut results: Vec<Option<Recorded>> = vec![None; events.len()];
+        for i in fresh {
+            results[i] = Some(Recorded {
+                id: events[i].entry.id.clone(),
+                duplicate: false,
+            });
+        }
+        for (i, marker) in &duplicates {
+            results[*i] = Some(Recorded {
+                id: marker.id.clone(),
+                duplicate: true,
+            });
+        }
+        for (i, first) in repeats {
+            let first = results[first].clone().expect("first occurrence recorded");
+            results[i] = Some(Recorded {
+                id: first.id,
+                duplicate: true,
+            });
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every event has a result"))
+            .collect())
+    }
+
+    /// Claims the markers of `keyed` events; returns the ones that were already claimed with
+    /// the same content (duplicates), or the conflicts.
+    async fn claim(
+        &self,
+        events: &[NewEvent],
+        fingerprints: &[Option<String>],
+        keyed: &[usize],
+        expires_at: i64,
+    ) -> Result<HashMap<usize, Marker>, RecordError> {
+        let mut duplicates = HashMap::new();
+        let mut pending: Vec<usize> = keyed.to_vec();
+        for attempt in 0..MAX_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(duplicates);
+            }
+            let items: Vec<TransactWriteItem> = pending
+                .iter()
+                .map(|&i| {
+                    let put = self.marker_put(&events[i], fingerprints[i].as_deref(), expires_at);
+                    TransactWriteItem::builder().put(put).build()
+                })
+                .collect();
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            let failed = match result {
+                Ok(_) => return Ok(duplicates),
+                Err(err) => match cancellation(&err) {
+                    Cancellation::Conditions(positions) => positions,
+                    Cancellation::Conflict => {
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    Cancellation::Other => return Err(StoreError::dynamo(err).into()),
+                },
+            };
+            let existing: Vec<usize> = failed.iter().map(|&p| pending[p]).collect();
+            let mut found = self.markers(events, &existing).await?;
+            let mut conflicts = Vec::new();
+            for &i in &existing {
+                // A marker that expired in between is claimed again on the next attempt.
+                let Some(marker) = found.remove(&i) else {
+                    continue;
+                };
+                // Markers written before fingerprints existed cannot be compared.
+                let same = marker
+                    .fingerprint
+                    .as_deref()
+                    .is_none_or(|f| Some(f) == fingerprints[i].as_deref());
+                if same {
+                    duplicates.insert(i, marker);
+                } else {
+                    conflicts.push(Conflict {
+                        index: i,
+                        recorded_id: marker.id.clone(),
+                    });
+                }
+            }
+            if !conflicts.is_empty() {
+                conflicts.sort_by_key(|c| c.index);
+                return Err(RecordError::Conflict(conflicts));
+            }
+            pending.retain(|i| !duplicates.contains_key(i));
+        }
+        Err(StoreError::Dynamo("idempotency claims kept conflicting".into()).into())
+    }
+
+    /// Puts entries that must not exist yet, in transactions of up to 100. An entry that does
+    /// exist was written by a duplicate completing this very request's claim: it is the same
+    /// item, so it is dropped and the rest retried.
+    async fn put_all(&self, puts: Vec<Put>) -> Result<(), StoreError> {
+        for chunk in puts.chunks(TRANSACTION_MAX) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == MAX_ATTEMPTS {
+                    return Err(StoreError::Dynamo("entry writes kept conflicting".into()));
+                }
+                let items = pending
+                    .iter()
+                    .map(|put| TransactWriteItem::builder().put(put.clone()).build())
+                    .collect();
+                let result = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => break,
+                    Err(err) => match cancellation(&err) {
+                        Cancellation::Conditions(positions) => {
+                            let existing: HashSet<usize> = positions.into_iter().collect();
+                            pending = pending
+                                .into_iter()
+                                .enumerate()
+                                .filter(|(p, _)| !existing.contains(p))
+                                .map(|(_, put)| put)
+                                .collect();
+                        }
+                        Cancellation::Conflict => backoff(attempt).await,
+                        Cancellation::Other => return Err(StoreError::dynamo(err)),
+                    },
+                }
+                attempt += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the entries of duplicates whose first request stored the marker but died
+    /// before the entry (read strongly consistent, so a completed write is always seen).
+    async fn complete(
+        &self,
+        events: &[NewEvent],
+        duplicates: &HashMap<usize, Marker>,
+    ) -> Result<(), StoreError> {
+        let with_copy: Vec<(&AccountId, &Marker)> = duplicates
+            .iter()
+            .filter(|(_, m)| m.entry.is_some())
+            .map(|(&i, m)| (&events[i].account, m))
+            .collect();
+        if with_copy.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<(String, String)> = with_copy
+            .iter()
+            .map(|(account, m)| (account.as_str().to_owned(), m.entry_sk.clone()))
+            .collect();
+        let stored = self.batch_get(&keys).await?;
+        let missing: Vec<Put> = with_copy
+            .iter()
+            .filter(|(account, m)| {
+                !stored.contains_key(&(account.as_str().to_owned(), m.entry_sk.clone()))
+            })
+            .map(|(account, m)| {
+                let entry = m.entry.as_ref().expect("filtered on the copy");
+                self.entry_put_item(account, entry, m.expires_at)
+            })
+            .collect();
+        if !missing.is_empty() {
+            tracing::warn!(
+                count = missing.len(),
+                "completing entries whose first write never happened"
+            );
+        }
+        self.put_all(missing).await
+    }
+
+    /// The markers of `indices`, by request index.
+    async fn markers(
+        &self,
+        events: &[NewEvent],
+        indices: &[usize],
+    ) -> Result<HashMap<usize, Marker>, StoreError> {
+        let keys: Vec<(String, String)> = indices
+            .iter()
+            .map(|&i| {
+                let event_id = events[i].event_id.as_ref().expect("keyed events have one");
+                (
+                    marker_partition(&events[i].account),
+                    event_id.as_str().to_owned(),
+                )
+            })
+            .collect();
+        let items = self.batch_get(&keys).await?;
+        indices
+            .iter()
+            .zip(keys)
+            .filter_map(|(&i, key)| items.get(&key).map(|item| (i, item)))
+            .map(|(i, item)| Ok((i, parse_marker(item)?)))
+            .collect()
+    }
+
+    /// Strongly consistent BatchGetItem of `(pk, sk)` keys (at most 100), unprocessed keys
+    /// retried with backoff.
+    async fn batch_get(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<HashMap<(String, String), HashMap<String, AttributeValue>>, StoreError> {
+        debug_assert!(keys.len() <= TRANSACTION_MAX);
+        let unique: HashSet<&(String, String)> = keys.iter().collect();
+        let mut request = KeysAndAttributes::builder().consistent_read(true);
+        for (pk, sk) in unique {
+            request = request.keys(HashMap::from([
+                (PK.to_owned(), attr_s(pk)),
+                (SK.to_owned(), attr_s(sk)),
+            ]));
+        }
+        let mut pending = Some(
+            request
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?,
+        );
+        let mut found = HashMap::new();
+        for attempt in 0..MAX_ATTEMPTS {
+            let Some(keys) = pending.take() else {
+                return Ok(found);
+            };
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(StoreError::dynamo)?;
+            for item in output
+                .responses
+                .and_then(|mut by_table| by_table.remove(&self.table))
+                .unwrap_or_default()
+            {
+                found.insert((text(&item, PK)?, text(&item, SK)?), item);
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut by_table| by_table.remove(&self.table))
+                .filter(|k| !k.keys().is_empty());
+            if pending.is_some() {
+                backoff(attempt).await;
+            }
+        }
+        match pending {
+            None => Ok(found),
+            Some(keys) => Err(StoreError::Unprocessed(keys.keys().len())),
+        }
+    }
+
+    fn marker_put(&self, event: &NewEvent, fingerprint: Option<&str>, expires_at: i64) -> Put {
+        let event_id = event
+            .event_id
+            .as_ref()
+            .expect("keyed events have an event_id");
+        let mut item = HashMap::from([
+            (PK.to_owned(), attr_s(&marker_partition(&event.account))),
+            (SK.to_owned(), attr_s(event_id.as_str())),
+            (MARKER_ID.to_owned(), attr_s(event.entry.id.as_str())),
+            (MARKER_SK.to_owned(), attr_s(&event.entry.sort_key())),
+            (
+                MARKER_ENTRY.to_owned(),
+                attr_s(&serde_json::to_string(&event.entry).expect("entries serialize")),
+            ),
+            (
+                EXPIRES_AT.to_owned(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
+        ]);
+        if let Some(fingerprint) = fingerprint {
+            item.insert(MARKER_FINGERPRINT.to_owned(), attr_s(fingerprint));
+        }
+        absent_put(&self.table, item)
+    }
+
+    /// A put of one entry, conditional on its absence.
+    pub(super) fn entry_put_item(
+        &self,
+        account: &AccountId,
+        entry: &LogEntry,
+        expires_at: i64,
+    ) -> Put {
+        absent_put(&self.table, self.entry_item(account, entry, expires_at))
+    }
+}
+
+/// A put that only creates: it fails rather than overwrite an item (the audit trail is
+/// append-only; IAM cannot require the condition, so every put of this crate carries it).
+pub(super) fn absent_put(table: &str, item: HashMap<String, AttributeValue>) -> Put {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", PK)
+        .build()
+        .expect("table and item are set")
+}
+
+fn parse_marker(item: &HashMap<String, AttributeValue>) -> Result<Marker, StoreError> {
+    let entry = match item.get(MARKER_ENTRY).and_then(|v| v.as_s().ok()) {
+        Some(json) => Some(
+            serde_json::from_str(json)
+                .map_err(|e| StoreError::Corrupt(format!("marker entry: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Marker {
+        id: EntryId::from_stored(text(item, MARKER_ID)?),
+        fingerprint: item
+            .get(MARKER_FINGERPRINT)
+            .and_then(|v| v.as_s().ok())
+            .cloned(),
+        entry_sk: text(item, MARKER_SK)?,
+        entry,
+        expires_at: item
+            .get(EXPIRES_AT)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(i64::MAX),
+    })
+}
+
+pub(super) fn marker_partition(account: &AccountId) -> String {
+    format!("{account}#idem")
+}
+
+enum Cancellation {
+    /// The positions of the items whose condition failed.
+    Conditions(Vec<usize>),
+    Conflict,
+    Other,
+}
+
+fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Cancellation {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    else {
+        return Cancellation::Other;
+    };
+    let codes: Vec<&str> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or("None"))
+        .collect();
+    let failed: Vec<usize> = codes
+        .iter()
+        .enumerate()
+        .filter(|(_, code)| **code == "ConditionalCheckFailed")
+        .map(|(p, _)| p)
+        .collect();
+    if !failed.is_empty() {
+        Cancellation::Conditions(failed)
+    } else if codes.contains(&"TransactionConflict") {
+        Cancellation::Conflict
+    } else {
+        Cancellation::Other
+    }
+}
