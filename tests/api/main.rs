@@ -1,5 +1,6 @@
 //! End-to-end tests of the HTTP contract (../shared/API.md) through the local dev server.
 
+mod auth;
 mod exports;
 mod ingest;
 mod lambda_events;

@@ -2,8 +2,12 @@
 //! server's router on a free loopback port, reached over real HTTP.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
 use dev_server::streams::StreamTrigger;
 use dev_server::{App, LocalS3, LocalStack, Settings, Tables, jwt, router};
 use export_worker::{StreamEvent, Worker};
@@ -139,16 +143,90 @@ pub fn token(account: &str) -> String {
     jwt::unsigned_token(&json!({"account_id": account, "sub": "u_1"}))
 }
 
+/// How an internal service signs its ingest requests: SigV4 by the AWS SDK's own signer
+/// (`aws-sigv4`), for API Gateway (`execute-api`) in `us-east-1`. Locally the credentials are
+/// `local`/`local` (../shared/API.md, "Who is calling"); tests vary them to see refusals.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    pub access_key: &'static str,
+    pub secret: &'static str,
+    pub region: &'static str,
+    pub service: &'static str,
+    /// The signing time, sent as `x-amz-date`.
+    pub time: SystemTime,
+}
+
+impl Signer {
+    /// The local development credentials, signing now.
+    pub fn local() -> Self {
+        Self {
+            access_key: "local",
+            secret: "local",
+            region: "us-east-1",
+            service: "execute-api",
+            time: SystemTime::now(),
+        }
+    }
+
+    /// The headers that sign this request (`authorization`, `x-amz-date`); `headers` are signed
+    /// too, like `host`, which comes from `url`.
+    pub fn sign(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<(String, String)> {
+        let identity: Identity =
+            Credentials::new(self.access_key, self.secret, None, None, "tests").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(self.region)
+            .name(self.service)
+            .time(self.time)
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing params")
+            .into();
+        let request = SignableRequest::new(
+            method,
+            url,
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .expect("signable request");
+        let (instructions, _signature) = sign(request, &params).expect("signs").into_parts();
+        instructions
+            .headers()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+    }
+}
+
 impl TestApp {
+    pub fn events_url(&self) -> String {
+        format!("{}/v1/events", self.base)
+    }
+
+    /// `POST /v1/events` with a JSON `body`, signed by `signer` (its content-type signed too),
+    /// ready to send. Every ingest request of the tests is built here.
+    pub fn ingest_request(&self, body: Vec<u8>, signer: &Signer) -> reqwest::RequestBuilder {
+        let url = self.events_url();
+        let content_type = ("content-type", "application/json");
+        let mut request = self.http.post(&url).header(content_type.0, content_type.1);
+        for (name, value) in signer.sign("POST", &url, &[content_type], &body) {
+            request = request.header(name, value);
+        }
+        request.body(body)
+    }
+
     pub async fn post_events(&self, body: &Value) -> Response {
         self.post_raw(body.to_string().into_bytes()).await
     }
 
+    /// Signed with the local credentials, as a service posts.
     pub async fn post_raw(&self, body: Vec<u8>) -> Response {
-        self.http
-            .post(format!("{}/v1/events", self.base))
-            .header("content-type", "application/json")
-            .body(body)
+        self.ingest_request(body, &Signer::local())
             .send()
             .await
             .expect("request")

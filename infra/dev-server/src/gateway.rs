@@ -1,9 +1,11 @@
 //! HTTP in, API Gateway HTTP API (payload 2.0) event out, through the real handlers.
 //!
 //! Each request becomes the event JSON API Gateway would send, including the request context:
-//! `authorizer.iam` for the ingest route (SigV4 in the cloud), `authorizer.jwt.claims` from the
-//! bearer token for dashboard routes. `lambda_http::request::from_str` then builds the very
-//! `Request` the Lambda runtime would, so handlers run unchanged.
+//! `authorizer.iam` with the signer's principal for the ingest route, whose SigV4 signature is
+//! checked first as API Gateway's `AWS_IAM` authorization does (see `sigv4`: 403 before the
+//! function runs), and `authorizer.jwt.claims` from the bearer token for dashboard routes.
+//! `lambda_http::request::from_str` then builds the very `Request` the Lambda runtime would, so
+//! handlers run unchanged.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,7 @@ use seclog::store::exports_bucket::ExportsBucket;
 use serde_json::{Value, json};
 
 use crate::jwt;
+use crate::sigv4::{self, Principal};
 
 /// API Gateway HTTP APIs accept payloads up to 10 MB; the functions enforce their own limits.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
@@ -182,7 +185,17 @@ async fn handle(app: &App, request: AxumRequest) -> Result<Response<Body>, ApiEr
         .map_err(|_| ApiError::PayloadTooLarge {
             limit: GATEWAY_MAX_BODY,
         })?;
-    let event = gateway_event(&route, &parts, &body);
+    let principal = match route {
+        Route::Ingest => match sigv4::verify(&parts, &body, jiff::Timestamp::now()) {
+            Ok(principal) => Some(principal),
+            Err(denied) => {
+                tracing::info!(detail = %denied.0, "ingest request refused (SigV4)");
+                return Ok(denied.into_response());
+            }
+        },
+        _ => None,
+    };
+    let event = gateway_event(&route, &parts, &body, principal.as_ref());
     let lambda_request = lambda_http::request::from_str(&event.to_string())
         .map_err(|e| ApiError::Internal(format!("event conversion failed: {e}")))?;
     Ok(match route {
@@ -193,8 +206,14 @@ async fn handle(app: &App, request: AxumRequest) -> Result<Response<Body>, ApiEr
     })
 }
 
-/// The API Gateway HTTP API v2 event for this request.
-fn gateway_event(route: &Route, parts: &http::request::Parts, body: &[u8]) -> Value {
+/// The API Gateway HTTP API v2 event for this request; `principal` is the verified signer of an
+/// ingest request.
+fn gateway_event(
+    route: &Route,
+    parts: &http::request::Parts,
+    body: &[u8],
+    principal: Option<&Principal>,
+) -> Value {
     let mut headers = serde_json::Map::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
@@ -220,10 +239,12 @@ fn gateway_event(route: &Route, parts: &http::request::Parts, body: &[u8]) -> Va
     let authorizer = if route.dashboard() {
         jwt::claims(authorization).map(|claims| json!({"jwt": {"claims": claims, "scopes": null}}))
     } else {
-        Some(json!({"iam": {
-            "accessKey": "LOCALACCESSKEY", "accountId": "000000000000", "callerId": "local",
-            "principalOrgId": null, "userArn": "arn:aws:iam::000000000000:user/local", "userId": "local"
-        }}))
+        principal.map(|p| {
+            json!({"iam": {
+                "accessKey": p.access_key, "accountId": p.account_id, "callerId": p.user_id,
+                "principalOrgId": null, "userArn": p.user_arn, "userId": p.user_id
+            }})
+        })
     };
     let (body, encoded) = match std::str::from_utf8(body) {
         Ok(text) => (text.to_owned(), false),
@@ -285,4 +306,36 @@ fn into_axum(response: Response<Body>) -> AxumResponse {
         _ => Vec::new(),
     };
     AxumResponse::from_parts(parts, AxumBody::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+
+    fn ingest_parts() -> http::request::Parts {
+        http::Request::post("/v1/events")
+            .header("host", "127.0.0.1:3000")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn the_ingest_event_carries_the_signers_principal() {
+        let event = gateway_event(&Route::Ingest, &ingest_parts(), b"{}", Some(&sigv4::LOCAL));
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let RequestContext::ApiGatewayV2(context) = request.request_context() else {
+            panic!("an HTTP API v2 context");
+        };
+        let iam = context.authorizer.unwrap().iam.unwrap();
+        assert_eq!(iam.access_key.as_deref(), Some("local"));
+        assert_eq!(
+            iam.user_arn.as_deref(),
+            Some("arn:aws:iam::000000000000:user/local")
+        );
+        assert_eq!(iam.account_id.as_deref(), Some("000000000000"));
+    }
 }
