@@ -2,8 +2,6 @@
 
 use thiserror::Error;
 
-use crate::domain::cursor::CursorKey;
-
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
@@ -30,12 +28,6 @@ pub fn number_or(name: &'static str, default: i64) -> Result<i64, ConfigError> {
 /// Days an entry is kept before DynamoDB's TTL removes it (`RETENTION_DAYS`, default 365).
 pub fn retention_days() -> Result<i64, ConfigError> {
     number_or("RETENTION_DAYS", 365)
-}
-
-/// `CURSOR_SIGNING_KEY`: the secret that signs pagination cursors.
-pub fn cursor_key() -> Result<CursorKey, ConfigError> {
-    let secret = required("CURSOR_SIGNING_KEY")?;
-    CursorKey::new(secret.as_bytes()).map_err(|e| ConfigError::Invalid("CURSOR_SIGNING_KEY", e))
 }
 
 /// Days an export (file and job) is kept (`EXPORT_EXPIRY_DAYS`, default 7).

@@ -3,6 +3,7 @@
 use integration_tests::spawn_app;
 use seclog::domain::cursor::CursorKey;
 use seclog::http::AccountClaim;
+use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::events::EventStore;
 use serde_json::Value;
 
@@ -19,7 +20,7 @@ async fn sample_ingest_and_list_events_run_through_the_handlers() {
     let list = list_logs::ListLogs::new(
         store,
         AccountClaim::default_claim(),
-        CursorKey::new(&[1; 32]).unwrap(),
+        CursorKeys::fixed(CursorKey::new(&[1; 32]).unwrap()),
     );
 
     let request =

@@ -13,9 +13,9 @@ use dev_server::{App, LocalS3, LocalStack, Settings, Tables, jwt, router};
 use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Context, LambdaEvent};
 use reqwest::Response;
-use seclog::domain::cursor::CursorKey;
 use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
+use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports_bucket::ExportsBucket;
 use seclog::store::{aws, schema};
 use serde_json::{Value, json};
@@ -85,6 +85,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .expect("exports table");
 
+    // The cursor key comes from the local Secrets Manager, as in the cloud.
+    let cursor_secret =
+        dev_server::secrets::create_cursor_secret(&aws, &format!("cursor-{suffix}"))
+            .await
+            .expect("cursor secret");
+
     let s3_dir = tempfile::tempdir().expect("temp dir");
     let s3 = LocalS3::start(s3_dir.path(), 0).await.expect("local S3");
     s3.create_bucket(BUCKET).expect("bucket");
@@ -100,7 +106,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = Settings {
         tables: tables.clone(),
         claim: AccountClaim::new(options.claim),
-        cursor_key: CursorKey::new(&[42; 32]).expect("key"),
+        cursor_keys: CursorKeys::secrets_manager(&aws, cursor_secret),
         retention_days: 365,
         export_expiry_days: 7,
         link_ttl: options.link_ttl,

@@ -7,9 +7,10 @@ use jiff::Timestamp;
 use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::ApiError;
 use seclog::domain::AccountId;
-use seclog::domain::cursor::{self, CursorKey};
+use seclog::domain::cursor;
 use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus};
 use seclog::http::{AccountClaim, json, no_store, problem};
+use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports::{ExportStore, StoredJob};
 use seclog::store::exports_bucket::ExportsBucket;
 use serde_json::{Value, json};
@@ -18,7 +19,7 @@ pub struct GetExport {
     jobs: ExportStore,
     bucket: ExportsBucket,
     claim: AccountClaim,
-    cursor_key: CursorKey,
+    cursor_keys: CursorKeys,
     link_ttl: Duration,
 }
 
@@ -27,14 +28,14 @@ impl GetExport {
         jobs: ExportStore,
         bucket: ExportsBucket,
         claim: AccountClaim,
-        cursor_key: CursorKey,
+        cursor_keys: CursorKeys,
         link_ttl: Duration,
     ) -> Self {
         Self {
             jobs,
             bucket,
             claim,
-            cursor_key,
+            cursor_keys,
             link_ttl,
         }
     }
@@ -73,12 +74,10 @@ impl GetExport {
         account: &AccountId,
         request: &Request,
     ) -> Result<Response<Body>, ApiError> {
+        let key = self.cursor_keys.get().await?;
         let params = request.query_string_parameters_ref();
-        let query = ExportListQuery::parse(
-            params.into_iter().flat_map(|p| p.iter()),
-            account,
-            &self.cursor_key,
-        )?;
+        let query =
+            ExportListQuery::parse(params.into_iter().flat_map(|p| p.iter()), account, key)?;
         let (jobs, next) = self
             .jobs
             .list(account, query.after.as_deref(), query.limit)
@@ -88,9 +87,8 @@ impl GetExport {
         for job in &jobs {
             data.push(self.view(job, now).await?);
         }
-        let next_cursor = next.map(|position| {
-            cursor::encode(&self.cursor_key, ExportListQuery::scope(account), &position)
-        });
+        let next_cursor =
+            next.map(|position| cursor::encode(key, ExportListQuery::scope(account), &position));
         Ok(json(
             200,
             &json!({"data": data, "next_cursor": next_cursor}),

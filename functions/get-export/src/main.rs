@@ -3,6 +3,7 @@ use std::convert::Infallible;
 use get_export::GetExport;
 use lambda_http::{Error, service_fn};
 use seclog::http::AccountClaim;
+use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports::ExportStore;
 use seclog::store::exports_bucket::ExportsBucket;
 use seclog::{config, store, telemetry};
@@ -21,7 +22,7 @@ async fn main() -> Result<(), Error> {
         jobs,
         bucket,
         AccountClaim::from_env(),
-        config::cursor_key()?,
+        CursorKeys::from_env(&aws)?,
         config::download_url_ttl()?,
     );
     let get = &get;

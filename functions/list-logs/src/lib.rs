@@ -4,9 +4,10 @@ use jiff::Timestamp;
 use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::ApiError;
 use seclog::domain::LogQuery;
-use seclog::domain::cursor::{self, CursorKey};
+use seclog::domain::cursor;
 use seclog::domain::entry::LogEntryView;
 use seclog::http::{AccountClaim, json, no_store, problem};
+use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::events::EventStore;
 use serde::Serialize;
 
@@ -20,15 +21,15 @@ struct LogPage<'a> {
 pub struct ListLogs {
     store: EventStore,
     claim: AccountClaim,
-    cursor_key: CursorKey,
+    cursor_keys: CursorKeys,
 }
 
 impl ListLogs {
-    pub fn new(store: EventStore, claim: AccountClaim, cursor_key: CursorKey) -> Self {
+    pub fn new(store: EventStore, claim: AccountClaim, cursor_keys: CursorKeys) -> Self {
         Self {
             store,
             claim,
-            cursor_key,
+            cursor_keys,
         }
     }
 
@@ -43,12 +44,9 @@ impl ListLogs {
 
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let account = self.claim.account(&request)?;
+        let key = self.cursor_keys.get().await?;
         let params = request.query_string_parameters_ref();
-        let query = LogQuery::parse(
-            params.into_iter().flat_map(|p| p.iter()),
-            &account,
-            &self.cursor_key,
-        )?;
+        let query = LogQuery::parse(params.into_iter().flat_map(|p| p.iter()), &account, key)?;
         let page = self
             .store
             .page(
@@ -59,9 +57,9 @@ impl ListLogs {
                 Timestamp::now(),
             )
             .await?;
-        let next_cursor = page.resume_after.map(|position| {
-            cursor::encode(&self.cursor_key, query.filter.scope(&account), &position)
-        });
+        let next_cursor = page
+            .resume_after
+            .map(|position| cursor::encode(key, query.filter.scope(&account), &position));
         let data: Vec<_> = page.entries.iter().map(|e| e.view(&query.zone)).collect();
         // Serialized as typed views, never through `serde_json::Value`, which would turn
         // big integers in `details` into floats.

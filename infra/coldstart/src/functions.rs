@@ -148,6 +148,19 @@ pub fn has_symtab(path: &Path) -> io::Result<Option<bool>> {
     Ok(Some(false))
 }
 
+/// The `elapsed_us` of every JSON log line of `path` whose message is `message` (the functions
+/// log with `tracing`'s JSON format).
+pub fn logged_micros(path: &Path, message: &str) -> Vec<u64> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == message)
+        .filter_map(|line| line["fields"]["elapsed_us"].as_u64())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,7 @@ use runtime_api::{Invocation, Outcome, RuntimeApi};
 const EVENTS_TABLE: &str = "coldstart-events";
 const EXPORTS_TABLE: &str = "coldstart-exports";
 const EXPORTS_BUCKET: &str = "coldstart-exports";
+const CURSOR_SECRET: &str = "coldstart-cursor-key";
 const INIT_GOAL: Duration = Duration::from_millis(15);
 const SIZE_GOAL: u64 = 8_000_000;
 
@@ -149,6 +150,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where the functions run: the local Runtime API, the local AWS endpoint, the cursor secret.
+struct Stack<'a> {
+    api_address: &'a str,
+    endpoint: &'a str,
+    cursor_secret: &'a str,
+}
+
 /// One function's measured runs.
 struct Report {
     function: Function,
@@ -222,7 +230,7 @@ fn run(options: &Options) -> Result<ExitCode, String> {
     eprintln!("starting the local stack (moto) ...");
     let stack = LocalStack::start(0).map_err(|e| format!("local stack: {e}"))?;
     let endpoint = stack.dynamodb_endpoint.clone();
-    runtime.block_on(async {
+    let cursor_secret = runtime.block_on(async {
         let config = aws::local(&endpoint).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         schema::create_events_table(&dynamodb, EVENTS_TABLE)
@@ -230,7 +238,10 @@ fn run(options: &Options) -> Result<ExitCode, String> {
             .map_err(|e| format!("create {EVENTS_TABLE}: {e}"))?;
         schema::create_streamed_table(&dynamodb, EXPORTS_TABLE)
             .await
-            .map_err(|e| format!("create {EXPORTS_TABLE}: {e}"))
+            .map_err(|e| format!("create {EXPORTS_TABLE}: {e}"))?;
+        dev_server::secrets::create_cursor_secret(&config, CURSOR_SECRET)
+            .await
+            .map_err(|e| format!("create secret {CURSOR_SECRET}: {e}"))
     })?;
     create_bucket(&endpoint, EXPORTS_BUCKET).map_err(|e| format!("create bucket: {e}"))?;
 
@@ -248,8 +259,11 @@ fn run(options: &Options) -> Result<ExitCode, String> {
         let report = bench_function(
             options,
             &api,
-            &api_address.to_string(),
-            &endpoint,
+            &Stack {
+                api_address: &api_address.to_string(),
+                endpoint: &endpoint,
+                cursor_secret: &cursor_secret,
+            },
             &bin_dir,
             &log_dir,
             function,
@@ -272,8 +286,7 @@ fn run(options: &Options) -> Result<ExitCode, String> {
 fn bench_function(
     options: &Options,
     api: &Arc<RuntimeApi>,
-    api_address: &str,
-    endpoint: &str,
+    stack: &Stack<'_>,
     bin_dir: &Path,
     log_dir: &Path,
     function: &Function,
@@ -298,7 +311,7 @@ fn bench_function(
     let event = Bytes::from(event);
     let log_path = log_dir.join(format!("{}.log", function.name));
     let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let env = lambda_env(options, function, api_address, endpoint);
+    let env = lambda_env(options, function, stack);
     eprintln!(
         "{}: {} warm-up + {} runs, event {}",
         function.name, options.warmup, options.runs, event_source
@@ -347,12 +360,12 @@ fn bench_function(
 }
 
 /// The environment Lambda gives a `provided.al2023` function, plus the template's variables.
-fn lambda_env(
-    options: &Options,
-    function: &Function,
-    api_address: &str,
-    endpoint: &str,
-) -> Vec<(String, String)> {
+fn lambda_env(options: &Options, function: &Function, stack: &Stack<'_>) -> Vec<(String, String)> {
+    let Stack {
+        api_address,
+        endpoint,
+        cursor_secret,
+    } = *stack;
     let name = function.name.as_str();
     let mut env: Vec<(String, String)> = [
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -374,10 +387,7 @@ fn lambda_env(
         ("EVENTS_TABLE", EVENTS_TABLE),
         ("EXPORTS_TABLE", EXPORTS_TABLE),
         ("EXPORTS_BUCKET", EXPORTS_BUCKET),
-        (
-            "CURSOR_SIGNING_KEY",
-            "coldstart-cursor-signing-key-0123456789abcdef",
-        ),
+        ("CURSOR_KEY_SECRET_ID", cursor_secret),
         ("ACCOUNT_CLAIM", "account_id"),
         ("RETENTION_DAYS", "365"),
         ("EXPORT_EXPIRY_DAYS", "7"),
@@ -748,6 +758,18 @@ fn print_table(options: &Options, reports: &[Report], log_dir: &Path) {
         }
         if report.failures.len() > 3 {
             println!("{name}: ... {} failures in all", report.failures.len());
+        }
+        let key_reads = functions::logged_micros(
+            &log_dir.join(format!("{name}.log")),
+            "cursor signing key loaded",
+        );
+        if !key_reads.is_empty() {
+            let (min, median, max) = spread(key_reads.iter().map(|us| *us as f64 / 1e3).collect());
+            println!(
+                "{name}: cursor signing key read from Secrets Manager in {min:.1} / {median:.1} / {max:.1} ms \
+                 (min/med/max of {} reads; started in the background at init, awaited by the first request)",
+                key_reads.len()
+            );
         }
         let init = median_init(report);
         let init_ok = init.is_some_and(|m| m <= INIT_GOAL);

@@ -24,9 +24,9 @@ use ingest::Ingest;
 use lambda_http::{Body, Response};
 use list_logs::ListLogs;
 use seclog::ApiError;
-use seclog::domain::cursor::CursorKey;
 use seclog::export::worker::{ExportWorker, WorkerSettings};
 use seclog::http::{AccountClaim, problem};
+use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::events::EventStore;
 use seclog::store::exports::ExportStore;
 use seclog::store::exports_bucket::ExportsBucket;
@@ -48,7 +48,7 @@ pub struct Tables {
 pub struct Settings {
     pub tables: Tables,
     pub claim: AccountClaim,
-    pub cursor_key: CursorKey,
+    pub cursor_keys: CursorKeys,
     pub retention_days: i64,
     pub export_expiry_days: i64,
     pub link_ttl: Duration,
@@ -85,14 +85,14 @@ impl App {
             list_logs: ListLogs::new(
                 events.clone(),
                 settings.claim.clone(),
-                settings.cursor_key.clone(),
+                settings.cursor_keys.clone(),
             ),
             create_export: CreateExport::new(jobs.clone(), events, settings.claim.clone()),
             get_export: GetExport::new(
                 jobs,
                 bucket,
                 settings.claim,
-                settings.cursor_key,
+                settings.cursor_keys,
                 settings.link_ttl,
             ),
             worker: Arc::new(Worker::new(worker)),

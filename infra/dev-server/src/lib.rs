@@ -4,6 +4,7 @@
 pub mod gateway;
 pub mod jwt;
 pub mod s3;
+pub mod secrets;
 pub mod sigv4;
 pub mod stack;
 pub mod streams;

@@ -1,7 +1,7 @@
 //! `make dev`: the local stack and every function behind one loopback endpoint.
 //!
 //! Environment: `PORT` (3000), `MOTO_PORT` (free), `S3_PORT` (free), `S3_DIR` (.local/s3),
-//! `ACCOUNT_CLAIM`, `CURSOR_SIGNING_KEY` (random per run), `RETENTION_DAYS`,
+//! `ACCOUNT_CLAIM`, `RETENTION_DAYS`,
 //! `EXPORT_EXPIRY_DAYS`, `DOWNLOAD_URL_TTL_SECONDS`.
 
 use std::sync::Arc;
@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use dev_server::streams::StreamTrigger;
 use dev_server::{App, LocalS3, LocalStack, Settings, Tables, router};
-use seclog::domain::cursor::CursorKey;
 use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
+use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports_bucket::ExportsBucket;
 use seclog::store::{aws, schema};
 
 const BUCKET: &str = "security-logs-exports";
+const CURSOR_SECRET: &str = "security-logs-cursor-key";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,14 +41,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     schema::create_events_table(&dynamodb, &tables.events).await?;
     schema::create_streamed_table(&dynamodb, &tables.exports).await?;
 
-    let cursor_key = match std::env::var("CURSOR_SIGNING_KEY") {
-        Ok(secret) => CursorKey::new(secret.as_bytes())?,
-        Err(_) => CursorKey::new(random_secret().as_bytes())?,
-    };
+    // A fresh secret per run, in the local Secrets Manager: cursors from an earlier run are
+    // refused, as after a key rotation.
+    let secret = dev_server::secrets::create_cursor_secret(&dynamodb_config, CURSOR_SECRET).await?;
     let settings = Settings {
         tables: tables.clone(),
         claim: AccountClaim::from_env(),
-        cursor_key,
+        cursor_keys: CursorKeys::secrets_manager(&dynamodb_config, secret),
         retention_days: seclog::config::retention_days()?,
         export_expiry_days: seclog::config::export_expiry_days()?,
         link_ttl: seclog::config::download_url_ttl()?,
@@ -93,9 +93,4 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
     }
-}
-
-/// A per-run cursor key: cursors from an earlier run are refused, as after a key rotation.
-fn random_secret() -> String {
-    (0..4).map(|_| ulid::Ulid::generate().to_string()).collect()
 }

@@ -6,6 +6,7 @@
 //! - `expires_at` (epoch seconds) is the TTL attribute.
 
 pub mod aws;
+pub mod cursor_keys;
 pub mod events;
 pub mod exports;
 pub mod exports_bucket;
@@ -25,6 +26,8 @@ pub enum StoreError {
     Unprocessed(usize),
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
+    #[error("the cursor signing key is unavailable: {0}")]
+    Secret(String),
 }
 
 impl StoreError {

@@ -1,0 +1,142 @@
+//! The cursor signing key, read once per process from Secrets Manager, off the cold-start path.
+//!
+//! The stack generates the secret (`GenerateSecretString`): no person types it and no
+//! function's configuration holds it, only its id (`CURSOR_KEY_SECRET_ID`). The read starts in
+//! the background as soon as the handler is built, concurrently with the rest of init; the
+//! first request that needs the key awaits it (usually long done). A failed read is not
+//! cached: the next request tries again, and meanwhile requests get 503.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use tokio::sync::OnceCell;
+
+use super::StoreError;
+use crate::config::{self, ConfigError};
+use crate::domain::cursor::CursorKey;
+
+/// The environment variable holding the secret's id (its ARN in the cloud).
+pub const SECRET_ID_VAR: &str = "CURSOR_KEY_SECRET_ID";
+
+#[derive(Clone)]
+pub struct CursorKeys {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    key: OnceCell<CursorKey>,
+    source: Option<Source>,
+}
+
+struct Source {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+}
+
+impl CursorKeys {
+    /// The secret named by `CURSOR_KEY_SECRET_ID`, read in the background from now on.
+    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Self::secrets_manager(
+            config,
+            config::required(SECRET_ID_VAR)?,
+        ))
+    }
+
+    /// The secret `secret_id`; starts reading it at once when a Tokio runtime is running.
+    pub fn secrets_manager(config: &SdkConfig, secret_id: impl Into<String>) -> Self {
+        let keys = Self {
+            inner: Arc::new(Inner {
+                key: OnceCell::new(),
+                source: Some(Source {
+                    client: aws_sdk_secretsmanager::Client::new(config),
+                    secret_id: secret_id.into(),
+                }),
+            }),
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let prefetch = keys.clone();
+            runtime.spawn(async move {
+                if let Err(error) = prefetch.get().await {
+                    tracing::warn!(%error, "cursor signing key not read yet; retried on first use");
+                }
+            });
+        }
+        keys
+    }
+
+    /// A key known up front (unit tests of the layers above).
+    pub fn fixed(key: CursorKey) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                key: OnceCell::new_with(Some(key)),
+                source: None,
+            }),
+        }
+    }
+
+    /// The key, read on first call (or awaited from the background read).
+    pub async fn get(&self) -> Result<&CursorKey, StoreError> {
+        self.inner
+            .key
+            .get_or_try_init(|| async {
+                let source = self.inner.source.as_ref().ok_or_else(|| {
+                    StoreError::Secret("no cursor signing key is configured".into())
+                })?;
+                source.read().await
+            })
+            .await
+    }
+}
+
+impl Source {
+    async fn read(&self) -> Result<CursorKey, StoreError> {
+        let started = Instant::now();
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Secret(
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+        let secret = output
+            .secret_string()
+            .ok_or_else(|| StoreError::Secret("the secret has no SecretString".into()))?;
+        let key = CursorKey::new(secret.as_bytes()).map_err(StoreError::Secret)?;
+        // Measured by `make bench` (infra/coldstart reads this line from the function's log).
+        tracing::info!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "cursor signing key loaded"
+        );
+        Ok(key)
+    }
+}
+
+impl std::fmt::Debug for CursorKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKeys(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_fixed_key_is_ready_and_no_source_is_an_error() {
+        let key = CursorKey::new(&[7; 32]).unwrap();
+        let keys = CursorKeys::fixed(key);
+        assert!(keys.get().await.is_ok());
+        let missing = CursorKeys {
+            inner: Arc::new(Inner {
+                key: OnceCell::new(),
+                source: None,
+            }),
+        };
+        assert!(matches!(missing.get().await, Err(StoreError::Secret(_))));
+    }
+}
