@@ -10,14 +10,7 @@ const LOCAL_PRODUCER: &str = "arn:aws:iam::000000000000:user/local";
 
 /// Every stored item of the events table, as text, to prove what is (not) stored.
 async fn raw_table(app: &TestApp) -> String {
-    let raw = app
-        .dynamodb
-        .scan()
-        .table_name(&app.tables.events)
-        .send()
-        .await
-        .unwrap();
-    format!("{:?}", raw.items())
+    format!("{:?}", app.raw_items().await)
 }
 
 /// Exports everything of `account` and returns the CSV text.
@@ -221,15 +214,9 @@ async fn a_claim_whose_entry_was_lost_is_completed_by_the_retry() {
     let ids = app.ingest(vec![body.clone()]).await;
 
     // As if the first request died between its claim and its entry write.
-    let items = app
-        .dynamodb
-        .scan()
-        .table_name(&app.tables.events)
-        .send()
+    let entry_key = app
+        .raw_items()
         .await
-        .unwrap();
-    let entry_key = items
-        .items()
         .iter()
         .find(|item| item["pk"].as_s().unwrap() == &acct)
         .map(|item| {

@@ -252,6 +252,21 @@ impl TestApp {
             .collect()
     }
 
+    /// Every item of the events table as stored (one Scan page: tests hold few items), to
+    /// prove what is, and is not, written.
+    pub async fn raw_items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.dynamodb
+            .scan()
+            .table_name(&self.tables.events)
+            .send()
+            .await
+            .expect("scan")
+            .items
+            .unwrap_or_default()
+    }
+
     pub async fn list(&self, account: &str, query: &str) -> (u16, Value) {
         self.get_with_token(&format!("/v1/logs?{query}"), Some(&token(account)))
             .await

@@ -157,22 +157,13 @@ impl EventStore {
                     TransactWriteItem::builder().put(put).build()
                 })
                 .collect();
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let failed = match result {
-                Ok(_) => return Ok(duplicates),
-                Err(err) => match cancellation(&err) {
-                    Cancellation::Conditions(positions) => positions,
-                    Cancellation::Conflict => {
-                        backoff(attempt).await;
-                        continue;
-                    }
-                    Cancellation::Other => return Err(StoreError::dynamo(err).into()),
-                },
+            let failed = match self.transact(items).await? {
+                Outcome::Written => return Ok(duplicates),
+                Outcome::ConditionsFailed(positions) => positions,
+                Outcome::Conflict => {
+                    backoff(attempt).await;
+                    continue;
+                }
             };
             let existing: Vec<usize> = failed.iter().map(|&p| pending[p]).collect();
             let mut found = self.markers(events, &existing).await?;
@@ -220,27 +211,18 @@ impl EventStore {
                     .iter()
                     .map(|put| TransactWriteItem::builder().put(put.clone()).build())
                     .collect();
-                let result = self
-                    .client
-                    .transact_write_items()
-                    .set_transact_items(Some(items))
-                    .send()
-                    .await;
-                match result {
-                    Ok(_) => break,
-                    Err(err) => match cancellation(&err) {
-                        Cancellation::Conditions(positions) => {
-                            let existing: HashSet<usize> = positions.into_iter().collect();
-                            pending = pending
-                                .into_iter()
-                                .enumerate()
-                                .filter(|(p, _)| !existing.contains(p))
-                                .map(|(_, put)| put)
-                                .collect();
-                        }
-                        Cancellation::Conflict => backoff(attempt).await,
-                        Cancellation::Other => return Err(StoreError::dynamo(err)),
-                    },
+                match self.transact(items).await? {
+                    Outcome::Written => break,
+                    Outcome::ConditionsFailed(positions) => {
+                        let existing: HashSet<usize> = positions.into_iter().collect();
+                        pending = pending
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(p, _)| !existing.contains(p))
+                            .map(|(_, put)| put)
+                            .collect();
+                    }
+                    Outcome::Conflict => backoff(attempt).await,
                 }
                 attempt += 1;
             }
@@ -365,6 +347,20 @@ impl EventStore {
         }
     }
 
+    /// One `TransactWriteItems`; a cancellation is an outcome, any other failure an error.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Outcome, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Outcome::Written),
+            Err(err) => cancellation(&err).ok_or_else(|| StoreError::dynamo(err)),
+        }
+    }
+
     fn marker_put(&self, event: &NewEvent, fingerprint: Option<&str>, expires_at: i64) -> Put {
         let event_id = event
             .event_id
@@ -441,18 +437,20 @@ pub(super) fn marker_partition(account: &AccountId) -> String {
     format!("{account}#idem")
 }
 
-enum Cancellation {
-    /// The positions of the items whose condition failed.
-    Conditions(Vec<usize>),
+enum Outcome {
+    Written,
+    /// Cancelled: the positions of the items whose condition failed.
+    ConditionsFailed(Vec<usize>),
+    /// Cancelled by a concurrent transaction on the same items: retry.
     Conflict,
-    Other,
 }
 
-fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Cancellation {
+/// What a cancelled transaction's reasons say; `None` for any other failure.
+fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Outcome> {
     let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
         err.as_service_error()
     else {
-        return Cancellation::Other;
+        return None;
     };
     let codes: Vec<&str> = cancelled
         .cancellation_reasons()
@@ -466,10 +464,10 @@ fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Cancellation {
         .map(|(p, _)| p)
         .collect();
     if !failed.is_empty() {
-        Cancellation::Conditions(failed)
+        Some(Outcome::ConditionsFailed(failed))
     } else if codes.contains(&"TransactionConflict") {
-        Cancellation::Conflict
+        Some(Outcome::Conflict)
     } else {
-        Cancellation::Other
+        None
     }
 }
