@@ -77,21 +77,25 @@ impl EventType {
         matches!(self, EventType::SecurityLogsExported)
     }
 
-    /// Parses the `type` of an ingested event: a known type that producers may send.
+    /// Parses the `type` of an ingested event: a known type that producers may send. The
+    /// error lists only those.
     pub fn parse_producible(value: &str) -> Result<Self, String> {
-        let parsed = Self::parse(value)?;
-        if parsed.recorded_by_service() {
-            let producible: Vec<&str> = Self::ALL
-                .into_iter()
-                .filter(|t| !t.recorded_by_service())
-                .map(EventType::as_str)
-                .collect();
-            return Err(format!(
+        let producible: Vec<&str> = Self::ALL
+            .into_iter()
+            .filter(|t| !t.recorded_by_service())
+            .map(EventType::as_str)
+            .collect();
+        match Self::ALL.into_iter().find(|t| t.as_str() == value) {
+            Some(parsed) if !parsed.recorded_by_service() => Ok(parsed),
+            Some(_) => Err(format!(
                 "{value:?} is recorded by the service itself and cannot be sent; valid types: {}",
                 producible.join(", ")
-            ));
+            )),
+            None => Err(format!(
+                "unknown event type {value:?}; valid types: {}",
+                producible.join(", ")
+            )),
         }
-        Ok(parsed)
     }
 }
 
@@ -141,6 +145,9 @@ mod tests {
         assert!(err.contains("recorded by the service"), "{err}");
         assert!(!err.contains("valid types: login, login.failed, password.changed, api_key.viewed, api_key.regenerated, account_settings.changed, payout_account.updated, kyc_document.changed, security_logs"), "{err}");
         assert_eq!(EventType::parse_producible("login"), Ok(EventType::Login));
+        let unknown = EventType::parse_producible("logout").unwrap_err();
+        assert!(unknown.contains("unknown event type"), "{unknown}");
+        assert!(!unknown.contains("security_logs.exported"), "{unknown}");
         assert_eq!(
             EventType::parse("security_logs.exported"),
             Ok(EventType::SecurityLogsExported)
