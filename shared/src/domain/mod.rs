@@ -11,6 +11,8 @@ pub mod fields;
 pub mod json;
 pub mod location;
 pub mod new_event;
+#[cfg(test)]
+mod proptests;
 pub mod query;
 pub mod secrets;
 pub mod summary;

@@ -7,7 +7,10 @@
 //!   inside longer strings and as object keys, becomes its prefix, `...` and its last 4.
 //! - Under an account-number key ([`is_account_number_key`]), every string or number with 5 or
 //!   more digits, at any depth and object keys included, becomes `****` and its last 4; so do
-//!   `from`/`to` of an object whose `field` names an account number (a `changes` item).
+//!   `from`/`to` of an object whose `field` names an account number (a `changes` item). API
+//!   keys under such a key are masked too, when the text is not an account number itself.
+//! - Masking is idempotent: what it writes (`sk_live_...4242`, `****7890`, `#b` suffixes of
+//!   colliding keys) holds no key tail and at most 4 digits, so it is never masked again.
 
 use std::collections::BTreeMap;
 
@@ -70,7 +73,7 @@ pub fn mask_text(text: &mut String) -> usize {
 /// Under an account-number key: every value with enough digits, at any depth, is masked.
 fn mask_account_numbers(value: &mut Json) -> usize {
     match value {
-        Json::String(text) => mask_account_number(text),
+        Json::String(text) => mask_under_account_key(text),
         Json::Number(text) => {
             let mut text = text.clone();
             let masked = mask_account_number(&mut text);
@@ -81,15 +84,25 @@ fn mask_account_numbers(value: &mut Json) -> usize {
         }
         Json::Array(items) => items.iter_mut().map(mask_account_numbers).sum(),
         Json::Object(map) => {
-            let keys = mask_keys(map, |key| mask_account_number(key) + mask_api_keys(key));
+            let keys = mask_keys(map, mask_under_account_key);
             keys + map.values_mut().map(mask_account_numbers).sum::<usize>()
         }
         Json::Null | Json::Bool(_) => 0,
     }
 }
 
-/// Rewrites object keys with `mask`; a masked key that collides with another gets a `#n`
-/// suffix, so no value is lost.
+/// A text under an account-number key: an account number is masked whole; any other text may
+/// still hold an API key (`{"iban": "sk_live_..."}`), which is masked wherever it is.
+fn mask_under_account_key(text: &mut String) -> usize {
+    match mask_account_number(text) {
+        0 => mask_api_keys(text),
+        masked => masked,
+    }
+}
+
+/// Rewrites object keys with `mask`; a masked key that collides with another gets a `#b`, `#c`,
+/// ... suffix, so no value is lost. Letters, not digits: `****6789#2` would hold 5 digits, so
+/// masking the document again would mask the key again (`****7892`).
 fn mask_keys(map: &mut BTreeMap<String, Json>, mask: impl Fn(&mut String) -> usize) -> usize {
     let mut masked = 0;
     let keys: Vec<String> = map.keys().cloned().collect();
@@ -104,12 +117,24 @@ fn mask_keys(map: &mut BTreeMap<String, Json>, mask: impl Fn(&mut String) -> usi
         let mut unique = new_key.clone();
         let mut n = 2;
         while map.contains_key(&unique) {
-            unique = format!("{new_key}#{n}");
+            unique = format!("{new_key}#{}", collision_letters(n));
             n += 1;
         }
         map.insert(unique, value);
     }
     masked
+}
+
+/// The `n`th copy of a key, in letters: 2 -> `b`, 26 -> `z`, 27 -> `aa`, 28 -> `ab`, ...
+fn collision_letters(mut n: usize) -> String {
+    let mut letters = Vec::new();
+    while n > 0 {
+        n -= 1;
+        letters.push(b'a' + (n % 26) as u8);
+        n /= 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ASCII letters")
 }
 
 /// `0012-3456-6789` -> `****6789`; values with fewer than 5 digits are left alone.
@@ -237,6 +262,42 @@ mod tests {
         assert_eq!(
             details.to_text(),
             r#"{"IBAN":"****0123","accountNumber":"****6789","account_last4":"6789","bank":"BDO","bank_account":{"by_number":{"****7777":"savings"},"list":["****5432",4321],"primary":{"number":"****1234"}}}"#
+        );
+    }
+
+    /// Found by the masking property (`proptests::masking`): under an account-number key a
+    /// string with fewer than 5 digits was left alone, API key included.
+    #[test]
+    fn api_keys_under_account_number_keys_are_masked() {
+        let mut details = json(
+            r#"{"changes": [{"accountnumber": ["sk_live_A0aAaaAaAAa0"]}],
+                "a": {"field": "accountnumber", "to": [{"é": "sk_live_Aaa0Aa0AAaa0"}]},
+                "iban": {"note": "rotated sk_test_abcdefghijklmnop9999 today"}}"#,
+        );
+        assert_eq!(mask_secrets(&mut details), 3);
+        assert_eq!(
+            details.to_text(),
+            r#"{"a":{"field":"accountnumber","to":[{"é":"sk_live_...Aaa0"}]},"changes":[{"accountnumber":["sk_live_...AAa0"]}],"iban":{"note":"rotated sk_test_...9999 today"}}"#
+        );
+    }
+
+    /// Found by the idempotency property: masked keys that collided got `#2`, and
+    /// `****2112#2` has 5 digits, so masking again turned it into `****1122`.
+    #[test]
+    fn colliding_masked_keys_stay_masked_when_masked_again() {
+        let mut details =
+            json(r#"{"field": "accountnumber", "to": {"112112": null, "12112": 1, "2112": 2}}"#);
+        assert_eq!(mask_secrets(&mut details), 2);
+        let once = details.clone();
+        assert_eq!(
+            once.to_text(),
+            r#"{"field":"accountnumber","to":{"****2112":null,"****2112#b":1,"2112":2}}"#
+        );
+        assert_eq!(mask_secrets(&mut details), 0);
+        assert_eq!(details, once);
+        assert_eq!(
+            [2, 3, 26, 27, 28, 702, 703].map(collision_letters),
+            ["b", "c", "z", "aa", "ab", "zz", "aaa"]
         );
     }
 
