@@ -1,6 +1,27 @@
-//! Settings read from the Lambda environment once, at start-up.
+//! Settings read from the Lambda environment once, at start-up: one typed [`Settings`], every
+//! environment name written once ([`vars`]). Each function asks for what it needs; a missing
+//! or invalid variable fails start-up with its name, never a request.
 
+use std::time::Duration;
+
+use aws_config::SdkConfig;
 use thiserror::Error;
+
+use crate::export::worker::WorkerSettings;
+use crate::http::AccountClaim;
+
+/// The environment variables of the functions (`template.yaml` sets them).
+pub mod vars {
+    pub const EVENTS_TABLE: &str = "EVENTS_TABLE";
+    pub const EXPORTS_TABLE: &str = "EXPORTS_TABLE";
+    pub const EXPORTS_BUCKET: &str = "EXPORTS_BUCKET";
+    pub const ACCOUNT_CLAIM: &str = "ACCOUNT_CLAIM";
+    pub const CURSOR_KEY_SECRET_ID: &str = "CURSOR_KEY_SECRET_ID";
+    pub const RETENTION_DAYS: &str = "RETENTION_DAYS";
+    pub const EXPORT_EXPIRY_DAYS: &str = "EXPORT_EXPIRY_DAYS";
+    pub const DOWNLOAD_URL_TTL_SECONDS: &str = "DOWNLOAD_URL_TTL_SECONDS";
+    pub const CHECKPOINT_RESERVE_SECONDS: &str = "CHECKPOINT_RESERVE_SECONDS";
+}
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -10,39 +31,189 @@ pub enum ConfigError {
     Invalid(&'static str, String),
 }
 
-pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).map_err(|_| ConfigError::Missing(name))
+/// Everything the functions read from their environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    events_table: Option<String>,
+    exports_table: Option<String>,
+    exports_bucket: Option<String>,
+    cursor_key_secret_id: Option<String>,
+    /// The token claim holding the account (`ACCOUNT_CLAIM`, default `account_id`).
+    pub claim: AccountClaim,
+    /// Days an entry is kept before DynamoDB's TTL removes it (default 365).
+    pub retention_days: i64,
+    /// Days an export (file and job) is kept (default 7).
+    pub export_expiry_days: i64,
+    /// How long a download link lives (default and maximum 900 s).
+    pub link_ttl: Duration,
+    /// The export worker's bounds; its checkpoint reserve comes from
+    /// `CHECKPOINT_RESERVE_SECONDS` (default 60 s), the rest are fixed.
+    pub worker: WorkerSettings,
 }
 
-pub fn number_or(name: &'static str, default: i64) -> Result<i64, ConfigError> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| ConfigError::Invalid(name, "must be a positive integer".into())),
-        Err(_) => Ok(default),
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            events_table: None,
+            exports_table: None,
+            exports_bucket: None,
+            cursor_key_secret_id: None,
+            claim: AccountClaim::default_claim(),
+            retention_days: 365,
+            export_expiry_days: 7,
+            link_ttl: Duration::from_secs(900),
+            worker: WorkerSettings::default(),
+        }
     }
 }
 
-/// Days an entry is kept before DynamoDB's TTL removes it (`RETENTION_DAYS`, default 365).
-pub fn retention_days() -> Result<i64, ConfigError> {
-    number_or("RETENTION_DAYS", 365)
+impl Settings {
+    /// Reads every variable (defaults where the contract has one); names are checked when a
+    /// function asks for them.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings from any name -> value lookup (the environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let number =
+            |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+                match get(name) {
+                    Some(value) => value.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        ConfigError::Invalid(name, "must be a positive integer".into())
+                    }),
+                    None => Ok(default),
+                }
+            };
+        let link_ttl = number(
+            vars::DOWNLOAD_URL_TTL_SECONDS,
+            defaults.link_ttl.as_secs() as i64,
+        )?;
+        if link_ttl > 900 {
+            return Err(ConfigError::Invalid(
+                vars::DOWNLOAD_URL_TTL_SECONDS,
+                "must be at most 900".into(),
+            ));
+        }
+        Ok(Self {
+            events_table: get(vars::EVENTS_TABLE),
+            exports_table: get(vars::EXPORTS_TABLE),
+            exports_bucket: get(vars::EXPORTS_BUCKET),
+            cursor_key_secret_id: get(vars::CURSOR_KEY_SECRET_ID),
+            claim: get(vars::ACCOUNT_CLAIM)
+                .map(AccountClaim::new)
+                .unwrap_or(defaults.claim),
+            retention_days: number(vars::RETENTION_DAYS, defaults.retention_days)?,
+            export_expiry_days: number(vars::EXPORT_EXPIRY_DAYS, defaults.export_expiry_days)?,
+            link_ttl: Duration::from_secs(link_ttl as u64),
+            worker: WorkerSettings {
+                reserve: Duration::from_secs(number(
+                    vars::CHECKPOINT_RESERVE_SECONDS,
+                    defaults.worker.reserve.as_secs() as i64,
+                )? as u64),
+                ..defaults.worker
+            },
+        })
+    }
+
+    pub fn events_table(&self) -> Result<&str, ConfigError> {
+        required(&self.events_table, vars::EVENTS_TABLE)
+    }
+
+    pub fn exports_table(&self) -> Result<&str, ConfigError> {
+        required(&self.exports_table, vars::EXPORTS_TABLE)
+    }
+
+    pub fn exports_bucket(&self) -> Result<&str, ConfigError> {
+        required(&self.exports_bucket, vars::EXPORTS_BUCKET)
+    }
+
+    pub fn cursor_key_secret_id(&self) -> Result<&str, ConfigError> {
+        required(&self.cursor_key_secret_id, vars::CURSOR_KEY_SECRET_ID)
+    }
+
+    /// The same settings with the resource names of a local stack.
+    pub fn with_resources(
+        mut self,
+        events_table: &str,
+        exports_table: &str,
+        exports_bucket: &str,
+        cursor_key_secret_id: &str,
+    ) -> Self {
+        self.events_table = Some(events_table.to_owned());
+        self.exports_table = Some(exports_table.to_owned());
+        self.exports_bucket = Some(exports_bucket.to_owned());
+        self.cursor_key_secret_id = Some(cursor_key_secret_id.to_owned());
+        self
+    }
 }
 
-/// Days an export (file and job) is kept (`EXPORT_EXPIRY_DAYS`, default 7).
-pub fn export_expiry_days() -> Result<i64, ConfigError> {
-    number_or("EXPORT_EXPIRY_DAYS", 7)
+fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, ConfigError> {
+    value.as_deref().ok_or(ConfigError::Missing(name))
 }
 
-/// How long a download link lives (`DOWNLOAD_URL_TTL_SECONDS`, default and maximum 900).
-pub fn download_url_ttl() -> Result<std::time::Duration, ConfigError> {
-    let seconds = number_or("DOWNLOAD_URL_TTL_SECONDS", 900)?;
-    if seconds > 900 {
-        return Err(ConfigError::Invalid(
-            "DOWNLOAD_URL_TTL_SECONDS",
-            "must be at most 900".into(),
+/// What a function is built from: the AWS configuration (S3's apart, since a local stack may
+/// serve S3 elsewhere) and the settings. Built once per process.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub aws: SdkConfig,
+    pub s3: SdkConfig,
+    pub settings: Settings,
+}
+
+impl Stack {
+    /// The Lambda environment: role credentials, region, settings.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let settings = Settings::from_env()?;
+        let aws = crate::store::aws::from_env().await;
+        Ok(Self {
+            s3: aws.clone(),
+            aws,
+            settings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_and_missing_names_are_reported_when_asked_for() {
+        let s = settings(&[(vars::EVENTS_TABLE, "events")]).unwrap();
+        assert_eq!(s.events_table().unwrap(), "events");
+        assert_eq!(s.retention_days, 365);
+        assert_eq!(s.link_ttl, Duration::from_secs(900));
+        assert_eq!(s.claim.name(), "account_id");
+        assert!(matches!(
+            s.exports_bucket(),
+            Err(ConfigError::Missing("EXPORTS_BUCKET"))
         ));
     }
-    Ok(std::time::Duration::from_secs(seconds as u64))
+
+    #[test]
+    fn numbers_must_be_positive_and_links_short() {
+        assert!(settings(&[(vars::RETENTION_DAYS, "0")]).is_err());
+        assert!(settings(&[(vars::RETENTION_DAYS, "x")]).is_err());
+        assert!(settings(&[(vars::DOWNLOAD_URL_TTL_SECONDS, "901")]).is_err());
+        let s = settings(&[
+            (vars::DOWNLOAD_URL_TTL_SECONDS, "60"),
+            (vars::ACCOUNT_CLAIM, "merchant"),
+            (vars::CHECKPOINT_RESERVE_SECONDS, "5"),
+        ])
+        .unwrap();
+        assert_eq!(s.link_ttl, Duration::from_secs(60));
+        assert_eq!(s.claim.name(), "merchant");
+        assert_eq!(s.worker.reserve, Duration::from_secs(5));
+    }
 }

@@ -2,7 +2,7 @@
 
 use integration_tests::spawn_app;
 use seclog::domain::cursor::CursorKey;
-use seclog::http::AccountClaim;
+use seclog::http::{AccountClaim, Endpoint};
 use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::events::EventStore;
 use serde_json::Value;

@@ -9,13 +9,13 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use dev_server::streams::StreamTrigger;
-use dev_server::{App, LocalS3, LocalStack, Settings, Tables, jwt, router};
+use dev_server::{App, LocalS3, LocalStack, Tables, jwt, router};
 use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Context, LambdaEvent};
 use reqwest::Response;
+use seclog::config::{Settings, Stack};
 use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
-use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports_bucket::ExportsBucket;
 use seclog::store::{aws, schema};
 use serde_json::{Value, json};
@@ -102,17 +102,19 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     } else {
         s3.endpoint.clone()
     };
-    let bucket = ExportsBucket::local(&s3_endpoint, BUCKET).await;
-    let settings = Settings {
-        tables: tables.clone(),
-        claim: AccountClaim::new(options.claim),
-        cursor_keys: CursorKeys::secrets_manager(&aws, cursor_secret),
-        retention_days: 365,
-        export_expiry_days: 7,
-        link_ttl: options.link_ttl,
-        worker: options.worker,
+    let s3_config = aws::local(&s3_endpoint).await;
+    let bucket = ExportsBucket::from_config(&s3_config, BUCKET);
+    let mut settings =
+        Settings::default().with_resources(&tables.events, &tables.exports, BUCKET, &cursor_secret);
+    settings.claim = AccountClaim::new(options.claim);
+    settings.link_ttl = options.link_ttl;
+    settings.worker = options.worker;
+    let stack = Stack {
+        aws: aws.clone(),
+        s3: s3_config,
+        settings,
     };
-    let app = Arc::new(App::new(&aws, bucket.clone(), settings));
+    let app = Arc::new(App::new(&stack).expect("every function builds"));
     let worker = app.worker();
     if options.trigger {
         let trigger = StreamTrigger {

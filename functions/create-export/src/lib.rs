@@ -4,9 +4,10 @@
 use jiff::Timestamp;
 use lambda_http::{Body, Request, Response};
 use seclog::ApiError;
+use seclog::config::{ConfigError, Stack};
 use seclog::domain::export::{ExportFilters, ExportJob};
 use seclog::domain::{EventType, NewEvent};
-use seclog::http::{AccountClaim, json_with_location, problem};
+use seclog::http::{AccountClaim, Endpoint, json_with_location};
 use seclog::store::events::EventStore;
 use seclog::store::exports::ExportStore;
 use serde_json::json;
@@ -26,12 +27,26 @@ impl CreateExport {
         }
     }
 
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.run(request)
-            .await
-            .unwrap_or_else(|error| problem(&error))
+    /// The composition root of the create-export function.
+    pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
+        let settings = &stack.settings;
+        Ok(Self::new(
+            ExportStore::from_config(
+                &stack.aws,
+                settings.exports_table()?,
+                settings.export_expiry_days,
+            ),
+            EventStore::from_config(
+                &stack.aws,
+                settings.events_table()?,
+                settings.retention_days,
+            ),
+            settings.claim.clone(),
+        ))
     }
+}
 
+impl Endpoint for CreateExport {
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let (account, requester) = self.claim.caller(&request)?;
         let filters = ExportFilters::parse(request.body().as_ref())?;

@@ -6,10 +6,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::ApiError;
+use seclog::config::{ConfigError, Stack};
 use seclog::domain::AccountId;
 use seclog::domain::cursor;
 use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus};
-use seclog::http::{AccountClaim, json, no_store, problem};
+use seclog::http::{AccountClaim, Endpoint, json};
 use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports::{ExportStore, StoredJob};
 use seclog::store::exports_bucket::ExportsBucket;
@@ -40,14 +41,25 @@ impl GetExport {
         }
     }
 
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        // Account data and download links are never cached.
-        no_store(
-            self.run(request)
-                .await
-                .unwrap_or_else(|error| problem(&error)),
-        )
+    /// The composition root of the get-export function.
+    pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
+        let settings = &stack.settings;
+        Ok(Self::new(
+            ExportStore::from_config(
+                &stack.aws,
+                settings.exports_table()?,
+                settings.export_expiry_days,
+            ),
+            ExportsBucket::from_config(&stack.s3, settings.exports_bucket()?),
+            settings.claim.clone(),
+            CursorKeys::secrets_manager(&stack.aws, settings.cursor_key_secret_id()?),
+            settings.link_ttl,
+        ))
     }
+}
+
+impl Endpoint for GetExport {
+    const NO_STORE: bool = true;
 
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let account = self.claim.account(&request)?;
@@ -60,7 +72,9 @@ impl GetExport {
             None => self.list(&account, &request).await,
         }
     }
+}
 
+impl GetExport {
     async fn one(&self, account: &AccountId, id: &str) -> Result<Response<Body>, ApiError> {
         // A malformed id, a missing job and another account's job all look the same.
         let not_found = || ApiError::NotFound(format!("no export {id:?} for this account"));

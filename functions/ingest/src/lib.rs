@@ -3,8 +3,9 @@
 use jiff::Timestamp;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use seclog::config::{ConfigError, Stack};
 use seclog::domain::{IngestBatch, IngestContext, Producer};
-use seclog::http::{json, problem};
+use seclog::http::{Endpoint, json};
 use seclog::store::events::EventStore;
 use seclog::store::record::RecordError;
 use seclog::{ApiError, FieldError};
@@ -19,12 +20,18 @@ impl Ingest {
         Self { store }
     }
 
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.run(request)
-            .await
-            .unwrap_or_else(|error| problem(&error))
+    /// The composition root of the ingest function.
+    pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
+        let settings = &stack.settings;
+        Ok(Self::new(EventStore::from_config(
+            &stack.aws,
+            settings.events_table()?,
+            settings.retention_days,
+        )))
     }
+}
 
+impl Endpoint for Ingest {
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let now = Timestamp::now();
         let producer = producer(&request)?;

@@ -3,10 +3,11 @@
 use jiff::Timestamp;
 use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::ApiError;
+use seclog::config::{ConfigError, Stack};
 use seclog::domain::LogQuery;
 use seclog::domain::cursor;
 use seclog::domain::entry::LogEntryView;
-use seclog::http::{AccountClaim, json, no_store, problem};
+use seclog::http::{AccountClaim, Endpoint, json};
 use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::events::EventStore;
 use serde::Serialize;
@@ -33,14 +34,23 @@ impl ListLogs {
         }
     }
 
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        // Account data and download links are never cached.
-        no_store(
-            self.run(request)
-                .await
-                .unwrap_or_else(|error| problem(&error)),
-        )
+    /// The composition root of the list-logs function.
+    pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
+        let settings = &stack.settings;
+        Ok(Self::new(
+            EventStore::from_config(
+                &stack.aws,
+                settings.events_table()?,
+                settings.retention_days,
+            ),
+            settings.claim.clone(),
+            CursorKeys::secrets_manager(&stack.aws, settings.cursor_key_secret_id()?),
+        ))
     }
+}
+
+impl Endpoint for ListLogs {
+    const NO_STORE: bool = true;
 
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let account = self.claim.account(&request)?;

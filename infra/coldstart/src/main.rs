@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use dev_server::LocalStack;
+use seclog::config::vars;
 use seclog::store::{aws, schema};
 
 use functions::{EventSource, Function};
@@ -384,14 +385,15 @@ fn lambda_env(options: &Options, function: &Function, stack: &Stack<'_>) -> Vec<
         ("AWS_SESSION_TOKEN", "coldstart"),
         ("AWS_ENDPOINT_URL", endpoint),
         ("RUST_LOG", "info"),
-        ("EVENTS_TABLE", EVENTS_TABLE),
-        ("EXPORTS_TABLE", EXPORTS_TABLE),
-        ("EXPORTS_BUCKET", EXPORTS_BUCKET),
-        ("CURSOR_KEY_SECRET_ID", cursor_secret),
-        ("ACCOUNT_CLAIM", "account_id"),
-        ("RETENTION_DAYS", "365"),
-        ("EXPORT_EXPIRY_DAYS", "7"),
-        ("DOWNLOAD_URL_TTL_SECONDS", "900"),
+        // The functions' own settings, by the names `seclog::config` reads.
+        (vars::EVENTS_TABLE, EVENTS_TABLE),
+        (vars::EXPORTS_TABLE, EXPORTS_TABLE),
+        (vars::EXPORTS_BUCKET, EXPORTS_BUCKET),
+        (vars::CURSOR_KEY_SECRET_ID, cursor_secret),
+        (vars::ACCOUNT_CLAIM, "account_id"),
+        (vars::RETENTION_DAYS, "365"),
+        (vars::EXPORT_EXPIRY_DAYS, "7"),
+        (vars::DOWNLOAD_URL_TTL_SECONDS, "900"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

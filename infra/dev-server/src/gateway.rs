@@ -8,9 +8,7 @@
 //! handlers run unchanged.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_config::SdkConfig;
 use axum::Router;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request as AxumRequest, State};
@@ -24,12 +22,8 @@ use ingest::Ingest;
 use lambda_http::{Body, Response};
 use list_logs::ListLogs;
 use seclog::ApiError;
-use seclog::export::worker::{ExportWorker, WorkerSettings};
-use seclog::http::{AccountClaim, problem};
-use seclog::store::cursor_keys::CursorKeys;
-use seclog::store::events::EventStore;
-use seclog::store::exports::ExportStore;
-use seclog::store::exports_bucket::ExportsBucket;
+use seclog::config::{ConfigError, Stack};
+use seclog::http::{Endpoint, problem};
 use serde_json::{Value, json};
 
 use crate::jwt;
@@ -44,18 +38,8 @@ pub struct Tables {
     pub exports: String,
 }
 
-/// Everything the functions read from their environment in the cloud.
-pub struct Settings {
-    pub tables: Tables,
-    pub claim: AccountClaim,
-    pub cursor_keys: CursorKeys,
-    pub retention_days: i64,
-    pub export_expiry_days: i64,
-    pub link_ttl: Duration,
-    pub worker: WorkerSettings,
-}
-
-/// Every function's handler, built once like each Lambda's `main` does.
+/// Every function's handler, built once like each Lambda's `main` does, through the same
+/// composition roots (`build`).
 pub struct App {
     ingest: Ingest,
     list_logs: ListLogs,
@@ -65,38 +49,15 @@ pub struct App {
 }
 
 impl App {
-    /// `dynamodb` points at the local DynamoDB, `bucket` at the local S3.
-    pub fn new(dynamodb: &SdkConfig, bucket: ExportsBucket, settings: Settings) -> Self {
-        let events =
-            EventStore::from_config(dynamodb, &settings.tables.events, settings.retention_days);
-        let jobs = ExportStore::from_config(
-            dynamodb,
-            &settings.tables.exports,
-            settings.export_expiry_days,
-        );
-        let worker = ExportWorker::new(
-            jobs.clone(),
-            events.clone(),
-            bucket.clone(),
-            settings.worker,
-        );
-        Self {
-            ingest: Ingest::new(events.clone()),
-            list_logs: ListLogs::new(
-                events.clone(),
-                settings.claim.clone(),
-                settings.cursor_keys.clone(),
-            ),
-            create_export: CreateExport::new(jobs.clone(), events, settings.claim.clone()),
-            get_export: GetExport::new(
-                jobs,
-                bucket,
-                settings.claim,
-                settings.cursor_keys,
-                settings.link_ttl,
-            ),
-            worker: Arc::new(Worker::new(worker)),
-        }
+    /// `stack.aws` points at the local DynamoDB and Secrets Manager, `stack.s3` at the local S3.
+    pub fn new(stack: &Stack) -> Result<Self, ConfigError> {
+        Ok(Self {
+            ingest: Ingest::build(stack)?,
+            list_logs: ListLogs::build(stack)?,
+            create_export: CreateExport::build(stack)?,
+            get_export: GetExport::build(stack)?,
+            worker: Arc::new(Worker::build(stack)?),
+        })
     }
 
     /// The export worker handler, for the local stream trigger.

@@ -9,6 +9,6 @@ pub mod sigv4;
 pub mod stack;
 pub mod streams;
 
-pub use gateway::{App, Settings, Tables, router};
+pub use gateway::{App, Tables, router};
 pub use s3::LocalS3;
 pub use stack::LocalStack;

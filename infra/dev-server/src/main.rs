@@ -1,18 +1,14 @@
 //! `make dev`: the local stack and every function behind one loopback endpoint.
 //!
-//! Environment: `PORT` (3000), `MOTO_PORT` (free), `S3_PORT` (free), `S3_DIR` (.local/s3),
-//! `ACCOUNT_CLAIM`, `RETENTION_DAYS`,
-//! `EXPORT_EXPIRY_DAYS`, `DOWNLOAD_URL_TTL_SECONDS`.
+//! Environment: `PORT` (3000), `MOTO_PORT` (free), `S3_PORT` (free), `S3_DIR` (.local/s3), and
+//! the functions' own settings (`seclog::config::vars`: `ACCOUNT_CLAIM`, `RETENTION_DAYS`, ...).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dev_server::streams::StreamTrigger;
-use dev_server::{App, LocalS3, LocalStack, Settings, Tables, router};
-use seclog::export::worker::WorkerSettings;
-use seclog::http::AccountClaim;
-use seclog::store::cursor_keys::CursorKeys;
-use seclog::store::exports_bucket::ExportsBucket;
+use dev_server::{App, LocalS3, LocalStack, Tables, router};
+use seclog::config::{Settings, Stack};
 use seclog::store::{aws, schema};
 
 const BUCKET: &str = "security-logs-exports";
@@ -44,17 +40,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A fresh secret per run, in the local Secrets Manager: cursors from an earlier run are
     // refused, as after a key rotation.
     let secret = dev_server::secrets::create_cursor_secret(&dynamodb_config, CURSOR_SECRET).await?;
-    let settings = Settings {
-        tables: tables.clone(),
-        claim: AccountClaim::from_env(),
-        cursor_keys: CursorKeys::secrets_manager(&dynamodb_config, secret),
-        retention_days: seclog::config::retention_days()?,
-        export_expiry_days: seclog::config::export_expiry_days()?,
-        link_ttl: seclog::config::download_url_ttl()?,
-        worker: WorkerSettings::default(),
+    // The functions' settings as in the cloud (ACCOUNT_CLAIM, RETENTION_DAYS, ... from the
+    // environment), with the local stack's resources.
+    let settings =
+        Settings::from_env()?.with_resources(&tables.events, &tables.exports, BUCKET, &secret);
+    let stack = Stack {
+        s3: aws::local(&s3.endpoint).await,
+        aws: dynamodb_config.clone(),
+        settings,
     };
-    let bucket = ExportsBucket::local(&s3.endpoint, BUCKET).await;
-    let app = Arc::new(App::new(&dynamodb_config, bucket, settings));
+    let app = Arc::new(App::new(&stack)?);
 
     let trigger = StreamTrigger {
         streams: aws_sdk_dynamodbstreams::Client::new(&dynamodb_config),

@@ -10,7 +10,8 @@ use crate::domain::fields::bounded_text;
 use crate::domain::{AccountId, Actor};
 use crate::error::ApiError;
 
-/// The name of the token claim that holds the account (`ACCOUNT_CLAIM`, default `account_id`).
+/// The name of the token claim that holds the account (`ACCOUNT_CLAIM` in [`crate::config`],
+/// default `account_id`).
 #[derive(Debug, Clone)]
 pub struct AccountClaim(String);
 
@@ -23,10 +24,6 @@ impl AccountClaim {
 
     pub fn default_claim() -> Self {
         Self::new(Self::DEFAULT)
-    }
-
-    pub fn from_env() -> Self {
-        Self(std::env::var("ACCOUNT_CLAIM").unwrap_or_else(|_| Self::DEFAULT.to_owned()))
     }
 
     pub fn name(&self) -> &str {

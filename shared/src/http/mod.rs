@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod problem;
 pub mod response;
+pub mod serve;
 
 pub use auth::AccountClaim;
 pub use problem::problem;
 pub use response::{json, json_with_location, no_store};
+pub use serve::{Endpoint, serve};

@@ -13,11 +13,7 @@ use aws_config::SdkConfig;
 use tokio::sync::OnceCell;
 
 use super::StoreError;
-use crate::config::{self, ConfigError};
 use crate::domain::cursor::CursorKey;
-
-/// The environment variable holding the secret's id (its ARN in the cloud).
-pub const SECRET_ID_VAR: &str = "CURSOR_KEY_SECRET_ID";
 
 #[derive(Clone)]
 pub struct CursorKeys {
@@ -35,14 +31,6 @@ struct Source {
 }
 
 impl CursorKeys {
-    /// The secret named by `CURSOR_KEY_SECRET_ID`, read in the background from now on.
-    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
-        Ok(Self::secrets_manager(
-            config,
-            config::required(SECRET_ID_VAR)?,
-        ))
-    }
-
     /// The secret `secret_id`; starts reading it at once when a Tokio runtime is running.
     pub fn secrets_manager(config: &SdkConfig, secret_id: impl Into<String>) -> Self {
         let keys = Self {

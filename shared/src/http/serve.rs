@@ -1,0 +1,73 @@
+//! Serving an API function: the one place that turns a handler's typed errors into responses
+//! and runs it under the Lambda runtime.
+
+use std::convert::Infallible;
+use std::future::Future;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use tracing::Instrument;
+
+use super::{no_store, problem};
+use crate::config::{ConfigError, Stack};
+use crate::error::ApiError;
+
+/// An API function: a request in, a response or a typed error out.
+pub trait Endpoint: Send + Sync {
+    /// Responses carry account data or download links: never cacheable.
+    const NO_STORE: bool = false;
+
+    fn run(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
+
+    /// The response, errors included (RFC 9457), inside a span naming the request.
+    fn handle(&self, request: Request) -> impl Future<Output = Response<Body>> + Send {
+        let span = request_span(&request);
+        async move {
+            let response = self
+                .run(request)
+                .await
+                .unwrap_or_else(|error| problem(&error));
+            if Self::NO_STORE {
+                no_store(response)
+            } else {
+                response
+            }
+        }
+        .instrument(span)
+    }
+}
+
+/// `request_id` and `route` of an API Gateway request, for every log line it causes.
+fn request_span(request: &Request) -> tracing::Span {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => tracing::info_span!(
+            "request",
+            request_id = context.request_id.as_deref().unwrap_or_default(),
+            route = context.route_key.as_deref().unwrap_or_default(),
+        ),
+        _ => tracing::info_span!("request"),
+    }
+}
+
+/// A Lambda `main` for an API function: JSON logs, the stack read from the environment once,
+/// the handler built once (outside the handler), then served.
+pub fn serve<E: Endpoint>(
+    build: impl FnOnce(&Stack) -> Result<E, ConfigError>,
+) -> Result<(), lambda_http::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            crate::telemetry::init_json();
+            let stack = Stack::from_env().await?;
+            let endpoint = build(&stack)?;
+            let endpoint = &endpoint;
+            lambda_http::run(service_fn(move |request| async move {
+                Ok::<_, Infallible>(endpoint.handle(request).await)
+            }))
+            .await
+        })
+}
