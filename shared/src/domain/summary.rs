@@ -11,48 +11,86 @@ pub fn summarize(
     device: Option<&str>,
     ip: Option<&str>,
 ) -> String {
-    let text = |key: &str| details.get(key).and_then(value_text);
-    let origin = device
-        .or(ip)
-        .map(|d| format!(" from {d}"))
-        .unwrap_or_default();
-    match event_type {
-        EventType::Login => match text("method") {
-            Some(method) if method != "password" => {
-                format!("Login{origin} ({})", humanize(&method))
-            }
-            _ => format!("Login{origin}"),
-        },
-        EventType::LoginFailed => match text("reason") {
-            Some(reason) => format!("Failed login{origin}: {}", humanize(&reason)),
-            None => format!("Failed login{origin}"),
-        },
-        EventType::PasswordChanged => "Password changed".to_owned(),
-        EventType::ApiKeyViewed => api_key_line("viewed", text("key"), text("key_id")),
-        EventType::ApiKeyRegenerated => api_key_line("regenerated", text("key"), text("key_id")),
-        EventType::AccountSettingsChanged => settings_line(details),
-        EventType::PayoutAccountUpdated => {
-            let bank = text("bank");
-            let last4 = text("account_last4").map(|l| format!("****{l}"));
-            match [bank, last4].into_iter().flatten().collect::<Vec<_>>() {
-                parts if parts.is_empty() => "Payout account changed".to_owned(),
-                parts => format!("Payout account changed to {}", parts.join(" ")),
-            }
-        }
-        EventType::KycDocumentChanged => {
-            let document = text("document")
-                .map(|d| humanize(&d))
-                .unwrap_or_else(|| "KYC/KYB document".into());
-            match (text("status_from"), text("status_to")) {
-                (Some(from), Some(to)) => format!("{document} changed from {from} to {to}"),
-                (None, Some(to)) => format!("{document} changed to {to}"),
-                _ => format!("{document} changed"),
-            }
-        }
-        EventType::SecurityLogsExported => match text("format") {
-            Some(format) => format!("Security logs exported as {}", format.to_uppercase()),
-            None => "Security logs exported".to_owned(),
-        },
+    let line = Line {
+        details,
+        origin: device
+            .or(ip)
+            .map(|d| format!(" from {d}"))
+            .unwrap_or_default(),
+    };
+    (event_type.summary_rule())(&line)
+}
+
+/// What a summary rule reads: the (masked) details, and where the action came from.
+pub struct Line<'a> {
+    details: &'a Json,
+    /// ` from Safari on macOS` (the device, else the IP), or empty.
+    origin: String,
+}
+
+impl Line<'_> {
+    fn text(&self, key: &str) -> Option<String> {
+        self.details.get(key).and_then(value_text)
+    }
+}
+
+pub(super) fn login(line: &Line<'_>) -> String {
+    let origin = &line.origin;
+    match line.text("method") {
+        Some(method) if method != "password" => format!("Login{origin} ({})", humanize(&method)),
+        _ => format!("Login{origin}"),
+    }
+}
+
+pub(super) fn login_failed(line: &Line<'_>) -> String {
+    let origin = &line.origin;
+    match line.text("reason") {
+        Some(reason) => format!("Failed login{origin}: {}", humanize(&reason)),
+        None => format!("Failed login{origin}"),
+    }
+}
+
+pub(super) fn password_changed(_: &Line<'_>) -> String {
+    "Password changed".to_owned()
+}
+
+pub(super) fn api_key_viewed(line: &Line<'_>) -> String {
+    api_key_line("viewed", line.text("key"), line.text("key_id"))
+}
+
+pub(super) fn api_key_regenerated(line: &Line<'_>) -> String {
+    api_key_line("regenerated", line.text("key"), line.text("key_id"))
+}
+
+pub(super) fn settings_changed(line: &Line<'_>) -> String {
+    settings_line(line.details)
+}
+
+pub(super) fn payout_account_updated(line: &Line<'_>) -> String {
+    let bank = line.text("bank");
+    let last4 = line.text("account_last4").map(|l| format!("****{l}"));
+    match [bank, last4].into_iter().flatten().collect::<Vec<_>>() {
+        parts if parts.is_empty() => "Payout account changed".to_owned(),
+        parts => format!("Payout account changed to {}", parts.join(" ")),
+    }
+}
+
+pub(super) fn kyc_document_changed(line: &Line<'_>) -> String {
+    let document = line
+        .text("document")
+        .map(|d| humanize(&d))
+        .unwrap_or_else(|| "KYC/KYB document".into());
+    match (line.text("status_from"), line.text("status_to")) {
+        (Some(from), Some(to)) => format!("{document} changed from {from} to {to}"),
+        (None, Some(to)) => format!("{document} changed to {to}"),
+        _ => format!("{document} changed"),
+    }
+}
+
+pub(super) fn logs_exported(line: &Line<'_>) -> String {
+    match line.text("format") {
+        Some(format) => format!("Security logs exported as {}", format.to_uppercase()),
+        None => "Security logs exported".to_owned(),
     }
 }
 
