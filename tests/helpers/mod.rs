@@ -71,6 +71,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
+    // `TEST_LOG=1 cargo test ...` shows the functions' logs (`RUST_LOG` filters them).
+    if std::env::var_os("TEST_LOG").is_some() {
+        seclog::telemetry::init_pretty();
+    }
     let aws = aws::local(&stack().dynamodb_endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let suffix = ulid::Ulid::generate();

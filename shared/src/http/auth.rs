@@ -36,12 +36,14 @@ impl AccountClaim {
         let value = claims.get(&self.0).ok_or_else(|| {
             ApiError::Unauthorized(format!("the token has no `{}` claim", self.0))
         })?;
-        AccountId::parse(value).map_err(|_| {
+        let account = AccountId::parse(value).map_err(|_| {
             ApiError::Unauthorized(format!(
                 "the token's `{}` claim is not a valid account id",
                 self.0
             ))
-        })
+        })?;
+        tracing::Span::current().record("account", account.as_str());
+        Ok(account)
     }
 
     /// The account and the person acting for it (`sub`, and `name` / `email` when the token

@@ -16,54 +16,94 @@ struct Problem<'a> {
     errors: &'a [FieldError],
 }
 
-pub fn problem(error: &ApiError) -> Response<Body> {
-    let (status, kind, title, errors): (u16, _, _, &[FieldError]) = match error {
-        ApiError::Validation(errors) => {
-            (400, "validation-error", "Your request is not valid", errors)
-        }
-        ApiError::Unauthorized(_) => (401, "unauthorized", "Authentication required", &[]),
-        ApiError::Forbidden(_) => (403, "forbidden", "Not allowed", &[]),
-        ApiError::NotFound(_) => (404, "not-found", "Not found", &[]),
-        ApiError::MethodNotAllowed { .. } => (405, "method-not-allowed", "Method not allowed", &[]),
-        ApiError::Conflict(errors) => (
-            409,
-            "idempotency-conflict",
-            "An event_id was re-used for different content",
-            errors,
+/// What a client is told about one kind of error: status, problem type, title.
+struct Kind {
+    status: u16,
+    uri: &'static str,
+    title: &'static str,
+}
+
+/// Each error variant's problem, in one table (types documented in README, "Errors").
+fn kind(error: &ApiError) -> Kind {
+    let (status, uri, title) = match error {
+        ApiError::Validation(_) => (
+            400,
+            "urn:security-logs:problem:validation-error",
+            "Your request is not valid",
         ),
-        ApiError::PayloadTooLarge { .. } => {
-            (413, "payload-too-large", "Request body too large", &[])
-        }
+        ApiError::Unauthorized(_) => (
+            401,
+            "urn:security-logs:problem:unauthorized",
+            "Authentication required",
+        ),
+        ApiError::Forbidden(_) => (403, "urn:security-logs:problem:forbidden", "Not allowed"),
+        ApiError::NotFound(_) => (404, "urn:security-logs:problem:not-found", "Not found"),
+        ApiError::MethodNotAllowed { .. } => (
+            405,
+            "urn:security-logs:problem:method-not-allowed",
+            "Method not allowed",
+        ),
+        ApiError::Conflict(_) => (
+            409,
+            "urn:security-logs:problem:idempotency-conflict",
+            "An event_id was re-used for different content",
+        ),
+        ApiError::PayloadTooLarge { .. } => (
+            413,
+            "urn:security-logs:problem:payload-too-large",
+            "Request body too large",
+        ),
         ApiError::Storage(_) => (
             503,
-            "storage-unavailable",
+            "urn:security-logs:problem:storage-unavailable",
             "Service temporarily unavailable",
-            &[],
         ),
-        ApiError::Internal(_) => (500, "internal-error", "Internal error", &[]),
+        ApiError::Internal(_) => (
+            500,
+            "urn:security-logs:problem:internal-error",
+            "Internal error",
+        ),
     };
-    if status >= 500 {
-        // The full chain goes to the log (never to the caller).
-        tracing::error!(error = %error, source = ?std::error::Error::source(error), "request failed");
+    Kind { status, uri, title }
+}
+
+/// The error and every cause under it, for the log: `storage is unavailable: DynamoDB call
+/// failed: dispatch failure: ...`.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
     }
-    let detail = match error {
-        ApiError::Validation(errors) | ApiError::Conflict(errors) if errors.len() == 1 => {
-            format!("`{}` {}", errors[0].field, errors[0].message)
-        }
-        ApiError::Validation(errors) | ApiError::Conflict(errors) => {
-            format!("{} fields are invalid; see `errors`", errors.len())
-        }
-        other => other.to_string(),
+    text
+}
+
+pub fn problem(error: &ApiError) -> Response<Body> {
+    let kind = kind(error);
+    if kind.status >= 500 {
+        // The whole chain goes to the log, once (never to the caller).
+        tracing::error!(error = %chain(error), "request failed");
+    }
+    let errors: &[FieldError] = match error {
+        ApiError::Validation(errors) | ApiError::Conflict(errors) => errors,
+        _ => &[],
+    };
+    let detail = match errors {
+        [one] => format!("`{}` {}", one.field, one.message),
+        [] => error.to_string(),
+        many => format!("{} fields are invalid; see `errors`", many.len()),
     };
     let body = Problem {
-        kind: problem_type(kind),
-        title,
-        status,
+        kind: kind.uri,
+        title: kind.title,
+        status: kind.status,
         detail,
         errors,
     };
     let mut response = Response::builder()
-        .status(status)
+        .status(kind.status)
         .header("content-type", "application/problem+json")
         .body(Body::Text(
             serde_json::to_string(&body).expect("problems serialize"),
@@ -80,21 +120,6 @@ pub fn problem(error: &ApiError) -> Response<Body> {
         _ => {}
     }
     response
-}
-
-/// Problem type URIs: stable identifiers documented in README ("Errors").
-fn problem_type(kind: &'static str) -> &'static str {
-    match kind {
-        "validation-error" => "urn:security-logs:problem:validation-error",
-        "unauthorized" => "urn:security-logs:problem:unauthorized",
-        "forbidden" => "urn:security-logs:problem:forbidden",
-        "idempotency-conflict" => "urn:security-logs:problem:idempotency-conflict",
-        "not-found" => "urn:security-logs:problem:not-found",
-        "method-not-allowed" => "urn:security-logs:problem:method-not-allowed",
-        "payload-too-large" => "urn:security-logs:problem:payload-too-large",
-        "storage-unavailable" => "urn:security-logs:problem:storage-unavailable",
-        _ => "urn:security-logs:problem:internal-error",
-    }
 }
 
 #[cfg(test)]

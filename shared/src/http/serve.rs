@@ -40,16 +40,22 @@ pub trait Endpoint: Send + Sync {
     }
 }
 
-/// `request_id` and `route` of an API Gateway request, for every log line it causes.
+/// `request_id` and `route` of an API Gateway request, for every log line it causes; the
+/// dashboard's `account` is recorded once the token is read ([`super::AccountClaim`]).
 fn request_span(request: &Request) -> tracing::Span {
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => tracing::info_span!(
-            "request",
-            request_id = context.request_id.as_deref().unwrap_or_default(),
-            route = context.route_key.as_deref().unwrap_or_default(),
+    let (request_id, route) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => (
+            context.request_id.clone().unwrap_or_default(),
+            context.route_key.clone().unwrap_or_default(),
         ),
-        _ => tracing::info_span!("request"),
-    }
+        _ => Default::default(),
+    };
+    tracing::info_span!(
+        "request",
+        request_id,
+        route,
+        account = tracing::field::Empty
+    )
 }
 
 /// A Lambda `main` for an API function: JSON logs, the stack read from the environment once,

@@ -86,15 +86,11 @@ impl Source {
             .secret_id(&self.secret_id)
             .send()
             .await
-            .map_err(|e| {
-                StoreError::Secret(
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-                )
-            })?;
+            .map_err(|e| StoreError::Secret(Box::new(e)))?;
         let secret = output
             .secret_string()
             .ok_or_else(|| StoreError::Secret("the secret has no SecretString".into()))?;
-        let key = CursorKey::new(secret.as_bytes()).map_err(StoreError::Secret)?;
+        let key = CursorKey::new(secret.as_bytes()).map_err(|e| StoreError::Secret(e.into()))?;
         // Measured by `make bench` (infra/coldstart reads this line from the function's log).
         tracing::info!(
             elapsed_us = started.elapsed().as_micros() as u64,

@@ -18,23 +18,30 @@ use thiserror::Error;
 
 use crate::error::ApiError;
 
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Storage faults. SDK errors are kept as the source (the whole chain is logged once, by
+/// `http::problem`), never flattened into strings.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("DynamoDB call failed: {0}")]
-    Dynamo(String),
+    #[error("DynamoDB call failed")]
+    Dynamo(#[source] Cause),
+    /// Retries of DynamoDB's own contention (transaction conflicts) ran out.
+    #[error("DynamoDB kept refusing: {0}")]
+    Contention(&'static str),
     #[error("DynamoDB kept {0} items unprocessed after retries")]
     Unprocessed(usize),
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
-    #[error("the cursor signing key is unavailable: {0}")]
-    Secret(String),
+    #[error("the cursor signing key is unavailable")]
+    Secret(#[source] Cause),
 }
 
 impl StoreError {
-    pub fn dynamo<E: std::error::Error + 'static>(
+    pub fn dynamo<E: std::error::Error + Send + Sync + 'static>(
         err: aws_sdk_dynamodb::error::SdkError<E>,
     ) -> Self {
-        Self::Dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string())
+        Self::Dynamo(Box::new(err))
     }
 }
 

@@ -193,7 +193,7 @@ impl EventStore {
             }
             pending.retain(|i| !duplicates.contains_key(i));
         }
-        Err(StoreError::Dynamo("idempotency claims kept conflicting".into()).into())
+        Err(StoreError::Contention("idempotency claims kept conflicting").into())
     }
 
     /// Puts entries that must not exist yet, in transactions of up to 100. An entry that does
@@ -205,7 +205,7 @@ impl EventStore {
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt == MAX_ATTEMPTS {
-                    return Err(StoreError::Dynamo("entry writes kept conflicting".into()));
+                    return Err(StoreError::Contention("entry writes kept conflicting"));
                 }
                 let items = pending
                     .iter()
@@ -312,7 +312,7 @@ impl EventStore {
         let mut pending = Some(
             request
                 .build()
-                .map_err(|e| StoreError::Dynamo(e.to_string()))?,
+                .map_err(|e| StoreError::Dynamo(Box::new(e)))?,
         );
         let mut found = HashMap::new();
         for attempt in 0..MAX_ATTEMPTS {
