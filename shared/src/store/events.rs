@@ -1,20 +1,18 @@
-//! The events table: the entry item, and filtered, paged, newest-first reads. The write path
-//! (idempotent, all or nothing) is [`super::record`].
+//! The events table: the entry item, and filtered, paged, newest-first reads. This is the
+//! adapter that issues the Query calls; which keys a page reads, the merge of several
+//! partitions and where the next page resumes are [`super::merge`] (pure code, unit-tested).
+//! The write path (idempotent, all or nothing) is [`super::record`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use jiff::{Timestamp, ToSpan};
 
 use super::StoreError;
+use super::merge::{KeyRange, MAX_QUERIES_PER_PAGE, Merge, query_limit};
 use super::schema::{EXPIRES_AT, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
-use crate::domain::time::sortable;
 use crate::domain::{AccountId, EntryId, EventType, LogEntry, LogFilter, NewEvent};
-
-/// Query calls one page may make while filters thin results out, before it returns what it
-/// has with a cursor that resumes exactly where it stopped.
-const MAX_QUERIES_PER_PAGE: usize = 24;
 
 const ENTRY: &str = "entry";
 const ACTOR_ID: &str = "actor_id";
@@ -101,7 +99,8 @@ impl EventStore {
     /// Each requested type is its own partition of the `by_type` index; their pages are merged
     /// by sort key. When filters thin results out, querying continues (within a bound) until the
     /// page is full, so a short page means nothing more matches, except when the bound is hit,
-    /// where the cursor resumes exactly at the point every partition was read to.
+    /// where the cursor resumes exactly at the point every partition was read to. The merge and
+    /// its resume position are [`Merge`]'s (pure, unit-tested); this issues the Queries.
     pub async fn page(
         &self,
         account: &AccountId,
@@ -110,120 +109,67 @@ impl EventStore {
         limit: usize,
         now: Timestamp,
     ) -> Result<Page, StoreError> {
-        let lower = filter.from.map(sortable).unwrap_or_else(|| "0".to_owned());
-        let mut upper = filter
-            .to
-            .map(|t| format!("{}#~", sortable(t)))
-            .unwrap_or_else(|| "~".to_owned());
-        if let Some(after) = after
-            && after < upper.as_str()
-        {
-            upper = after.to_owned();
-        }
-        if lower > upper {
+        let Some(range) = KeyRange::new(filter.from, filter.to, after) else {
             return Ok(Page {
                 entries: Vec::new(),
                 resume_after: None,
             });
-        }
-        let want = limit + 1;
-        let page_size = if filter.actor.is_some() {
-            (want * 4).min(1000)
-        } else {
-            want
         };
-        let range = KeyRange {
-            lower,
-            upper,
-            exclusive_upper: after.map(str::to_owned),
-        };
-        let mut sources: Vec<Source> = if filter.types.is_empty() {
-            vec![Source::new(None, account.as_str().to_owned())]
+        let page_size = query_limit(limit, filter.actor.is_some());
+        let partitions: Vec<Partition> = if filter.types.is_empty() {
+            vec![Partition {
+                index: None,
+                key: account.as_str().to_owned(),
+            }]
         } else {
             filter
                 .types
                 .iter()
-                .map(|&t| Source::new(Some(TYPE_INDEX), type_partition(account, t)))
+                .map(|&t| Partition {
+                    index: Some(TYPE_INDEX),
+                    key: type_partition(account, t),
+                })
                 .collect()
         };
 
-        let mut out: Vec<(String, LogEntry)> = Vec::with_capacity(want);
-        let mut queries = 0;
-        let mut budget_spent = false;
-        'merge: while out.len() < want {
-            loop {
-                let starving: Vec<usize> = (0..sources.len())
-                    .filter(|&i| sources[i].buffer.is_empty() && !sources[i].done)
-                    .collect();
-                if starving.is_empty() {
-                    break;
-                }
-                if queries + starving.len() > MAX_QUERIES_PER_PAGE {
-                    budget_spent = true;
-                    break 'merge;
-                }
-                queries += starving.len();
-                let fetches = sources
-                    .iter_mut()
-                    .enumerate()
-                    .filter(|(i, _)| starving.contains(i))
-                    .map(|(_, source)| self.fetch(source, &range, filter, page_size, now));
-                futures::future::try_join_all(fetches).await?;
-            }
-            match newest(&mut sources, None) {
-                Some(item) => out.push(item),
-                None => break,
+        let mut merge = Merge::new(&range, partitions.len(), limit, MAX_QUERIES_PER_PAGE);
+        // Where each partition's next Query starts: the previous one's `LastEvaluatedKey`.
+        let mut starts: Vec<Option<Item>> = partitions.iter().map(|_| None).collect();
+        while let Some(due) = merge.next_queries() {
+            let queries = due.iter().map(|&i| {
+                self.query(
+                    &partitions[i],
+                    &range,
+                    filter,
+                    page_size,
+                    starts[i].take(),
+                    now,
+                )
+            });
+            let reads = futures::future::try_join_all(queries).await?;
+            for (i, read) in due.into_iter().zip(reads) {
+                merge.feed(i, read.entries, read.frontier);
+                starts[i] = read.next_start;
             }
         }
-
-        let more_may_follow = if out.len() == want {
-            out.pop();
-            true
-        } else if budget_spent {
-            // Every partition has been read down to its frontier; whatever is at or above the
-            // highest frontier is known, the rest is for the next page.
-            let floor = sources
-                .iter()
-                .filter(|s| !s.done)
-                .filter_map(|s| s.frontier.clone())
-                .max();
-            while out.len() < limit {
-                match newest(&mut sources, floor.as_deref()) {
-                    Some(item) => out.push(item),
-                    None => break,
-                }
-            }
-            if out.len() < limit
-                && let Some(floor) = floor
-            {
-                // Resume strictly below the floor: nothing at or above it is left unread.
-                return Ok(Page {
-                    entries: out.into_iter().map(|(_, e)| e).collect(),
-                    resume_after: Some(floor),
-                });
-            }
-            true
-        } else {
-            false
-        };
-        let resume_after = more_may_follow
-            .then(|| out.last().map(|(sk, _)| sk.clone()))
-            .flatten();
+        let page = merge.finish();
         Ok(Page {
-            entries: out.into_iter().map(|(_, e)| e).collect(),
-            resume_after,
+            entries: page.entries,
+            resume_after: page.resume_after,
         })
     }
 
-    async fn fetch(
+    /// One Query of one partition, newest first, from `start` (where the previous one stopped).
+    async fn query(
         &self,
-        source: &mut Source,
+        partition: &Partition,
         range: &KeyRange,
         filter: &LogFilter,
         page_size: usize,
+        start: Option<Item>,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let pk_name = if source.index.is_some() {
+    ) -> Result<QueryRead, StoreError> {
+        let pk_name = if partition.index.is_some() {
             TYPE_INDEX_PK
         } else {
             PK
@@ -233,18 +179,18 @@ impl EventStore {
             .client
             .query()
             .table_name(&self.table)
-            .set_index_name(source.index.map(str::to_owned))
+            .set_index_name(partition.index.map(str::to_owned))
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
             .expression_attribute_names("#pk", pk_name)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_names("#exp", EXPIRES_AT)
-            .expression_attribute_values(":pk", attr_s(&source.partition))
+            .expression_attribute_values(":pk", attr_s(&partition.key))
             .expression_attribute_values(":lo", attr_s(&range.lower))
             .expression_attribute_values(":hi", attr_s(&range.upper))
             .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()))
             .scan_index_forward(false)
             .limit(page_size as i32)
-            .set_exclusive_start_key(source.next_start.take());
+            .set_exclusive_start_key(start);
         if let Some(actor) = &filter.actor {
             filter_expression.push_str(" AND #actor = :actor");
             request = request
@@ -256,67 +202,45 @@ impl EventStore {
             .send()
             .await
             .map_err(StoreError::dynamo)?;
+        let mut entries = Vec::new();
         for item in output.items.unwrap_or_default() {
             let sk = text(&item, SK)?;
-            if range.exclusive_upper.as_deref() == Some(sk.as_str()) {
+            // The cursor's own item (`BETWEEN` includes it) is skipped before it is parsed; the
+            // merge would drop it too.
+            if !range.admits(&sk) {
                 continue;
             }
             let entry: LogEntry = serde_json::from_str(&text(&item, ENTRY)?)
                 .map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
-            source.buffer.push_back((sk, entry));
+            entries.push((sk, entry));
         }
-        match output.last_evaluated_key {
-            Some(key) => {
-                source.frontier = key.get(SK).and_then(|v| v.as_s().ok()).cloned();
-                source.next_start = Some(key);
-            }
-            None => source.done = true,
-        }
-        Ok(())
+        let frontier = match &output.last_evaluated_key {
+            Some(key) => Some(text(key, SK)?),
+            None => None,
+        };
+        Ok(QueryRead {
+            entries,
+            frontier,
+            next_start: output.last_evaluated_key,
+        })
     }
 }
 
-struct KeyRange {
-    lower: String,
-    upper: String,
-    /// A cursor position: the upper bound itself is excluded.
-    exclusive_upper: Option<String>,
-}
+type Item = HashMap<String, AttributeValue>;
 
-/// One partition being read newest first: the base table or one type of the index.
-struct Source {
+/// One partition a page reads: the base table (`index` none, `key` the account) or one type's
+/// partition of the `by_type` index.
+struct Partition {
     index: Option<&'static str>,
-    partition: String,
-    buffer: VecDeque<(String, LogEntry)>,
-    next_start: Option<HashMap<String, AttributeValue>>,
-    /// The lowest sort key evaluated so far; everything above it has been seen.
+    key: String,
+}
+
+/// What one Query returned: the entries (newest first), the sort key of its
+/// `LastEvaluatedKey` (the partition's frontier) and the key itself, to continue from.
+struct QueryRead {
+    entries: Vec<(String, LogEntry)>,
     frontier: Option<String>,
-    done: bool,
-}
-
-impl Source {
-    fn new(index: Option<&'static str>, partition: String) -> Self {
-        Self {
-            index,
-            partition,
-            buffer: VecDeque::new(),
-            next_start: None,
-            frontier: None,
-            done: false,
-        }
-    }
-}
-
-/// Takes the newest buffered entry across sources, if it is at or above `floor`.
-fn newest(sources: &mut [Source], floor: Option<&str>) -> Option<(String, LogEntry)> {
-    let best = sources
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.buffer.front().map(|(sk, _)| (i, sk)))
-        .filter(|(_, sk)| floor.is_none_or(|f| sk.as_str() >= f))
-        .max_by(|a, b| a.1.cmp(b.1))
-        .map(|(i, _)| i)?;
-    sources[best].buffer.pop_front()
+    next_start: Option<Item>,
 }
 
 fn type_partition(account: &AccountId, event_type: EventType) -> String {

@@ -3,6 +3,7 @@
 //! - events table: `pk` = account, `sk` = `<UTC time, fixed width>#<entry id>`; the GSI
 //!   `by_type` (`gsi1pk` = `account#type`, `sk`) serves type filters without reading other
 //!   types; idempotency markers live under `pk` = `account#idem`, `sk` = event_id.
+//!   [`events`] reads it ([`merge`] is the pure merge of its partitions), [`record`] writes it.
 //! - `expires_at` (epoch seconds) is the TTL attribute.
 
 pub mod aws;
@@ -10,6 +11,7 @@ pub mod cursor_keys;
 pub mod events;
 pub mod exports;
 pub mod exports_bucket;
+pub mod merge;
 pub mod record;
 pub mod retry;
 pub mod schema;
