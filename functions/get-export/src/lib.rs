@@ -9,12 +9,19 @@ use seclog::ApiError;
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::AccountId;
 use seclog::domain::cursor;
-use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus};
+use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus, ExportView};
 use seclog::http::{AccountClaim, Endpoint, json};
 use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports::{ExportStore, StoredJob};
 use seclog::store::exports_bucket::ExportsBucket;
-use serde_json::{Value, json};
+use serde::Serialize;
+
+/// `GET /v1/exports`'s body.
+#[derive(Serialize)]
+struct ExportPage<'a> {
+    data: Vec<ExportView<'a>>,
+    next_cursor: Option<String>,
+}
 
 pub struct GetExport {
     jobs: ExportStore,
@@ -103,13 +110,14 @@ impl GetExport {
         }
         let next_cursor =
             next.map(|position| cursor::encode(key, ExportListQuery::scope(account), &position));
-        Ok(json(
-            200,
-            &json!({"data": data, "next_cursor": next_cursor}),
-        ))
+        Ok(json(200, &ExportPage { data, next_cursor }))
     }
 
-    async fn view(&self, stored: &StoredJob, now: Timestamp) -> Result<Value, ApiError> {
+    async fn view<'a>(
+        &self,
+        stored: &'a StoredJob,
+        now: Timestamp,
+    ) -> Result<ExportView<'a>, ApiError> {
         let job = &stored.job;
         let link = match (&job.status, &job.result) {
             (ExportStatus::Succeeded, Some(result)) => Some(

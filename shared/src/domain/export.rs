@@ -2,7 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::actor::parse_actor_id;
 use super::cursor::{self, CursorKey, Scope};
@@ -72,13 +72,24 @@ impl ExportStatus {
 pub struct ExportFilters {
     #[serde(flatten)]
     pub filter: LogFilter,
-    pub tz: String,
+    /// Parsed when the job was created; a stored name that no longer parses is an error on
+    /// read, never a silent UTC.
+    pub tz: ViewerZone,
+}
+
+/// The filters as the API shows them.
+#[derive(Debug, Serialize)]
+pub struct FiltersView<'a> {
+    from: Option<String>,
+    to: Option<String>,
+    types: Vec<&'static str>,
+    actor: Option<&'a str>,
+    tz: &'a str,
 }
 
 impl ExportFilters {
     pub fn zone(&self) -> ViewerZone {
-        // Stored names were parsed when the job was created.
-        ViewerZone::parse(&self.tz).unwrap_or_else(|_| ViewerZone::utc())
+        self.tz.clone()
     }
 
     /// Parses a `POST /v1/exports` body; every field is optional, an empty body means all.
@@ -91,7 +102,7 @@ impl ExportFilters {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self {
                 filter: LogFilter::default(),
-                tz: "UTC".into(),
+                tz: ViewerZone::utc(),
             });
         }
         let value: Value = serde_json::from_slice(body)
@@ -113,20 +124,18 @@ impl ExportFilters {
             .map_err(|e| ApiError::Validation(vec![e]))?;
         Ok(Self {
             filter,
-            tz: zone
-                .map(|z| z.name().to_owned())
-                .unwrap_or_else(|| "UTC".into()),
+            tz: zone.unwrap_or_else(ViewerZone::utc),
         })
     }
 
-    pub fn view(&self) -> Value {
-        json!({
-            "from": self.filter.from.map(|t| t.to_string()),
-            "to": self.filter.to.map(|t| t.to_string()),
-            "types": self.filter.types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "actor": self.filter.actor,
-            "tz": self.tz,
-        })
+    pub fn view(&self) -> FiltersView<'_> {
+        FiltersView {
+            from: self.filter.from.map(|t| t.to_string()),
+            to: self.filter.to.map(|t| t.to_string()),
+            types: self.filter.types.iter().map(|t| t.as_str()).collect(),
+            actor: self.filter.actor.as_deref(),
+            tz: self.tz.name(),
+        }
     }
 }
 
@@ -285,31 +294,61 @@ impl ExportJob {
 
     /// What callers see: `resuming` shows as `running`; a job stuck without progress shows
     /// as failed with a reason.
-    pub fn view(&self, link: Option<DownloadLink>, now: Timestamp) -> Value {
+    pub fn view(&self, link: Option<DownloadLink>, now: Timestamp) -> ExportView<'_> {
         let stale = !self.status.is_finished() && now.duration_since(self.updated_at) > STALE_AFTER;
         let (status, error) = match self.status {
             _ if stale => (
-                "failed",
+                ShownStatus::Failed,
                 Some("the export stopped making progress; please request it again".to_owned()),
             ),
-            ExportStatus::Resuming => ("running", None),
-            other => (other.as_str(), self.error.clone()),
+            ExportStatus::Pending => (ShownStatus::Pending, None),
+            ExportStatus::Running | ExportStatus::Resuming => (ShownStatus::Running, None),
+            ExportStatus::Succeeded => (ShownStatus::Succeeded, None),
+            ExportStatus::Failed => (ShownStatus::Failed, self.error.clone()),
         };
-        let link = link.filter(|_| status == "succeeded");
-        json!({
-            "id": self.id,
-            "status": status,
-            "created_at": self.created_at.to_string(),
-            "completed_at": self.completed_at.map(|t| t.to_string()),
-            "filters": self.filters.view(),
-            "row_count": self.result.as_ref().map(|r| r.row_count)
+        let link = link.filter(|_| status == ShownStatus::Succeeded);
+        ExportView {
+            id: &self.id,
+            status,
+            created_at: self.created_at.to_string(),
+            completed_at: self.completed_at.map(|t| t.to_string()),
+            filters: self.filters.view(),
+            row_count: self
+                .result
+                .as_ref()
+                .map(|r| r.row_count)
                 .or_else(|| self.checkpoint.as_ref().map(|c| c.rows)),
-            "size_bytes": self.result.as_ref().map(|r| r.size_bytes),
-            "download_url": link.as_ref().map(|l| l.url.clone()),
-            "download_expires_at": link.as_ref().map(|l| l.expires_at.to_string()),
-            "error": error,
-        })
+            size_bytes: self.result.as_ref().map(|r| r.size_bytes),
+            download_expires_at: link.as_ref().map(|l| l.expires_at.to_string()),
+            download_url: link.map(|l| l.url),
+            error,
+        }
     }
+}
+
+/// The status the API shows: `resuming` is internal (shown as `running`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShownStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// The export object of the API.
+#[derive(Debug, Serialize)]
+pub struct ExportView<'a> {
+    pub id: &'a ExportId,
+    pub status: ShownStatus,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+    pub filters: FiltersView<'a>,
+    pub row_count: Option<u64>,
+    pub size_bytes: Option<u64>,
+    pub download_url: Option<String>,
+    pub download_expires_at: Option<String>,
+    pub error: Option<String>,
 }
 
 #[cfg(test)]
@@ -327,7 +366,7 @@ mod tests {
     fn an_empty_body_exports_everything_in_utc() {
         let filters = ExportFilters::parse(b"").unwrap();
         assert_eq!(filters.filter, LogFilter::default());
-        assert_eq!(filters.tz, "UTC");
+        assert_eq!(filters.tz.name(), "UTC");
         assert_eq!(ExportFilters::parse(b"{}").unwrap(), filters);
     }
 
@@ -342,7 +381,7 @@ mod tests {
             [EventType::Login, EventType::LoginFailed]
         );
         assert_eq!(filters.filter.actor.as_deref(), Some("u_1"));
-        assert_eq!(filters.tz, "Asia/Manila");
+        assert_eq!(filters.tz.name(), "Asia/Manila");
     }
 
     #[test]
@@ -372,20 +411,18 @@ mod tests {
         let now: Timestamp = "2024-04-22T07:00:00Z".parse().unwrap();
         let mut job = ExportJob::new(ExportFilters::parse(b"").unwrap(), "u_1".into(), now);
         job.status = ExportStatus::Resuming;
-        assert_eq!(job.view(None, now)["status"], "running");
+        assert_eq!(job.view(None, now).status, ShownStatus::Running);
         let later = now + SignedDuration::from_mins(31);
         let stale = job.view(None, later);
-        assert_eq!(stale["status"], "failed");
-        assert!(
-            stale["error"]
-                .as_str()
-                .unwrap()
-                .contains("request it again")
-        );
+        assert_eq!(stale.status, ShownStatus::Failed);
+        assert!(stale.error.unwrap().contains("request it again"));
         let link = DownloadLink {
             url: "https://x".into(),
             expires_at: now,
         };
-        assert_eq!(job.view(Some(link), now)["download_url"], Value::Null);
+        let shown = serde_json::to_value(job.view(Some(link), now)).unwrap();
+        assert_eq!(shown["download_url"], Value::Null);
+        assert_eq!(shown["status"], "running");
+        assert_eq!(shown["filters"]["tz"], "UTC");
     }
 }

@@ -101,7 +101,29 @@ impl ViewerZone {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
 
+impl PartialEq for ViewerZone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// Stored and shown by name; a stored name that no longer parses is an error, never UTC.
+impl serde::Serialize for ViewerZone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ViewerZone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+impl ViewerZone {
     /// RFC 3339 in this zone: `2024-04-22T14:32:15+08:00`.
     pub fn rfc3339(&self, instant: Timestamp) -> String {
         let offset = self.zone.to_offset(instant);
@@ -122,12 +144,6 @@ impl ViewerZone {
             .to_zoned_datetime(self.zone.clone())
             .strftime("%Y-%m-%d")
             .to_string()
-    }
-}
-
-impl PartialEq for ViewerZone {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
     }
 }
 
