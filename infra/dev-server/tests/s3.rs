@@ -68,6 +68,23 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
         .unwrap()
 }
 
+/// Stores `bytes` at `key` as the export worker does: one multipart upload, here of one part.
+async fn put_file(bucket: &ExportsBucket, key: &str, filename: &str, bytes: Vec<u8>) {
+    let upload_id = bucket.start(key, filename).await.unwrap();
+    let etag = bucket.upload_part(key, &upload_id, 1, bytes).await.unwrap();
+    bucket
+        .complete(
+            key,
+            &upload_id,
+            &[UploadedPart {
+                part_number: 1,
+                etag,
+            }],
+        )
+        .await
+        .unwrap();
+}
+
 fn pending_part_files(s3: &TestS3) -> Vec<String> {
     std::fs::read_dir(s3.root())
         .unwrap()
@@ -196,14 +213,11 @@ async fn a_small_part_that_is_not_the_last_is_rejected() {
 }
 
 #[tokio::test]
-async fn a_small_export_is_one_put_and_the_link_chooses_the_download_name() {
-    let (_s3, bucket) = setup("put-small").await;
+async fn the_upload_stores_csv_headers_and_the_link_chooses_the_download_name() {
+    let (_s3, bucket) = setup("headers").await;
     let key = key("01HW3Z9V7Q4M8K2N5P6R7S8T9Y");
     let bytes = b"Timestamp,Timestamp (UTC)\r\n".to_vec();
-    bucket
-        .put_small(&key, "stored-name.csv", bytes.clone())
-        .await
-        .unwrap();
+    put_file(&bucket, &key, "stored-name.csv", bytes.clone()).await;
     // The link's response-content-disposition wins over what the object was stored with.
     let link = bucket
         .presign_download(&key, FILENAME, Duration::from_secs(60))
@@ -238,10 +252,7 @@ async fn a_small_export_is_one_put_and_the_link_chooses_the_download_name() {
 async fn an_expired_link_is_refused() {
     let (_s3, bucket) = setup("expired").await;
     let key = key("01HW3Z9V7Q4M8K2N5P6R7S8T9Z");
-    bucket
-        .put_small(&key, FILENAME, b"x\r\n".to_vec())
-        .await
-        .unwrap();
+    put_file(&bucket, &key, FILENAME, b"x\r\n".to_vec()).await;
     let link = bucket
         .presign_download(&key, FILENAME, Duration::from_secs(1))
         .await
@@ -261,10 +272,7 @@ async fn a_tampered_link_is_refused() {
     let key_a = key("01HW3Z9V7Q4M8K2N5P6R7S8TAA");
     let key_b = key("01HW3Z9V7Q4M8K2N5P6R7S8TAB");
     for key in [&key_a, &key_b] {
-        bucket
-            .put_small(key, FILENAME, b"secret\r\n".to_vec())
-            .await
-            .unwrap();
+        put_file(&bucket, key, FILENAME, b"secret\r\n".to_vec()).await;
     }
     let link = bucket
         .presign_download(&key_a, FILENAME, Duration::from_secs(600))
@@ -351,7 +359,7 @@ async fn wrong_credentials_are_refused() {
         .build();
     let intruder = ExportsBucket::new(aws_sdk_s3::Client::from_conf(config), BUCKET.into());
     let err = intruder
-        .put_small(&key("01HW3Z9V7Q4M8K2N5P6R7S8TAD"), FILENAME, b"x".to_vec())
+        .start(&key("01HW3Z9V7Q4M8K2N5P6R7S8TAD"), FILENAME)
         .await
         .unwrap_err();
     assert!(

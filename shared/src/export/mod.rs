@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod memory;
+pub mod ports;
 pub mod worker;
 
 pub use self::csv::{COLUMNS, CsvEncoder, CsvStart, neutralize_formula};

@@ -11,12 +11,16 @@
 //!   continues strictly after the checkpoint: no row is missed or repeated.
 //! - Any failure aborts the upload and leaves the job `failed` with a reason a merchant can
 //!   read; a worker that dies outright is shown as failed once its job goes stale.
+//!
+//! The worker reaches storage, the bucket and the clock only through the traits of
+//! [`super::ports`]; [`ExportWorker`]'s type parameters default to the real adapters.
 
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
 use super::csv::{CsvEncoder, CsvStart};
+use super::ports::{Clock, EntrySource, ExportUpload, JobStore, SystemClock};
 use crate::domain::export::{
     Checkpoint, ExportId, ExportJob, ExportResult, ExportStatus, UploadedPart,
 };
@@ -30,7 +34,7 @@ use crate::store::exports_bucket::{BucketError, ExportsBucket, MIN_PART_BYTES, e
 pub struct WorkerSettings {
     /// Time kept back at the end of an invocation for saving a checkpoint.
     pub reserve: Duration,
-    /// Bytes per uploaded part (at least S3's 5 MiB minimum).
+    /// Bytes per uploaded part (at least the upload's minimum: S3's 5 MiB).
     pub part_bytes: usize,
     /// Entries read per storage page.
     pub page_size: usize,
@@ -76,29 +80,41 @@ enum Progress {
     Paused(Checkpoint),
 }
 
+/// The export worker over a job store `J`, an entry source `E` and an upload target `B`, telling
+/// time by `C`. The defaults are what the Lambda runs: DynamoDB, S3 and the system clock.
 #[derive(Clone)]
-pub struct ExportWorker {
-    jobs: ExportStore,
-    events: EventStore,
-    bucket: ExportsBucket,
+pub struct ExportWorker<J = ExportStore, E = EventStore, B = ExportsBucket, C = SystemClock> {
+    jobs: J,
+    events: E,
+    bucket: B,
     settings: WorkerSettings,
+    clock: C,
 }
 
-impl ExportWorker {
-    pub fn new(
-        jobs: ExportStore,
-        events: EventStore,
-        bucket: ExportsBucket,
-        settings: WorkerSettings,
-    ) -> Self {
+impl<J, E, B> ExportWorker<J, E, B>
+where
+    J: JobStore,
+    E: EntrySource,
+    B: ExportUpload,
+{
+    pub fn new(jobs: J, events: E, bucket: B, settings: WorkerSettings) -> Self {
         Self {
             jobs,
             events,
             bucket,
             settings,
+            clock: SystemClock,
         }
     }
+}
 
+impl<J, E, B, C> ExportWorker<J, E, B, C>
+where
+    J: JobStore,
+    E: EntrySource,
+    B: ExportUpload,
+    C: Clock,
+{
     /// Runs (or continues) one job until it finishes or `deadline` draws near.
     pub async fn run(
         &self,
@@ -109,7 +125,7 @@ impl ExportWorker {
         let Some(stored) = self.jobs.get(account, id).await? else {
             return Ok(Outcome::Skipped("no such export"));
         };
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let claimable = match stored.job.status {
             ExportStatus::Pending | ExportStatus::Resuming => true,
             // A worker that died mid-run: its lease has run out, continue from its checkpoint.
@@ -144,7 +160,7 @@ impl ExportWorker {
             Ok(Progress::Done(result)) => {
                 let rows = result.row_count;
                 job.status = ExportStatus::Succeeded;
-                job.completed_at = Some(Timestamp::now());
+                job.completed_at = Some(self.clock.now());
                 job.result = Some(result);
                 job.checkpoint = None;
                 Outcome::Succeeded { rows }
@@ -172,13 +188,13 @@ impl ExportWorker {
                     }
                 };
                 job.status = ExportStatus::Failed;
-                job.completed_at = Some(Timestamp::now());
+                job.completed_at = Some(self.clock.now());
                 job.checkpoint = None;
                 job.error = Some(reason.clone());
                 Outcome::Failed { reason }
             }
         };
-        job.updated_at = Timestamp::now();
+        job.updated_at = self.clock.now();
         if !self.jobs.save(&claimed, &job, 0).await? {
             // Only a worker whose lease ran out can lose here; the newer run owns the job.
             tracing::warn!(
@@ -235,7 +251,7 @@ impl ExportWorker {
             CsvStart::Resumed
         };
         let mut encoder = CsvEncoder::new(job.filters.zone(), start);
-        let part_bytes = self.settings.part_bytes.max(MIN_PART_BYTES);
+        let part_bytes = self.settings.part_bytes.max(B::MIN_PART_BYTES);
         let reserve =
             SignedDuration::try_from(self.settings.reserve).unwrap_or(SignedDuration::MAX);
         let mut rows_in_parts = 0;
@@ -249,7 +265,7 @@ impl ExportWorker {
                     &filter,
                     after.as_deref(),
                     self.settings.page_size,
-                    Timestamp::now(),
+                    self.clock.now(),
                 )
                 .await?;
             for entry in &page.entries {
@@ -259,7 +275,7 @@ impl ExportWorker {
                     checkpoint.rows += encoder.rows() - rows_in_parts;
                     rows_in_parts = encoder.rows();
                     checkpoint.after = Some(entry.sort_key());
-                    if deadline.duration_since(Timestamp::now()) < reserve {
+                    if deadline.duration_since(self.clock.now()) < reserve {
                         return Ok(Progress::Paused(checkpoint.clone()));
                     }
                 }
@@ -312,4 +328,1019 @@ fn snapshot(job: &ExportJob) -> LogFilter {
     let cutoff = job.created_at - SignedDuration::from_nanos(1);
     filter.to = Some(filter.to.map_or(cutoff, |to| to.min(cutoff)));
     filter
+}
+
+/// The claim / lease / checkpoint / resume state machine against in-memory ports: a job store
+/// with the DynamoDB adapter's conditional-version semantics, an upload with S3's multipart
+/// rules, entries from a `Vec`, and a fixed clock per invocation (as each Lambda invocation
+/// reads its own clock; no test depends on the wall clock).
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::pin::pin;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::domain::export::ExportFilters;
+    use crate::domain::{Actor, EntryId, EventType, LogEntry};
+    use crate::store::events::Page;
+
+    // ---- the job store ----------------------------------------------------------------------
+
+    #[derive(Default)]
+    struct JobsState {
+        jobs: HashMap<(String, String), StoredJob>,
+        /// Every save that was written, in order: the status and lease it wrote.
+        writes: Vec<(ExportStatus, i64)>,
+        /// The next save of a job in this status fails as an unreachable DynamoDB would.
+        fail_next_save_of: Option<ExportStatus>,
+        /// `get` yields to other tasks after reading, so concurrent deliveries interleave there.
+        yield_on_get: bool,
+    }
+
+    /// The export jobs table in memory, with [`ExportStore`]'s semantics: `save` writes only if
+    /// the stored version is still the one read, and bumps it.
+    #[derive(Clone, Default)]
+    struct MemoryJobs(Arc<Mutex<JobsState>>);
+
+    fn job_key(account: &AccountId, id: &ExportId) -> (String, String) {
+        (account.as_str().to_owned(), id.as_str().to_owned())
+    }
+
+    impl MemoryJobs {
+        /// A new job as `ExportStore::create` writes it: version 1, owned by nobody.
+        fn insert(&self, account: &AccountId, job: &ExportJob) {
+            let stored = StoredJob {
+                account: account.clone(),
+                job: job.clone(),
+                version: 1,
+                lease_until: 0,
+            };
+            let previous = self
+                .0
+                .lock()
+                .unwrap()
+                .jobs
+                .insert(job_key(account, &job.id), stored);
+            assert!(previous.is_none(), "job ids are unique");
+        }
+
+        fn current(&self, account: &AccountId, id: &ExportId) -> StoredJob {
+            self.0.lock().unwrap().jobs[&job_key(account, id)].clone()
+        }
+
+        fn writes(&self) -> Vec<(ExportStatus, i64)> {
+            self.0.lock().unwrap().writes.clone()
+        }
+
+        fn fail_next_save_of(&self, status: ExportStatus) {
+            self.0.lock().unwrap().fail_next_save_of = Some(status);
+        }
+
+        fn yield_on_get(&self) {
+            self.0.lock().unwrap().yield_on_get = true;
+        }
+    }
+
+    impl JobStore for MemoryJobs {
+        async fn get(
+            &self,
+            account: &AccountId,
+            id: &ExportId,
+        ) -> Result<Option<StoredJob>, StoreError> {
+            let (read, yield_after) = {
+                let state = self.0.lock().unwrap();
+                (
+                    state.jobs.get(&job_key(account, id)).cloned(),
+                    state.yield_on_get,
+                )
+            };
+            if yield_after {
+                tokio::task::yield_now().await;
+            }
+            Ok(read)
+        }
+
+        async fn save(
+            &self,
+            stored: &StoredJob,
+            job: &ExportJob,
+            lease_until: i64,
+        ) -> Result<bool, StoreError> {
+            let mut state = self.0.lock().unwrap();
+            if state.fail_next_save_of == Some(job.status) {
+                state.fail_next_save_of = None;
+                return Err(StoreError::Dynamo("injected: DynamoDB unreachable".into()));
+            }
+            // `#version = :read`: false for a changed job, and for a missing one.
+            match state.jobs.get_mut(&job_key(&stored.account, &job.id)) {
+                Some(current) if current.version == stored.version => {
+                    *current = StoredJob {
+                        account: stored.account.clone(),
+                        job: job.clone(),
+                        version: stored.version + 1,
+                        lease_until,
+                    };
+                }
+                _ => return Ok(false),
+            }
+            state.writes.push((job.status, lease_until));
+            Ok(true)
+        }
+    }
+
+    // ---- the entries ------------------------------------------------------------------------
+
+    #[derive(Default)]
+    struct EntriesState {
+        /// Newest first, as the events table's sort key orders them.
+        entries: Vec<LogEntry>,
+        pages_read: usize,
+        /// The read of this page (1-based, counted over the whole test) fails.
+        fail_page: Option<usize>,
+    }
+
+    /// The events table of one account over a `Vec`, with [`EventStore::page`]'s contract:
+    /// filters applied, strictly after `after`, `resume_after` only when more follow.
+    #[derive(Clone, Default)]
+    struct MemoryEntries(Arc<Mutex<EntriesState>>);
+
+    impl MemoryEntries {
+        fn new(mut entries: Vec<LogEntry>) -> Self {
+            entries.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+            Self(Arc::new(Mutex::new(EntriesState {
+                entries,
+                ..EntriesState::default()
+            })))
+        }
+
+        fn pages_read(&self) -> usize {
+            self.0.lock().unwrap().pages_read
+        }
+
+        fn fail_page(&self, page: usize) {
+            self.0.lock().unwrap().fail_page = Some(page);
+        }
+    }
+
+    impl EntrySource for MemoryEntries {
+        async fn page(
+            &self,
+            _account: &AccountId,
+            filter: &LogFilter,
+            after: Option<&str>,
+            limit: usize,
+            _now: Timestamp,
+        ) -> Result<Page, StoreError> {
+            let mut state = self.0.lock().unwrap();
+            state.pages_read += 1;
+            if state.fail_page == Some(state.pages_read) {
+                return Err(StoreError::Dynamo("injected: Query failed".into()));
+            }
+            let mut matching = state.entries.iter().filter(|e| {
+                filter.from.is_none_or(|from| e.occurred_at >= from)
+                    && filter.to.is_none_or(|to| e.occurred_at <= to)
+                    && (filter.types.is_empty() || filter.types.contains(&e.event_type))
+                    && filter
+                        .actor
+                        .as_ref()
+                        .is_none_or(|actor| *actor == e.actor.id)
+                    && after.is_none_or(|after| e.sort_key().as_str() < after)
+            });
+            let entries: Vec<LogEntry> = matching.by_ref().take(limit).cloned().collect();
+            let resume_after = if matching.next().is_some() {
+                entries.last().map(LogEntry::sort_key)
+            } else {
+                None
+            };
+            Ok(Page {
+                entries,
+                resume_after,
+            })
+        }
+    }
+
+    // ---- the upload -------------------------------------------------------------------------
+
+    /// The in-memory upload's minimum part: small, so a few rows make a part.
+    const MIN_PART: usize = 64;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct OpenUpload {
+        key: String,
+        filename: String,
+        /// Part number to ETag and bytes; uploading a number again replaces the part.
+        parts: BTreeMap<i32, (String, Vec<u8>)>,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct StoredFile {
+        upload_id: String,
+        filename: String,
+        bytes: Vec<u8>,
+        part_sizes: Vec<usize>,
+    }
+
+    #[derive(Default)]
+    struct UploadState {
+        started: usize,
+        open: BTreeMap<String, OpenUpload>,
+        /// Every part upload that arrived, in order: upload id and part number.
+        part_log: Vec<(String, i32)>,
+        aborted: Vec<String>,
+        /// Completed files by key.
+        files: BTreeMap<String, StoredFile>,
+        /// The next upload of this part number fails as an unreachable bucket would.
+        fail_part: Option<i32>,
+        /// The next upload of this part number waits until notified (a slow or dying worker).
+        hold_part: Option<(i32, Arc<Notify>)>,
+    }
+
+    /// A bucket in memory with S3's multipart rules: parts are numbered, a number uploaded again
+    /// replaces its part, completion takes the parts in ascending order with their latest ETags,
+    /// every part but the last is at least [`MIN_PART`], and a completed or aborted upload is gone.
+    #[derive(Clone, Default)]
+    struct MemoryUpload(Arc<Mutex<UploadState>>);
+
+    impl MemoryUpload {
+        fn state(&self) -> std::sync::MutexGuard<'_, UploadState> {
+            self.0.lock().unwrap()
+        }
+
+        fn fail_part(&self, part_number: i32) {
+            self.state().fail_part = Some(part_number);
+        }
+
+        /// The next upload of `part_number` waits for the returned [`Notify`].
+        fn hold_part(&self, part_number: i32) -> Arc<Notify> {
+            let gate = Arc::new(Notify::new());
+            self.state().hold_part = Some((part_number, gate.clone()));
+            gate
+        }
+
+        /// How often each part number of `upload_id` was uploaded.
+        fn uploads_per_part(&self, upload_id: &str) -> BTreeMap<i32, usize> {
+            let mut counts = BTreeMap::new();
+            for (_, number) in self.state().part_log.iter().filter(|(u, _)| u == upload_id) {
+                *counts.entry(*number).or_default() += 1;
+            }
+            counts
+        }
+    }
+
+    fn no_such_upload(operation: &str, upload_id: &str) -> BucketError {
+        BucketError::UploadGone(format!("{operation}: NoSuchUpload {upload_id}"))
+    }
+
+    impl ExportUpload for MemoryUpload {
+        const MIN_PART_BYTES: usize = MIN_PART;
+
+        async fn start(&self, key: &str, filename: &str) -> Result<String, BucketError> {
+            let mut state = self.state();
+            state.started += 1;
+            let upload_id = format!("upload-{}", state.started);
+            state.open.insert(
+                upload_id.clone(),
+                OpenUpload {
+                    key: key.to_owned(),
+                    filename: filename.to_owned(),
+                    parts: BTreeMap::new(),
+                },
+            );
+            Ok(upload_id)
+        }
+
+        async fn upload_part(
+            &self,
+            key: &str,
+            upload_id: &str,
+            part_number: i32,
+            bytes: Vec<u8>,
+        ) -> Result<String, BucketError> {
+            let hold = {
+                let mut state = self.state();
+                match state.hold_part.take() {
+                    Some((number, gate)) if number == part_number => Some(gate),
+                    other => {
+                        state.hold_part = other;
+                        None
+                    }
+                }
+            };
+            if let Some(gate) = hold {
+                gate.notified().await;
+            }
+            let mut guard = self.state();
+            let state = &mut *guard;
+            if state.fail_part == Some(part_number) {
+                state.fail_part = None;
+                return Err(BucketError::Unreachable(
+                    "injected: UploadPart: connection refused".into(),
+                ));
+            }
+            let upload = state
+                .open
+                .get_mut(upload_id)
+                .filter(|u| u.key == key)
+                .ok_or_else(|| no_such_upload("UploadPart", upload_id))?;
+            state.part_log.push((upload_id.to_owned(), part_number));
+            let etag = format!("\"{upload_id}-{part_number}-{}\"", state.part_log.len());
+            upload.parts.insert(part_number, (etag.clone(), bytes));
+            Ok(etag)
+        }
+
+        async fn complete(
+            &self,
+            key: &str,
+            upload_id: &str,
+            parts: &[UploadedPart],
+        ) -> Result<(), BucketError> {
+            let mut state = self.state();
+            let upload = state
+                .open
+                .get(upload_id)
+                .filter(|u| u.key == key)
+                .ok_or_else(|| no_such_upload("CompleteMultipartUpload", upload_id))?;
+            let rejected = |code: &str| BucketError::Rejected {
+                code: code.to_owned(),
+                detail: format!("CompleteMultipartUpload {upload_id}"),
+            };
+            if parts.is_empty() {
+                return Err(rejected("MalformedXML"));
+            }
+            let mut bytes = Vec::new();
+            let mut part_sizes = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 && parts[i - 1].part_number >= part.part_number {
+                    return Err(rejected("InvalidPartOrder"));
+                }
+                let Some((etag, data)) = upload.parts.get(&part.part_number) else {
+                    return Err(rejected("InvalidPart"));
+                };
+                if *etag != part.etag {
+                    return Err(rejected("InvalidPart"));
+                }
+                if i + 1 < parts.len() && data.len() < MIN_PART {
+                    return Err(BucketError::PartTooSmall(format!(
+                        "part {}",
+                        part.part_number
+                    )));
+                }
+                bytes.extend_from_slice(data);
+                part_sizes.push(data.len());
+            }
+            let upload = state.open.remove(upload_id).expect("checked above");
+            state.files.insert(
+                key.to_owned(),
+                StoredFile {
+                    upload_id: upload_id.to_owned(),
+                    filename: upload.filename,
+                    bytes,
+                    part_sizes,
+                },
+            );
+            Ok(())
+        }
+
+        async fn abort(&self, _key: &str, upload_id: &str) -> Result<(), BucketError> {
+            let mut state = self.state();
+            state.open.remove(upload_id);
+            state.aborted.push(upload_id.to_owned());
+            Ok(())
+        }
+    }
+
+    // ---- the clock --------------------------------------------------------------------------
+
+    /// The time an invocation runs at.
+    #[derive(Clone, Copy)]
+    struct FixedClock(Timestamp);
+
+    impl Clock for FixedClock {
+        fn now(&self) -> Timestamp {
+            self.0
+        }
+    }
+
+    // ---- fixtures ---------------------------------------------------------------------------
+
+    type TestWorker = ExportWorker<MemoryJobs, MemoryEntries, MemoryUpload, FixedClock>;
+
+    /// Entries before the request: what every export of the fixture lists.
+    const ROWS: u64 = 25;
+    /// A whole Lambda invocation, far more than the reserve: no checkpoint.
+    const WHOLE: SignedDuration = SignedDuration::from_mins(15);
+    /// Less than the reserve: the invocation checkpoints after its first part.
+    const SHORT: SignedDuration = SignedDuration::from_secs(30);
+
+    /// When the export was requested.
+    fn requested() -> Timestamp {
+        "2024-04-22T06:00:00Z".parse().unwrap()
+    }
+
+    /// When the first invocation runs.
+    fn t0() -> Timestamp {
+        requested() + SignedDuration::from_secs(2)
+    }
+
+    /// Parts of at least 300 bytes (two or three rows), pages of 3 entries, a 60 s reserve.
+    fn settings() -> WorkerSettings {
+        WorkerSettings {
+            reserve: Duration::from_secs(60),
+            part_bytes: 300,
+            page_size: 3,
+        }
+    }
+
+    fn entry(n: usize, occurred_at: Timestamp, event_type: EventType) -> LogEntry {
+        LogEntry {
+            id: EntryId::from_stored(format!("01HW3Z9V7Q4M8K2N5P{n:08}")),
+            event_type,
+            occurred_at,
+            actor: Actor {
+                id: format!("u_{n}"),
+                name: Some("Alice Merchant".into()),
+                email: Some("alice@example.com".into()),
+            },
+            ip: Some("203.0.113.45".parse().unwrap()),
+            user_agent: Some("Mozilla/5.0".into()),
+            device: Some("Safari on macOS".into()),
+            location: None,
+            details: json!({"n": n}).into(),
+            // Rows of different lengths, some with a formula trigger.
+            summary: format!("{}Signed in #{n}", "=".repeat(n % 4)),
+            event_id: None,
+            received_at: occurred_at + SignedDuration::from_secs(1),
+            producer: None,
+        }
+    }
+
+    struct Harness {
+        account: AccountId,
+        jobs: MemoryJobs,
+        entries: MemoryEntries,
+        upload: MemoryUpload,
+    }
+
+    impl Harness {
+        /// [`ROWS`] entries before the request (two per minute, so sort keys tie on time and
+        /// differ by id), the export's own `security_logs.exported` entry at the request, and
+        /// an entry that arrives while the export runs.
+        fn new() -> Self {
+            let mut entries: Vec<LogEntry> = (0..ROWS as usize)
+                .map(|n| {
+                    let minutes = (n / 2 + 1) as i64;
+                    entry(
+                        n,
+                        requested() - SignedDuration::from_mins(minutes),
+                        EventType::Login,
+                    )
+                })
+                .collect();
+            entries.push(entry(
+                ROWS as usize,
+                requested(),
+                EventType::SecurityLogsExported,
+            ));
+            entries.push(entry(
+                ROWS as usize + 1,
+                requested() + SignedDuration::from_secs(1),
+                EventType::Login,
+            ));
+            Self {
+                account: AccountId::parse("acct_1").unwrap(),
+                jobs: MemoryJobs::default(),
+                entries: MemoryEntries::new(entries),
+                upload: MemoryUpload::default(),
+            }
+        }
+
+        /// An invocation at `now`, on the same storage and bucket as every other.
+        fn worker(&self, now: Timestamp) -> TestWorker {
+            ExportWorker {
+                jobs: self.jobs.clone(),
+                events: self.entries.clone(),
+                bucket: self.upload.clone(),
+                settings: settings(),
+                clock: FixedClock(now),
+            }
+        }
+
+        /// A new `pending` export of everything, `Timestamp` in Manila time.
+        fn pending_job(&self) -> ExportId {
+            let job = ExportJob {
+                id: ExportId::generate(),
+                status: ExportStatus::Pending,
+                created_at: requested(),
+                updated_at: requested(),
+                completed_at: None,
+                filters: ExportFilters {
+                    filter: LogFilter::default(),
+                    tz: "Asia/Manila".into(),
+                },
+                requested_by: "u_admin".into(),
+                checkpoint: None,
+                result: None,
+                error: None,
+                invocations: 0,
+            };
+            self.jobs.insert(&self.account, &job);
+            job.id
+        }
+
+        /// One invocation of the job at `now` with `budget` until its deadline.
+        async fn run(
+            &self,
+            id: &ExportId,
+            now: Timestamp,
+            budget: SignedDuration,
+        ) -> Result<Outcome, StoreError> {
+            self.worker(now).run(&self.account, id, now + budget).await
+        }
+
+        fn job(&self, id: &ExportId) -> StoredJob {
+            self.jobs.current(&self.account, id)
+        }
+
+        fn file(&self, id: &ExportId) -> Option<StoredFile> {
+            let key = export_key(&self.account, id.as_str());
+            self.upload.state().files.get(&key).cloned()
+        }
+
+        /// The entries an export lists, newest first.
+        fn expected_entries(&self) -> Vec<LogEntry> {
+            let mut entries: Vec<LogEntry> = self
+                .entries
+                .0
+                .lock()
+                .unwrap()
+                .entries
+                .iter()
+                .filter(|e| e.occurred_at < requested())
+                .cloned()
+                .collect();
+            entries.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+            entries
+        }
+
+        /// The whole file, encoded in one pass.
+        fn expected_csv(&self) -> Vec<u8> {
+            let zone = crate::domain::ViewerZone::parse("Asia/Manila").unwrap();
+            let mut encoder = CsvEncoder::new(zone, CsvStart::Fresh);
+            for entry in self.expected_entries() {
+                encoder.row(&entry);
+            }
+            encoder.take()
+        }
+    }
+
+    // ---- tests ------------------------------------------------------------------------------
+
+    #[tokio::test]
+    async fn a_fresh_job_runs_to_succeeded_with_the_exact_rows() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        let deadline = t0() + WHOLE;
+
+        let outcome = h.run(&id, t0(), WHOLE).await.unwrap();
+
+        assert_eq!(outcome, Outcome::Succeeded { rows: ROWS });
+        let file = h.file(&id).expect("the file is complete");
+        assert!(file.bytes == h.expected_csv(), "exactly the rows, in order");
+        let text = String::from_utf8(file.bytes.clone()).unwrap();
+        assert_eq!(
+            text.matches("\r\n").count() as u64,
+            ROWS + 1,
+            "header and rows"
+        );
+        assert!(
+            !text.contains(&format!("#{ROWS}")) && !text.contains(&format!("#{}", ROWS + 1)),
+            "neither its own audit entry nor one that arrived later"
+        );
+        assert_eq!(file.filename, "security-logs-acct_1-2024-04-22.csv");
+        assert!(file.part_sizes.len() > 3, "{:?}", file.part_sizes);
+        let (last, full) = file.part_sizes.split_last().unwrap();
+        assert!(
+            full.iter().all(|&size| size >= 300),
+            "{:?}",
+            file.part_sizes
+        );
+        assert!(*last > 0);
+
+        let stored = h.job(&id);
+        assert_eq!(stored.job.status, ExportStatus::Succeeded);
+        assert_eq!(
+            stored.job.result,
+            Some(ExportResult {
+                object_key: export_key(&h.account, id.as_str()),
+                row_count: ROWS,
+                size_bytes: file.bytes.len() as u64,
+            })
+        );
+        assert_eq!(stored.job.completed_at, Some(t0()));
+        assert_eq!(stored.job.updated_at, t0());
+        assert_eq!(stored.job.invocations, 1);
+        assert_eq!(stored.job.checkpoint, None);
+        assert_eq!(stored.job.error, None);
+        assert_eq!(
+            h.jobs.writes(),
+            [
+                (ExportStatus::Running, deadline.as_second() + 1),
+                (ExportStatus::Succeeded, 0),
+            ],
+            "claimed under a lease until just after the deadline, released when done"
+        );
+        let upload = h.upload.state();
+        assert_eq!(upload.started, 1);
+        assert!(upload.open.is_empty() && upload.aborted.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_delivery_while_the_job_runs_under_a_live_lease_is_skipped() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        // The first delivery's invocation claims the job and is busy uploading part 2.
+        let gate = h.upload.hold_part(2);
+        let first = h.worker(t0());
+        let mut running = pin!(first.run(&h.account, &id, t0() + WHOLE));
+        assert!(futures::poll!(&mut running).is_pending());
+        let claimed = h.job(&id);
+        assert_eq!(claimed.job.status, ExportStatus::Running);
+        assert_eq!(claimed.lease_until, (t0() + WHOLE).as_second() + 1);
+
+        // A duplicate delivery, at once or in the lease's last second, leaves the job alone.
+        let last_second = Timestamp::from_second(claimed.lease_until).unwrap();
+        for now in [t0(), last_second] {
+            let outcome = h.run(&id, now, WHOLE).await.unwrap();
+            assert_eq!(
+                outcome,
+                Outcome::Skipped("export is finished or running elsewhere")
+            );
+        }
+        assert_eq!(h.job(&id).version, claimed.version, "nothing written");
+        assert_eq!(h.upload.state().started, 1, "no second upload");
+
+        // The owner carries on undisturbed.
+        gate.notify_one();
+        assert_eq!(running.await.unwrap(), Outcome::Succeeded { rows: ROWS });
+        assert!(h.file(&id).unwrap().bytes == h.expected_csv());
+        assert_eq!(h.job(&id).job.invocations, 1);
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_lease_ran_out_is_taken_over_and_the_dead_upload_is_left_to_the_lifecycle()
+    {
+        let h = Harness::new();
+        let id = h.pending_job();
+        // The first invocation uploads part 1 and dies during part 2 (Lambda ends the sandbox:
+        // its future is dropped), before any checkpoint.
+        let _gate = h.upload.hold_part(2);
+        {
+            let first = h.worker(t0());
+            let mut running = pin!(first.run(&h.account, &id, t0() + WHOLE));
+            assert!(futures::poll!(&mut running).is_pending());
+        }
+        let dead = h.job(&id);
+        assert_eq!(dead.job.status, ExportStatus::Running);
+        assert_eq!(dead.job.checkpoint, None);
+
+        // The first delivery after the lease takes the job over.
+        let later = Timestamp::from_second(dead.lease_until + 1).unwrap();
+        let outcome = h.run(&id, later, WHOLE).await.unwrap();
+
+        assert_eq!(outcome, Outcome::Succeeded { rows: ROWS });
+        let stored = h.job(&id);
+        assert_eq!(stored.job.status, ExportStatus::Succeeded);
+        assert_eq!(stored.job.invocations, 2);
+        assert_eq!(stored.job.completed_at, Some(later));
+        // With no checkpoint to continue, the takeover starts over in a new upload; the file is
+        // made of its parts alone. The dead invocation's upload is neither completed nor aborted
+        // (it was never recorded anywhere the takeover could see it): it stays open with its part
+        // until the bucket's lifecycle rule aborts incomplete uploads (after a day).
+        let file = h.file(&id).unwrap();
+        assert_eq!(file.upload_id, "upload-2");
+        assert!(file.bytes == h.expected_csv());
+        let upload = h.upload.state();
+        assert_eq!(upload.open.keys().collect::<Vec<_>>(), ["upload-1"]);
+        assert_eq!(
+            upload.open["upload-1"].parts.keys().collect::<Vec<_>>(),
+            [&1]
+        );
+        assert!(upload.aborted.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_outlives_its_lease_loses_its_result_to_the_takeover() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        // The first invocation stalls in part 2 past its lease (it is not dead, only slow).
+        let gate = h.upload.hold_part(2);
+        let first = h.worker(t0());
+        let mut stalled = pin!(first.run(&h.account, &id, t0() + WHOLE));
+        assert!(futures::poll!(&mut stalled).is_pending());
+        let later = Timestamp::from_second(h.job(&id).lease_until + 1).unwrap();
+        assert_eq!(
+            h.run(&id, later, WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        let finished = h.job(&id);
+
+        // The stalled invocation wakes up and finishes its own upload to the same key (the same
+        // snapshot, so the same bytes), but its final write loses: the job keeps the takeover's
+        // result.
+        gate.notify_one();
+        assert_eq!(
+            stalled.await.unwrap(),
+            Outcome::Skipped("export changed while running")
+        );
+        let file = h.file(&id).unwrap();
+        assert_eq!(
+            file.upload_id, "upload-1",
+            "the last completion wins the key"
+        );
+        assert!(file.bytes == h.expected_csv());
+        let now = h.job(&id);
+        assert_eq!(now.version, finished.version);
+        assert_eq!(now.job, finished.job);
+    }
+
+    #[tokio::test]
+    async fn a_finished_job_is_never_redone() {
+        let h = Harness::new();
+        let succeeded = h.pending_job();
+        assert_eq!(
+            h.run(&succeeded, t0(), WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        let failed = h.pending_job();
+        h.upload.fail_part(1);
+        assert!(matches!(
+            h.run(&failed, t0(), WHOLE).await.unwrap(),
+            Outcome::Failed { .. }
+        ));
+        let (pages, uploads) = (h.entries.pages_read(), h.upload.state().started);
+        let writes = h.jobs.writes().len();
+        let file = h.file(&succeeded).unwrap();
+
+        // Redeliveries, at once and a day later (no lease holds a finished job).
+        for id in [&succeeded, &failed] {
+            let before = h.job(id);
+            for now in [t0(), t0() + SignedDuration::from_hours(24)] {
+                assert_eq!(
+                    h.run(id, now, WHOLE).await.unwrap(),
+                    Outcome::Skipped("export is finished or running elsewhere")
+                );
+            }
+            let after = h.job(id);
+            assert_eq!((after.version, &after.job), (before.version, &before.job));
+        }
+        assert_eq!(h.jobs.writes().len(), writes, "no write");
+        assert_eq!(h.entries.pages_read(), pages, "no read");
+        assert_eq!(h.upload.state().started, uploads, "no upload");
+        assert_eq!(h.file(&succeeded).unwrap(), file);
+        assert_eq!(
+            h.run(&ExportId::generate(), t0(), WHOLE).await.unwrap(),
+            Outcome::Skipped("no such export")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_run_checkpointed_after_every_part_writes_the_same_file_as_a_single_run() {
+        let h = Harness::new();
+        let single = h.pending_job();
+        assert_eq!(
+            h.run(&single, t0(), WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        let single_file = h.file(&single).unwrap();
+
+        // Every invocation has less time left than the reserve, so each one uploads one part,
+        // saves a checkpoint and hands over (the `resuming` write starts the next one).
+        let resumed = h.pending_job();
+        let expected_entries = h.expected_entries();
+        let mut now = t0();
+        let mut invocations = 0;
+        let mut rows_so_far = 0;
+        loop {
+            invocations += 1;
+            assert!(invocations <= 2 * ROWS, "no progress");
+            match h.run(&resumed, now, SHORT).await.unwrap() {
+                Outcome::Checkpointed { rows } => {
+                    let stored = h.job(&resumed);
+                    assert_eq!(stored.job.status, ExportStatus::Resuming);
+                    assert_eq!(stored.lease_until, 0, "released for the next invocation");
+                    let checkpoint = stored.job.checkpoint.unwrap();
+                    assert_eq!(checkpoint.upload_id, "upload-2", "one upload throughout");
+                    assert_eq!(checkpoint.parts.len() as u64, invocations, "a part each");
+                    assert!(rows > rows_so_far, "progress: {rows} after {rows_so_far}");
+                    assert_eq!(checkpoint.rows, rows);
+                    // Exactly the first `rows` rows are in the parts, the checkpoint points at
+                    // the last of them, and the next invocation continues strictly after it.
+                    assert_eq!(
+                        checkpoint.after,
+                        Some(expected_entries[rows as usize - 1].sort_key())
+                    );
+                    rows_so_far = rows;
+                }
+                Outcome::Succeeded { rows } => {
+                    assert_eq!(rows, ROWS);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            now += SignedDuration::from_secs(5);
+        }
+
+        assert!(invocations >= 3, "{invocations}");
+        let stored = h.job(&resumed);
+        assert_eq!(stored.job.invocations as u64, invocations);
+        assert_eq!(stored.job.result.unwrap().row_count, ROWS);
+        let file = h.file(&resumed).unwrap();
+        assert!(
+            file.bytes == single_file.bytes,
+            "the checkpointed file differs from a single run"
+        );
+        assert!(file.bytes == h.expected_csv());
+        assert_eq!(
+            file.part_sizes, single_file.part_sizes,
+            "cut at the same rows"
+        );
+        assert!(
+            h.upload
+                .uploads_per_part("upload-2")
+                .values()
+                .all(|&n| n == 1),
+            "no part uploaded twice"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_part_upload_aborts_the_upload_and_fails_the_job_with_a_reason() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        h.upload.fail_part(3);
+
+        let outcome = h.run(&id, t0(), WHOLE).await.unwrap();
+
+        let reason = "the exports bucket is unreachable, retry later";
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                reason: reason.into()
+            }
+        );
+        let stored = h.job(&id);
+        assert_eq!(stored.job.status, ExportStatus::Failed);
+        assert_eq!(stored.job.error.as_deref(), Some(reason));
+        assert_eq!(stored.job.completed_at, Some(t0()));
+        assert_eq!(stored.job.checkpoint, None);
+        assert_eq!(stored.job.result, None);
+        assert_eq!(stored.lease_until, 0);
+        let upload = h.upload.state();
+        assert_eq!(upload.aborted, ["upload-1"], "S3 frees the parts");
+        assert!(upload.open.is_empty());
+        assert!(upload.files.is_empty(), "no file");
+    }
+
+    #[tokio::test]
+    async fn a_failure_after_a_checkpoint_aborts_the_upload_the_checkpoint_continued() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        assert!(matches!(
+            h.run(&id, t0(), SHORT).await.unwrap(),
+            Outcome::Checkpointed { .. }
+        ));
+        h.upload.fail_part(2);
+
+        let later = t0() + SignedDuration::from_secs(5);
+        let outcome = h.run(&id, later, WHOLE).await.unwrap();
+
+        assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+        let stored = h.job(&id);
+        assert_eq!(stored.job.status, ExportStatus::Failed);
+        assert_eq!(stored.job.checkpoint, None);
+        assert_eq!(stored.job.invocations, 2);
+        let upload = h.upload.state();
+        assert_eq!(upload.started, 1);
+        assert_eq!(
+            upload.aborted,
+            ["upload-1"],
+            "the upload of the first invocation"
+        );
+        assert!(upload.open.is_empty() && upload.files.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_aborts_the_upload_and_fails_the_job_with_a_reason() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        h.entries.fail_page(3);
+
+        let outcome = h.run(&id, t0(), WHOLE).await.unwrap();
+
+        let reason = "reading the security logs failed; please request the export again";
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                reason: reason.into()
+            }
+        );
+        let stored = h.job(&id);
+        assert_eq!(stored.job.status, ExportStatus::Failed);
+        assert_eq!(stored.job.error.as_deref(), Some(reason));
+        let upload = h.upload.state();
+        assert_eq!(upload.aborted, ["upload-1"]);
+        assert!(upload.open.is_empty() && upload.files.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_that_cannot_be_saved_leaves_the_job_to_whoever_comes_after_the_lease() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        // Invocation 1 saves its checkpoint after part 1.
+        assert!(matches!(
+            h.run(&id, t0(), SHORT).await.unwrap(),
+            Outcome::Checkpointed { .. }
+        ));
+        let saved = h.job(&id).job.checkpoint.unwrap();
+        assert_eq!(saved.parts.len(), 1);
+
+        // Invocation 2 uploads part 2, then its checkpoint write fails.
+        h.jobs.fail_next_save_of(ExportStatus::Resuming);
+        let t1 = t0() + SignedDuration::from_secs(5);
+        let error = h.run(&id, t1, SHORT).await.unwrap_err();
+        assert!(matches!(error, StoreError::Dynamo(_)), "{error:?}");
+
+        // The error goes back to Lambda (which retries the batch). The job stays as invocation 2
+        // claimed it: running under its lease, holding invocation 1's checkpoint. The upload is
+        // not aborted and keeps the part whose checkpoint was lost.
+        let stuck = h.job(&id);
+        assert_eq!(stuck.job.status, ExportStatus::Running);
+        assert_eq!(stuck.lease_until, (t1 + SHORT).as_second() + 1);
+        assert_eq!(stuck.job.checkpoint.as_ref(), Some(&saved));
+        {
+            let upload = h.upload.state();
+            assert!(upload.aborted.is_empty());
+            assert_eq!(
+                upload.open["upload-1"].parts.keys().collect::<Vec<_>>(),
+                [&1, &2]
+            );
+        }
+        // Retries within the lease are skipped. (Lambda's retries come at once, so in the cloud
+        // the job is then reported failed once stale, unless a delivery comes after the lease.)
+        assert_eq!(
+            h.run(&id, t1, SHORT).await.unwrap(),
+            Outcome::Skipped("export is finished or running elsewhere")
+        );
+
+        // A delivery after the lease continues from invocation 1's checkpoint, in the same
+        // upload: part 2 is uploaded again over the orphaned one; no row is missing or repeated.
+        let mut now = Timestamp::from_second(stuck.lease_until + 1).unwrap();
+        loop {
+            match h.run(&id, now, SHORT).await.unwrap() {
+                Outcome::Checkpointed { .. } => now += SignedDuration::from_secs(5),
+                Outcome::Succeeded { rows } => {
+                    assert_eq!(rows, ROWS);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let file = h.file(&id).unwrap();
+        assert_eq!(file.upload_id, "upload-1");
+        assert!(file.bytes == h.expected_csv());
+        let per_part = h.upload.uploads_per_part("upload-1");
+        assert_eq!(per_part[&2], 2, "part 2 replaced");
+        assert!(per_part.iter().all(|(&n, &count)| n == 2 || count == 1));
+    }
+
+    #[tokio::test]
+    async fn concurrent_deliveries_of_a_pending_job_run_it_once() {
+        let h = Harness::new();
+        let id = h.pending_job();
+        // Both deliveries read the pending job before either claims it.
+        h.jobs.yield_on_get();
+        let (a, b) = (h.worker(t0()), h.worker(t0()));
+
+        let (a, b) = tokio::join!(
+            a.run(&h.account, &id, t0() + WHOLE),
+            b.run(&h.account, &id, t0() + WHOLE)
+        );
+
+        let mut outcomes = [a.unwrap(), b.unwrap()];
+        outcomes.sort_by_key(|o| format!("{o:?}"));
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Skipped("another delivery claimed the export"),
+                Outcome::Succeeded { rows: ROWS },
+            ]
+        );
+        assert_eq!(h.upload.state().started, 1);
+        assert!(h.file(&id).unwrap().bytes == h.expected_csv());
+        assert_eq!(h.job(&id).job.invocations, 1);
+    }
 }

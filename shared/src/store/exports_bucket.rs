@@ -1,17 +1,17 @@
 //! The S3 adapter for export files: a multipart upload that can be resumed across Lambda
-//! invocations, a single PutObject for small files, and presigned download links.
+//! invocations, and presigned download links.
 //!
 //! Every key lives under `exports/` ([`export_key`]); the functions' IAM policies allow nothing
 //! else in the bucket.
 //!
-//! Upload flow of the export worker:
-//! 1. Encode rows until at least [`MIN_PART_BYTES`] are buffered. If the export ends before
-//!    that, the whole file goes up with [`ExportsBucket::put_small`] and no multipart upload
-//!    is ever started (S3 needs at least one part, and a lone small part buys nothing).
-//! 2. Otherwise [`ExportsBucket::start`] once, then [`ExportsBucket::upload_part`] for parts 1,
-//!    2, ... (each at least [`MIN_PART_BYTES`] except the last). The upload id and each
-//!    [`UploadedPart`] are persisted by the caller, so a later invocation continues with
-//!    the next part number.
+//! Upload flow of the export worker (`crate::export::worker`, through the
+//! [`ExportUpload`](crate::export::ports::ExportUpload) port):
+//! 1. [`ExportsBucket::start`] once per export, whatever its size: even an empty export is one
+//!    multipart upload.
+//! 2. [`ExportsBucket::upload_part`] for parts 1, 2, ..., each cut at a row boundary once at
+//!    least [`MIN_PART_BYTES`] are buffered; the last part holds the rest and may be smaller
+//!    (a small export is a single small part). The upload id and each [`UploadedPart`] are
+//!    persisted by the caller, so a later invocation continues with the next part number.
 //! 3. [`ExportsBucket::complete`] with every part in order; [`ExportsBucket::abort`] when the
 //!    export fails, so S3 frees the stored parts.
 //!
@@ -34,8 +34,6 @@ use crate::error::ApiError;
 
 /// S3's minimum size of every part but the last.
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
-/// S3's highest part number.
-pub const MAX_PARTS: i32 = 10_000;
 /// The longest a download link may live (API.md: "valid 15 minutes at most").
 pub const MAX_DOWNLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 /// The media type of every export file, stored on the object and forced on downloads.
@@ -131,19 +129,6 @@ impl BucketError {
             | Self::PartTooSmall(d)
             | Self::Presign(d) => d,
             Self::Rejected { detail, .. } => detail,
-        }
-    }
-
-    /// Whether trying the same call again later may succeed (the SDK has already retried
-    /// throttling and 5xx a few times by then).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Unreachable(_) => true,
-            Self::Rejected { code, .. } => matches!(
-                code.as_str(),
-                "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout"
-            ),
-            _ => false,
         }
     }
 }
@@ -287,27 +272,6 @@ impl ExportsBucket {
         }
     }
 
-    /// Writes a whole export file in one PutObject: for a file smaller than [`MIN_PART_BYTES`],
-    /// which never needs a multipart upload.
-    pub async fn put_small(
-        &self,
-        key: &str,
-        filename: &str,
-        bytes: Vec<u8>,
-    ) -> Result<(), BucketError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(CSV_CONTENT_TYPE)
-            .content_disposition(attachment_disposition(filename))
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map_err(|e| BucketError::from_sdk("PutObject", e))?;
-        Ok(())
-    }
-
     /// A presigned GET of `key` that downloads as an attachment named `filename`, typed
     /// `text/csv; charset=utf-8` (`response-content-disposition` / `response-content-type`, so
     /// the link is right even for an object stored without those headers). `ttl` is capped at
@@ -382,13 +346,12 @@ mod tests {
     }
 
     #[test]
-    fn errors_read_as_sentences_and_know_what_is_transient() {
+    fn errors_read_as_sentences_and_keep_their_detail() {
         let err = BucketError::Unreachable("dispatch failure".into());
         assert_eq!(
             err.to_string(),
             "the exports bucket is unreachable, retry later"
         );
-        assert!(err.is_transient());
         assert_eq!(err.detail(), "dispatch failure");
         let err = BucketError::Rejected {
             code: "AccessDenied".into(),
@@ -398,7 +361,7 @@ mod tests {
             err.to_string(),
             "the exports bucket refused the request (AccessDenied)"
         );
-        assert!(!err.is_transient());
+        assert_eq!(err.detail(), "403");
     }
 
     #[tokio::test]

@@ -1,0 +1,176 @@
+//! What the export worker needs from the outside, as narrow traits (ports): the job store, the
+//! entries to export, the upload of the file, and the time. Each is shaped by what
+//! [`super::worker::ExportWorker`] calls and nothing more; the real adapters (DynamoDB, S3, the
+//! system clock) implement them here by delegating to their own methods, and the worker's unit
+//! tests implement them in memory.
+//!
+//! Every future is `Send`, so a worker built on the real adapters can run on any task.
+
+use std::future::Future;
+
+use jiff::Timestamp;
+
+use crate::domain::export::{ExportId, ExportJob, UploadedPart};
+use crate::domain::{AccountId, LogFilter};
+use crate::store::StoreError;
+use crate::store::events::{EventStore, Page};
+use crate::store::exports::{ExportStore, StoredJob};
+use crate::store::exports_bucket::{self, BucketError, ExportsBucket};
+
+/// The export jobs, read and replaced with optimistic concurrency.
+pub trait JobStore {
+    /// The account's job with the version it was read at, if it exists. Reads its own writes.
+    fn get(
+        &self,
+        account: &AccountId,
+        id: &ExportId,
+    ) -> impl Future<Output = Result<Option<StoredJob>, StoreError>> + Send;
+
+    /// Replaces the job with `job`, owned until `lease_until` (epoch seconds; 0: by nobody),
+    /// if its version is still `stored.version`; the stored version becomes one higher.
+    /// `Ok(false)` when somebody changed the job since `stored` was read, and nothing is written.
+    fn save(
+        &self,
+        stored: &StoredJob,
+        job: &ExportJob,
+        lease_until: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// The log entries an export lists.
+pub trait EntrySource {
+    /// Up to `limit` entries matching `filter`, newest first, strictly older than the sort key
+    /// `after`; `resume_after` is set when more may follow. Entries expired at `now` are left out.
+    fn page(
+        &self,
+        account: &AccountId,
+        filter: &LogFilter,
+        after: Option<&str>,
+        limit: usize,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+}
+
+/// A multipart upload of the export file that later invocations can continue (S3's model).
+pub trait ExportUpload {
+    /// The smallest size of every part but the last.
+    const MIN_PART_BYTES: usize;
+
+    /// Starts an upload to `key` of a file that downloads as `filename`; returns its id.
+    fn start(
+        &self,
+        key: &str,
+        filename: &str,
+    ) -> impl Future<Output = Result<String, BucketError>> + Send;
+
+    /// Uploads part `part_number` (1-based; uploading a number again replaces that part) and
+    /// returns its ETag.
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<String, BucketError>> + Send;
+
+    /// Assembles the file from `parts`, in part-number order.
+    fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> impl Future<Output = Result<(), BucketError>> + Send;
+
+    /// Abandons the upload and frees its parts; an upload that is already gone counts as aborted.
+    fn abort(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<(), BucketError>> + Send;
+}
+
+/// The current time, for leases, deadlines and timestamps on the job.
+pub trait Clock {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+impl JobStore for ExportStore {
+    fn get(
+        &self,
+        account: &AccountId,
+        id: &ExportId,
+    ) -> impl Future<Output = Result<Option<StoredJob>, StoreError>> + Send {
+        ExportStore::get(self, account, id)
+    }
+
+    fn save(
+        &self,
+        stored: &StoredJob,
+        job: &ExportJob,
+        lease_until: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        ExportStore::save(self, stored, job, lease_until)
+    }
+}
+
+impl EntrySource for EventStore {
+    fn page(
+        &self,
+        account: &AccountId,
+        filter: &LogFilter,
+        after: Option<&str>,
+        limit: usize,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send {
+        EventStore::page(self, account, filter, after, limit, now)
+    }
+}
+
+impl ExportUpload for ExportsBucket {
+    const MIN_PART_BYTES: usize = exports_bucket::MIN_PART_BYTES;
+
+    fn start(
+        &self,
+        key: &str,
+        filename: &str,
+    ) -> impl Future<Output = Result<String, BucketError>> + Send {
+        ExportsBucket::start(self, key, filename)
+    }
+
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<String, BucketError>> + Send {
+        ExportsBucket::upload_part(self, key, upload_id, part_number, bytes)
+    }
+
+    fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> impl Future<Output = Result<(), BucketError>> + Send {
+        ExportsBucket::complete(self, key, upload_id, parts)
+    }
+
+    fn abort(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<(), BucketError>> + Send {
+        ExportsBucket::abort(self, key, upload_id)
+    }
+}
