@@ -839,7 +839,7 @@ mod tests {
                 completed_at: None,
                 filters: ExportFilters {
                     filter: LogFilter::default(),
-                    tz: "Asia/Manila".into(),
+                    tz: crate::domain::ViewerZone::parse("Asia/Manila").unwrap(),
                 },
                 requested_by: "u_admin".into(),
                 checkpoint: None,
