@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(s.events_table().unwrap(), "events");
         assert_eq!(s.retention_days, 365);
         assert_eq!(s.link_ttl, Duration::from_secs(900));
-        assert_eq!(s.claim.name(), "account_id");
+        assert_eq!(s.claim, AccountClaim::default_claim());
         assert!(matches!(
             s.exports_bucket(),
             Err(ConfigError::Missing("EXPORTS_BUCKET"))
@@ -213,7 +213,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.link_ttl, Duration::from_secs(60));
-        assert_eq!(s.claim.name(), "merchant");
+        assert_eq!(s.claim, AccountClaim::new("merchant"));
         assert_eq!(s.worker.reserve, Duration::from_secs(5));
     }
 }

@@ -55,7 +55,7 @@ impl Worker {
             };
             let (Some(account), Some(id)) = (
                 text("pk").and_then(|a| AccountId::parse(&a).ok()),
-                text("sk").and_then(|i| ExportId::parse(&i)),
+                text("sk").and_then(|i| ExportId::parse(&i).ok()),
             ) else {
                 tracing::warn!(
                     event_id = record.event_id,

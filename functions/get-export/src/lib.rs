@@ -85,7 +85,7 @@ impl GetExport {
     async fn one(&self, account: &AccountId, id: &str) -> Result<Response<Body>, ApiError> {
         // A malformed id, a missing job and another account's job all look the same.
         let not_found = || ApiError::NotFound(format!("no export {id:?} for this account"));
-        let id = ExportId::parse(id).ok_or_else(not_found)?;
+        let id = ExportId::parse(id).map_err(|_| not_found())?;
         let stored = self.jobs.get(account, &id).await?.ok_or_else(not_found)?;
         Ok(json(200, &self.view(&stored, Timestamp::now()).await?))
     }

@@ -219,7 +219,7 @@ async fn worker(args: &[String]) -> Result<(), Error> {
         ExportsBucket::local(s3, BUCKET).await,
         WorkerSettings::default(),
     );
-    let id = ExportId::parse(id).ok_or("bad export id")?;
+    let id = ExportId::parse(id)?;
     let deadline = Timestamp::now() + jiff::SignedDuration::from_hours(2);
     match worker
         .run(&AccountId::parse(ACCOUNT)?, &id, deadline)

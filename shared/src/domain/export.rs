@@ -28,11 +28,12 @@ impl ExportId {
         Self(ulid::Ulid::generate().to_string())
     }
 
-    /// `None` for anything that is not a job id; callers answer 404, as for a missing job.
-    pub fn parse(value: &str) -> Option<Self> {
+    /// Anything that is not a job id is an error; the API answers 404 for it, as for a
+    /// missing job, so ids cannot be probed.
+    pub fn parse(value: &str) -> Result<Self, String> {
         ulid::Ulid::from_string(value)
-            .ok()
             .map(|id| Self(id.to_string()))
+            .map_err(|_| "is not an export id".to_owned())
     }
 
     pub fn as_str(&self) -> &str {
@@ -401,9 +402,9 @@ mod tests {
     #[test]
     fn ids_must_be_ulids() {
         let id = ExportId::generate();
-        assert_eq!(ExportId::parse(id.as_str()), Some(id));
-        assert_eq!(ExportId::parse("../etc/passwd"), None);
-        assert_eq!(ExportId::parse(""), None);
+        assert_eq!(ExportId::parse(id.as_str()), Ok(id));
+        assert!(ExportId::parse("../etc/passwd").is_err());
+        assert!(ExportId::parse("").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 
 /// The name of the token claim that holds the account (`ACCOUNT_CLAIM` in [`crate::config`],
 /// default `account_id`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountClaim(String);
 
 impl AccountClaim {
@@ -24,10 +24,6 @@ impl AccountClaim {
 
     pub fn default_claim() -> Self {
         Self::new(Self::DEFAULT)
-    }
-
-    pub fn name(&self) -> &str {
-        &self.0
     }
 
     /// The caller's account, or 401 when the authorizer gave no valid account claim.

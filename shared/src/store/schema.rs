@@ -1,5 +1,5 @@
 //! Table definitions for the local stack and tests. `template.yaml` declares the same tables for
-//! the cloud; `tests/` checks both agree on key names.
+//! the cloud with the same key names (`tests/api/contract.rs` checks the events table's).
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
