@@ -5,15 +5,15 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi bench-export build bench deploy
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
 	@infra/venv.sh stack
 	$(CARGO) run -p dev-server
 
-## test: format, lints, unit + integration tests, template and OpenAPI checks
-test: venv fmt lint unit-and-integration check-template check-openapi
+## test: format, lints, unit + integration tests, template and OpenAPI checks, a short fuzz
+test: venv fmt lint unit-and-integration check-template check-openapi fuzz-short
 
 venv:
 	@infra/venv.sh stack
@@ -33,6 +33,14 @@ check-template:
 
 check-openapi:
 	infra/check-openapi.sh
+
+## fuzz-short: schemathesis against a fresh dev server, every check, a few hundred requests
+fuzz-short:
+	infra/with-dev-server.sh infra/fuzz.sh --short
+
+## fuzz: the long run (10,000+ generated requests); prints requests, failures and 5xx
+fuzz:
+	infra/with-dev-server.sh infra/fuzz.sh --long
 
 ## bench-export: export rows/s and the worker's peak memory at 10k, 100k, 1M events (ROWS=... to choose)
 bench-export:

