@@ -61,6 +61,7 @@ fn manifest_name(manifest: &str, table: &str) -> Option<String> {
 }
 
 /// Where a function's sample event comes from.
+#[derive(Clone)]
 pub enum EventSource {
     File(PathBuf),
     Fallback,

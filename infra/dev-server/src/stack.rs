@@ -1,16 +1,17 @@
 //! The local AWS stack: moto (DynamoDB and its streams) as a child process on loopback.
 //!
-//! The child is started from a thread that lives as long as it does, with `PR_SET_PDEATHSIG`,
-//! so it dies with this process even when the process is killed: tests and `make dev` leave
-//! no server behind.
+//! The child is started from a thread that lives as long as it does, with `PR_SET_PDEATHSIG`
+//! ([`die_with_parent`]), so it dies with this process even when the process is killed: tests
+//! and `make dev` leave no server behind.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::process::die_with_parent;
 
 pub struct LocalStack {
     pid: i32,
@@ -59,16 +60,7 @@ impl LocalStack {
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
-                // SAFETY: prctl is async-signal-safe; it only sets this child's death signal.
-                unsafe {
-                    command.pre_exec(|| {
-                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                            return Err(io::Error::last_os_error());
-                        }
-                        Ok(())
-                    });
-                }
-                match command.spawn() {
+                match die_with_parent(&mut command).spawn() {
                     Ok(mut child) => {
                         let _ = sender.send(Ok(child.id() as i32));
                         let _ = child.wait();

@@ -10,13 +10,13 @@
 //! alone. The CSV is checked to hold N rows.
 
 use std::io::BufRead;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use dev_server::LocalS3;
+use dev_server::process::{self, Wait};
 use futures::{StreamExt, TryStreamExt, stream};
 use jiff::Timestamp;
 use seclog::domain::export::{ExportFilters, ExportId, ExportJob};
@@ -74,7 +74,7 @@ struct Measured {
     load_rate: f64,
     export: Duration,
     csv_bytes: u64,
-    peak_rss_kib: i64,
+    peak_rss_kib: u64,
 }
 
 async fn run(n: u64) -> Result<Measured, Error> {
@@ -99,16 +99,17 @@ async fn run(n: u64) -> Result<Measured, Error> {
         .await?;
 
     let started = Instant::now();
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut command = Command::new(std::env::current_exe()?);
+    command
         .args(["worker", &dynalite.endpoint, &s3.endpoint, job.id.as_str()])
-        .stdout(Stdio::inherit())
-        .spawn()?;
-    let (status, peak_rss_kib) = wait_with_rusage(child.id() as i32)?;
+        .stdout(Stdio::inherit());
+    let child = process::die_with_parent(&mut command).spawn()?;
+    let reaped = process::wait4(child.id(), Wait::Block)?.ok_or("wait4 returned no child")?;
     let export = started.elapsed();
-    let _ = child.try_wait();
-    if !status {
-        return Err(format!("worker failed for {n} events").into());
+    if !reaped.status.success() {
+        return Err(format!("worker failed for {n} events ({})", reaped.describe()).into());
     }
+    let peak_rss_kib = reaped.usage.max_rss_kib;
     let file = s3_dir
         .path()
         .join(BUCKET)
@@ -230,20 +231,6 @@ async fn worker(args: &[String]) -> Result<(), Error> {
     }
 }
 
-fn wait_with_rusage(pid: i32) -> Result<(bool, i64), Error> {
-    let mut status = 0;
-    // SAFETY: waiting for our own child; rusage is plain data.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if waited != pid {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    Ok((
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        usage.ru_maxrss,
-    ))
-}
-
 fn count_lines(path: &Path) -> Result<u64, Error> {
     // CRLF records; no field of these rows contains a line break.
     let reader = std::io::BufReader::new(std::fs::File::open(path)?);
@@ -285,14 +272,8 @@ impl Dynalite {
                 "0",
             ])
             .stdout(Stdio::null());
-        // SAFETY: prctl only sets the child's death signal: dynalite dies with the benchmark.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let child = command.spawn()?;
+        // dynalite dies with the benchmark, even when the benchmark is killed.
+        let child = process::die_with_parent(&mut command).spawn()?;
         let endpoint = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
