@@ -57,6 +57,7 @@ LAMBDA_TARGET := $(CURDIR)/target/lambda
 
 ## bench: cold start (init, first invoke, peak RSS) and bootstrap size of every function
 bench: venv
+	@infra/venv.sh bench-peer
 	@# Two builds: built together, cargo would unify the dev server's features into the Lambdas.
 	CARGO_TARGET_DIR=$(LAMBDA_TARGET) $(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
 	CARGO_TARGET_DIR=$(LAMBDA_TARGET) $(CARGO) build --release -p coldstart
