@@ -9,6 +9,10 @@ use thiserror::Error;
 
 use crate::export::worker::WorkerSettings;
 use crate::http::AccountClaim;
+use crate::store::cursor_keys::CursorKeys;
+use crate::store::events::EventStore;
+use crate::store::exports::ExportStore;
+use crate::store::exports_bucket::ExportsBucket;
 
 /// The environment variables of the functions (`template.yaml` sets them).
 pub mod vars {
@@ -163,6 +167,42 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The events table, with the retention its entries get.
+    pub fn event_store(&self) -> Result<EventStore, ConfigError> {
+        let settings = &self.settings;
+        Ok(EventStore::from_config(
+            &self.aws,
+            settings.events_table()?,
+            settings.retention_days,
+        ))
+    }
+
+    /// The export jobs table.
+    pub fn export_store(&self) -> Result<ExportStore, ConfigError> {
+        let settings = &self.settings;
+        Ok(ExportStore::from_config(
+            &self.aws,
+            settings.exports_table()?,
+            settings.export_expiry_days,
+        ))
+    }
+
+    /// The exports bucket (through the S3 configuration).
+    pub fn exports_bucket(&self) -> Result<ExportsBucket, ConfigError> {
+        Ok(ExportsBucket::from_config(
+            &self.s3,
+            self.settings.exports_bucket()?,
+        ))
+    }
+
+    /// The cursor signing key, read from Secrets Manager in the background from now on.
+    pub fn cursor_keys(&self) -> Result<CursorKeys, ConfigError> {
+        Ok(CursorKeys::secrets_manager(
+            &self.aws,
+            self.settings.cursor_key_secret_id()?,
+        ))
+    }
+
     /// The Lambda environment: role credentials, region, settings.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;

@@ -29,19 +29,10 @@ impl CreateExport {
 
     /// The composition root of the create-export function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
-        let settings = &stack.settings;
         Ok(Self::new(
-            ExportStore::from_config(
-                &stack.aws,
-                settings.exports_table()?,
-                settings.export_expiry_days,
-            ),
-            EventStore::from_config(
-                &stack.aws,
-                settings.events_table()?,
-                settings.retention_days,
-            ),
-            settings.claim.clone(),
+            stack.export_store()?,
+            stack.event_store()?,
+            stack.settings.claim.clone(),
         ))
     }
 }

@@ -7,9 +7,6 @@ use seclog::config::{ConfigError, Stack};
 use seclog::domain::AccountId;
 use seclog::domain::export::ExportId;
 use seclog::export::worker::{ExportWorker, Outcome};
-use seclog::store::events::EventStore;
-use seclog::store::exports::ExportStore;
-use seclog::store::exports_bucket::ExportsBucket;
 
 pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 
@@ -24,20 +21,11 @@ impl Worker {
 
     /// The composition root of the export worker function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
-        let settings = &stack.settings;
         Ok(Self::new(ExportWorker::new(
-            ExportStore::from_config(
-                &stack.aws,
-                settings.exports_table()?,
-                settings.export_expiry_days,
-            ),
-            EventStore::from_config(
-                &stack.aws,
-                settings.events_table()?,
-                settings.retention_days,
-            ),
-            ExportsBucket::from_config(&stack.s3, settings.exports_bucket()?),
-            settings.worker.clone(),
+            stack.export_store()?,
+            stack.event_store()?,
+            stack.exports_bucket()?,
+            stack.settings.worker.clone(),
         )))
     }
 

@@ -50,17 +50,12 @@ impl GetExport {
 
     /// The composition root of the get-export function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
-        let settings = &stack.settings;
         Ok(Self::new(
-            ExportStore::from_config(
-                &stack.aws,
-                settings.exports_table()?,
-                settings.export_expiry_days,
-            ),
-            ExportsBucket::from_config(&stack.s3, settings.exports_bucket()?),
-            settings.claim.clone(),
-            CursorKeys::secrets_manager(&stack.aws, settings.cursor_key_secret_id()?),
-            settings.link_ttl,
+            stack.export_store()?,
+            stack.exports_bucket()?,
+            stack.settings.claim.clone(),
+            stack.cursor_keys()?,
+            stack.settings.link_ttl,
         ))
     }
 }

@@ -22,12 +22,7 @@ impl Ingest {
 
     /// The composition root of the ingest function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
-        let settings = &stack.settings;
-        Ok(Self::new(EventStore::from_config(
-            &stack.aws,
-            settings.events_table()?,
-            settings.retention_days,
-        )))
+        Ok(Self::new(stack.event_store()?))
     }
 }
 

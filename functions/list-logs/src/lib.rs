@@ -36,15 +36,10 @@ impl ListLogs {
 
     /// The composition root of the list-logs function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
-        let settings = &stack.settings;
         Ok(Self::new(
-            EventStore::from_config(
-                &stack.aws,
-                settings.events_table()?,
-                settings.retention_days,
-            ),
-            settings.claim.clone(),
-            CursorKeys::secrets_manager(&stack.aws, settings.cursor_key_secret_id()?),
+            stack.event_store()?,
+            stack.settings.claim.clone(),
+            stack.cursor_keys()?,
         ))
     }
 }
