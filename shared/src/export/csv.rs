@@ -43,11 +43,10 @@ pub fn neutralize_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Whether [`neutralize_formula`] prefixes `cell`, read from its first bytes: a formula trigger,
 /// or a control character (C0 and DEL are single bytes; C1, U+0080-U+009F, is `C2 80`-`C2 9F`).
 fn needs_guard(cell: &[u8]) -> bool {
-    match cell {
-        [b'=' | b'+' | b'-' | b'@' | 0x00..=0x1f | 0x7f, ..] => true,
-        [0xc2, 0x80..=0x9f, ..] => true,
-        _ => false,
-    }
+    matches!(
+        cell,
+        [b'=' | b'+' | b'-' | b'@' | 0x00..=0x1f | 0x7f, ..] | [0xc2, 0x80..=0x9f, ..]
+    )
 }
 
 /// Whether an encoder starts a file or continues one whose header was already written.
