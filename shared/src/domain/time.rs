@@ -164,9 +164,9 @@ fn jiff_csv(zone: &TimeZone, instant: Timestamp, out: &mut String) {
 }
 
 /// Appends [`ViewerZone::csv`] text to a byte buffer. An export formats three timestamps a row,
-/// and `csv` builds a zoned datetime (a zone lookup; for most zones' current years, an
-/// evaluation of the POSIX DST rule), runs jiff's format interpreter and allocates a `String`
-/// for each; this looks the offset up once per transition and writes the digits itself.
+/// and `csv` builds a zoned datetime (a zone lookup: a search of the transitions, or the POSIX
+/// DST rule past the last one), runs jiff's format interpreter and allocates a `String` for
+/// each; this looks the offset up once per transition and writes the digits itself.
 #[derive(Debug, Clone)]
 pub struct CsvTimes {
     zone: TimeZone,
