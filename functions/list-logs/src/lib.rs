@@ -1,13 +1,13 @@
 //! `GET /v1/logs`: the dashboard lists and filters its account's entries (JWT auth).
 
 use jiff::Timestamp;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use seclog::ApiError;
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::cursor::{self, CursorKey};
 use seclog::domain::entry::LogEntryView;
 use seclog::domain::{AccountId, LogQuery};
-use seclog::http::{AccountClaim, Endpoint, json};
+use seclog::http::{AccountClaim, Endpoint, json, query_params};
 use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::events::{EventStore, Page};
 use serde::Serialize;
@@ -50,8 +50,7 @@ impl Endpoint for ListLogs {
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let account = self.claim.account(&request)?;
         let key = self.cursor_keys.get().await?;
-        let params = request.query_string_parameters_ref();
-        let query = LogQuery::parse(params.into_iter().flat_map(|p| p.iter()), &account, key)?;
+        let query = LogQuery::parse(query_params(&request), &account, key)?;
         let page = self
             .store
             .page(

@@ -52,22 +52,110 @@ pub fn sortable(instant: Timestamp) -> String {
     )
 }
 
-/// Parses RFC 3339 text that carries an offset (`Z` or `±hh:mm`); a bare local time is rejected.
+const RFC3339_HINT: &str =
+    "must be an RFC 3339 timestamp with an offset, e.g. 2024-04-22T06:32:15Z";
+
+/// Parses RFC 3339 text (section 5.6): `YYYY-MM-DDTHH:MM:SS[.f{1,9}]` then `Z` or `±hh:mm`,
+/// `T` and `Z` in either case. Nothing looser: no space for `T`, no `+08` or `+0800`, no comma
+/// fraction, no annotation. A leap second (`:60`) is accepted only where one can be, at
+/// 23:59:60 UTC, and read as 23:59:59.999999999. Instants past the last one representable (late
+/// on 9999-12-31 UTC) are clamped to it, so an open-ended `to=9999-12-31T23:59:59Z` works.
 pub fn parse_rfc3339(value: &str) -> Result<Timestamp, String> {
-    let has_date_time = value.len() >= 20
-        && value
-            .as_bytes()
-            .get(10)
-            .is_some_and(|b| matches!(b, b'T' | b't' | b' '));
-    let has_annotation = value.contains('[');
-    if !has_date_time || has_annotation {
-        return Err(
-            "must be an RFC 3339 timestamp with an offset, e.g. 2024-04-22T06:32:15Z".into(),
-        );
+    let text = Rfc3339Text::split(value.as_bytes()).ok_or(RFC3339_HINT)?;
+    let date = jiff::civil::Date::new(text.year, text.month, text.day).map_err(|_| RFC3339_HINT)?;
+    let leap = text.second == 60;
+    let time = jiff::civil::Time::new(
+        text.hour,
+        text.minute,
+        if leap { 59 } else { text.second },
+        if leap { 999_999_999 } else { text.nanosecond },
+    )
+    .map_err(|_| RFC3339_HINT)?;
+    let offset_seconds = text.offset_minutes * 60;
+    if leap {
+        let utc_minute_of_day = (i32::from(text.hour) * 60 + i32::from(text.minute)
+            - text.offset_minutes)
+            .rem_euclid(24 * 60);
+        if utc_minute_of_day != 23 * 60 + 59 {
+            return Err("has second 60, which only a leap second at 23:59:60 UTC can have".into());
+        }
     }
-    value.parse::<Timestamp>().map_err(|_| {
-        "must be an RFC 3339 timestamp with an offset, e.g. 2024-04-22T06:32:15Z".into()
-    })
+    let offset = jiff::tz::Offset::from_seconds(offset_seconds).map_err(|_| RFC3339_HINT)?;
+    match offset.to_timestamp(date.to_datetime(time)) {
+        Ok(instant) => Ok(instant),
+        Err(_) if text.year >= 9999 => Ok(Timestamp::MAX),
+        Err(_) => Err(RFC3339_HINT.into()),
+    }
+}
+
+/// The fields of text that follows RFC 3339's grammar; ranges beyond two digits are checked
+/// by the calendar types that receive them.
+struct Rfc3339Text {
+    year: i16,
+    month: i8,
+    day: i8,
+    hour: i8,
+    minute: i8,
+    second: i8,
+    nanosecond: i32,
+    offset_minutes: i32,
+}
+
+impl Rfc3339Text {
+    fn split(b: &[u8]) -> Option<Self> {
+        let digits = |from: usize, len: usize| -> Option<i32> {
+            let part = b.get(from..from + len)?;
+            part.iter().try_fold(0i32, |n, d| {
+                d.is_ascii_digit().then(|| n * 10 + i32::from(d - b'0'))
+            })
+        };
+        let is = |at: usize, allowed: &[u8]| b.get(at).is_some_and(|c| allowed.contains(c));
+        if !(is(4, b"-") && is(7, b"-") && is(10, b"Tt") && is(13, b":") && is(16, b":")) {
+            return None;
+        }
+        let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let mut at = 19;
+        let mut nanosecond = 0;
+        if is(at, b".") {
+            let count = b[at + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if !(1..=9).contains(&count) {
+                return None;
+            }
+            nanosecond = digits(at + 1, count)? * 10i32.pow(9 - count as u32);
+            at += 1 + count;
+        }
+        let offset_minutes = match b.get(at..)? {
+            [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let (h, m) = (digits(at + 1, 2)?, digits(at + 4, 2)?);
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                if *sign == b'-' {
+                    -(h * 60 + m)
+                } else {
+                    h * 60 + m
+                }
+            }
+            _ => return None,
+        };
+        Some(Self {
+            year: i16::try_from(digits(0, 4)?).ok()?,
+            month: i8::try_from(digits(5, 2)?).ok()?,
+            day: i8::try_from(digits(8, 2)?).ok()?,
+            hour: hour as i8,
+            minute: minute as i8,
+            second: second as i8,
+            nanosecond,
+            offset_minutes,
+        })
+    }
 }
 
 /// The viewer's IANA time zone, in which `occurred_at_local` and CSV timestamps are shown.
@@ -93,10 +181,9 @@ impl ViewerZone {
             return Err(unknown());
         }
         let zone = TimeZone::get(value).map_err(|_| unknown())?;
-        Ok(Self {
-            name: value.to_owned(),
-            zone,
-        })
+        // Names match without regard to case; the database's spelling is what is kept and shown.
+        let name = zone.iana_name().unwrap_or(value).to_owned();
+        Ok(Self { name, zone })
     }
 
     pub fn name(&self) -> &str {
@@ -284,6 +371,75 @@ mod tests {
     }
 
     #[test]
+    fn rfc3339_follows_the_grammar_and_nothing_looser() {
+        let at = |text: &str| parse_rfc3339(text).map(|t| t.to_string());
+        assert_eq!(at("2024-04-22t06:32:15z").unwrap(), "2024-04-22T06:32:15Z");
+        assert_eq!(
+            at("2024-04-22T14:32:15.5+08:00").unwrap(),
+            "2024-04-22T06:32:15.5Z"
+        );
+        assert_eq!(
+            at("2024-04-22T06:32:15.123456789-00:30").unwrap(),
+            "2024-04-22T07:02:15.123456789Z"
+        );
+        assert_eq!(at("0000-01-01T00:00:00Z").unwrap(), "0000-01-01T00:00:00Z");
+        for bad in [
+            "2024-04-22 06:32:15Z",
+            "2024-04-22T06:32:15+0800",
+            "2024-04-22T06:32:15+08",
+            "2024-04-22T06:32:15,5Z",
+            "2024-04-22T06:32:15.Z",
+            "2024-04-22T06:32:15.1234567890Z",
+            "2024-04-22T06:32:15+24:30",
+            "2024-04-22T06:32:15+08:60",
+            "2024-04-22T24:00:00Z",
+            "2024-04-22T06:60:00Z",
+            "2024-04-22T06:32:61Z",
+            "2024-02-30T06:32:15Z",
+            "2024-04-22T06:32:15ZZ",
+            "2024-04-22T06:32:15Z ",
+            "+2024-04-22T06:32:15Z",
+            "2024-4-22T06:32:15Z",
+            "２０２4-04-22T06:32:15Z",
+        ] {
+            assert!(at(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_leap_second_only_where_one_can_be() {
+        let last = "2016-12-31T23:59:59.999999999Z";
+        assert_eq!(
+            parse_rfc3339("2016-12-31T23:59:60Z").unwrap().to_string(),
+            last
+        );
+        assert_eq!(
+            parse_rfc3339("2017-01-01T08:59:60+09:00")
+                .unwrap()
+                .to_string(),
+            last
+        );
+        for bad in [
+            "2016-12-31T12:00:60Z",
+            "2016-12-31T23:59:60+09:00",
+            "2016-12-31T23:58:60Z",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn instants_past_the_last_representable_are_clamped_to_it() {
+        for text in [
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59.999999999-23:59",
+        ] {
+            assert_eq!(parse_rfc3339(text).unwrap(), Timestamp::MAX, "{text}");
+        }
+        assert!(OccurredAt::parse("9999-12-31T23:59:59Z", now()).is_err());
+    }
+
+    #[test]
     fn occurred_at_allows_five_minutes_of_clock_skew_and_no_more() {
         assert!(OccurredAt::parse("2024-04-22T06:37:15Z", now()).is_ok());
         let err = OccurredAt::parse("2024-04-22T06:37:16Z", now()).unwrap_err();
@@ -395,5 +551,14 @@ mod tests {
             assert!(ViewerZone::parse(bad).is_err(), "{bad}");
         }
         assert!(ViewerZone::parse("UTC").is_ok());
+    }
+
+    #[test]
+    fn viewer_zone_names_are_kept_as_the_database_spells_them() {
+        assert_eq!(ViewerZone::parse("utc").unwrap().name(), "UTC");
+        assert_eq!(
+            ViewerZone::parse("america/NEW_YORK").unwrap().name(),
+            "America/New_York"
+        );
     }
 }
