@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export build bench deploy
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
@@ -47,6 +47,11 @@ bench-export:
 	@infra/dynalite.sh >/dev/null
 	$(CARGO) build --release -p export-bench
 	target/release/export-bench
+
+## bench-micro: criterion benchmarks (CSV rendering vs raw csv::Writer; list page for 100 entries)
+bench-micro:
+	$(CARGO) bench -p seclog --bench csv
+	$(CARGO) bench -p list-logs --bench page
 
 ## build: offline `sam build` (cargo-lambda + zig from .venv/tools; arm64, or x86_64 said plainly)
 build:

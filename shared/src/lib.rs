@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod http;
+pub mod integrity;
 pub mod store;
 pub mod telemetry;
 

@@ -203,6 +203,29 @@ async fn bad_filters_missing_tokens_and_foreign_exports_are_refused() {
         .get_with_token("/v1/exports/not-an-id", Some(&token(&acct)))
         .await;
     assert_eq!(status, 404);
+    // One export takes no query parameters: a stray one is named, not ignored.
+    let (status, problem) = app
+        .get_with_token(
+            &format!("/v1/exports/{id}?account={other}"),
+            Some(&token(&acct)),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "account", "{problem}");
+    let response = app
+        .post_with_token("/v1/exports?format=xlsx", &json!({}), Some(&token(&acct)))
+        .await;
+    assert_eq!(response.status(), 400);
+    // An open-ended window up to the last day RFC 3339 can write is accepted.
+    // Zone names match in any case and are kept as the time zone database spells them.
+    let filters =
+        json!({"from": "0000-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z", "tz": "asia/MANILA"});
+    let response = app
+        .post_with_token("/v1/exports", &filters, Some(&token(&acct)))
+        .await;
+    assert_eq!(response.status(), 202);
+    let job: Value = response.json().await.unwrap();
+    assert_eq!(job["filters"]["tz"], "Asia/Manila", "{job}");
     let (_, list) = app
         .get_with_token("/v1/exports", Some(&token(&other)))
         .await;

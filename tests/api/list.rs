@@ -249,6 +249,9 @@ async fn bad_parameters_get_400_with_their_names() {
         ("from=yesterday", "from"),
         ("from=2024-05-01T00:00:00Z&to=2024-04-01T00:00:00Z", "to"),
         ("colour=blue", "colour"),
+        ("from=2024-04-22%2006:32:15Z", "from"),
+        ("from=2024-04-22T06:32:15%2B0800", "from"),
+        ("to=2024-04-22T12:00:60Z", "to"),
     ] {
         let (status, problem) = app.list(&acct, query).await;
         assert_eq!(status, 400, "{query}");
@@ -256,6 +259,10 @@ async fn bad_parameters_get_400_with_their_names() {
     }
     let (status, _) = app.list(&acct, "limit=100").await;
     assert_eq!(status, 200);
+    let (status, page) = app
+        .list(&acct, "to=9999-12-31T23:59:59Z&tz=asia/manila")
+        .await;
+    assert_eq!(status, 200, "{page}");
 }
 
 #[tokio::test]

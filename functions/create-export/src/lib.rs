@@ -6,8 +6,9 @@ use lambda_http::{Body, Request, Response};
 use seclog::ApiError;
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::export::{ExportFilters, ExportJob};
+use seclog::domain::query::parse_no_params;
 use seclog::domain::{EventType, NewEvent};
-use seclog::http::{AccountClaim, Endpoint, json_with_location};
+use seclog::http::{AccountClaim, Endpoint, json_with_location, query_params};
 use seclog::store::events::EventStore;
 use seclog::store::exports::ExportStore;
 use serde_json::json;
@@ -40,6 +41,7 @@ impl CreateExport {
 impl Endpoint for CreateExport {
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let (account, requester) = self.claim.caller(&request)?;
+        parse_no_params(query_params(&request))?;
         let filters = ExportFilters::parse(request.body().as_ref())?;
         let now = Timestamp::now();
         let job = ExportJob::new(filters, requester.id.clone(), now);

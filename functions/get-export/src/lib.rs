@@ -10,7 +10,8 @@ use seclog::config::{ConfigError, Stack};
 use seclog::domain::AccountId;
 use seclog::domain::cursor;
 use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus, ExportView};
-use seclog::http::{AccountClaim, Endpoint, json};
+use seclog::domain::query::parse_no_params;
+use seclog::http::{AccountClaim, Endpoint, json, query_params};
 use seclog::store::cursor_keys::CursorKeys;
 use seclog::store::exports::{ExportStore, StoredJob};
 use seclog::store::exports_bucket::ExportsBucket;
@@ -70,7 +71,10 @@ impl Endpoint for GetExport {
             .and_then(|p| p.first("id"))
             .map(str::to_owned);
         match id {
-            Some(id) => self.one(&account, &id).await,
+            Some(id) => {
+                parse_no_params(query_params(&request))?;
+                self.one(&account, &id).await
+            }
             None => self.list(&account, &request).await,
         }
     }
@@ -91,9 +95,7 @@ impl GetExport {
         request: &Request,
     ) -> Result<Response<Body>, ApiError> {
         let key = self.cursor_keys.get().await?;
-        let params = request.query_string_parameters_ref();
-        let query =
-            ExportListQuery::parse(params.into_iter().flat_map(|p| p.iter()), account, key)?;
+        let query = ExportListQuery::parse(query_params(request), account, key)?;
         let (jobs, next) = self
             .jobs
             .list(account, query.after.as_deref(), query.limit)

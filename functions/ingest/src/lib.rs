@@ -4,8 +4,9 @@ use jiff::Timestamp;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::config::{ConfigError, Stack};
+use seclog::domain::query::parse_no_params;
 use seclog::domain::{IngestBatch, IngestContext, Producer};
-use seclog::http::{Endpoint, json};
+use seclog::http::{Endpoint, json, query_params};
 use seclog::store::events::EventStore;
 use seclog::store::record::RecordError;
 use seclog::{ApiError, FieldError};
@@ -30,6 +31,7 @@ impl Endpoint for Ingest {
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let now = Timestamp::now();
         let producer = producer(&request)?;
+        parse_no_params(query_params(&request))?;
         let context = IngestContext {
             now,
             producer: &producer,

@@ -106,14 +106,33 @@ impl Json {
     }
 }
 
-/// Depth of a `serde_json::Value`, measured before the exact parse so deep nesting is refused
-/// cheaply (scalars 0, containers 1 + their deepest child).
-pub fn value_depth(value: &serde_json::Value) -> usize {
-    match value {
-        serde_json::Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
-        serde_json::Value::Object(map) => 1 + map.values().map(value_depth).max().unwrap_or(0),
-        _ => 0,
+/// Levels of nesting of valid JSON text, counted in one pass over its bytes (brackets inside
+/// strings skipped), so deep documents are refused before the exact parse, whose cost grows
+/// with depth. Agrees with [`Json::depth`].
+pub fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
+    deepest
 }
 
 impl From<serde_json::Value> for Json {
@@ -209,8 +228,18 @@ mod tests {
         assert_eq!(Json::parse("1").unwrap().depth(), 0);
         assert_eq!(Json::parse("{}").unwrap().depth(), 1);
         assert_eq!(Json::parse(r#"{"a":[{"b":[]}]}"#).unwrap().depth(), 4);
-        let value: serde_json::Value = serde_json::from_str(r#"{"a":[{"b":[]}]}"#).unwrap();
-        assert_eq!(value_depth(&value), 4);
+        for text in [
+            "1",
+            "{}",
+            r#"{"a":[{"b":[]}]}"#,
+            r#"{"a":"[[[\\\"{{","b":[[]],"c":{}}"#,
+        ] {
+            assert_eq!(
+                nesting_depth(text),
+                Json::parse(text).unwrap().depth(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

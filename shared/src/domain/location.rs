@@ -34,12 +34,15 @@ impl Location {
 
     /// "Manila, Metro Manila, PH": the most specific parts first.
     pub fn display(&self) -> String {
+        self.parts().collect::<Vec<_>>().join(", ")
+    }
+
+    /// The known parts, most specific first: what [`display`](Self::display) joins.
+    pub fn parts(&self) -> impl Iterator<Item = &str> {
         [&self.city, &self.region, &self.country]
             .into_iter()
             .flatten()
             .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 

@@ -14,6 +14,7 @@ pub mod new_event;
 #[cfg(test)]
 mod proptests;
 pub mod query;
+mod raw_members;
 pub mod secrets;
 pub mod summary;
 pub mod time;

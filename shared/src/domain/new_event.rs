@@ -3,13 +3,13 @@
 use std::net::IpAddr;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::fields::{Fields, TextKind, check_text};
-use super::json::{Json, value_depth};
+use super::json::{Json, nesting_depth};
+use super::raw_members::{self, RawMembers};
 use super::{
     AccountId, Actor, EntryId, EventType, Location, LogEntry, OccurredAt, device, secrets, summary,
 };
@@ -159,13 +159,12 @@ impl NewEvent {
     }
 
     fn parse(
-        value: &Value,
-        raw_details: Option<&RawValue>,
+        object: &RawMembers<'_>,
         path: &str,
         context: &IngestContext<'_>,
         errors: &mut Errors,
     ) -> Option<Self> {
-        let mut fields = Fields::object(value, path, errors)?;
+        let mut fields = Fields::object(&object.members, path, errors)?;
         fields.deny_unknown(&EVENT_FIELDS);
         let account = fields.required_parsed("account_id", AccountId::parse);
         let event_type = fields.required_parsed("type", EventType::parse_producible);
@@ -187,10 +186,10 @@ impl NewEvent {
             }
             None => None,
         };
-        let details = match fields.get("details") {
-            Some(value) => {
+        let details = match raw_members::present(object.details) {
+            Some(raw) => {
                 let details_path = fields.path("details");
-                parse_details(value, raw_details, &details_path, fields.errors())
+                parse_details(raw, &details_path, fields.errors())
             }
             None => Some(Json::object()),
         };
@@ -301,20 +300,6 @@ pub struct IngestBatch {
     pub wrapped: bool,
 }
 
-/// The same body read a second time, only to find each event's `details` as raw text (the
-/// exact digits of its numbers). Read after the lossy `Value` pass found the shape valid.
-#[derive(Deserialize)]
-struct RawEvent<'a> {
-    #[serde(borrow, default)]
-    details: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct RawBatch<'a> {
-    #[serde(borrow)]
-    events: Vec<RawEvent<'a>>,
-}
-
 impl IngestBatch {
     /// Parses the whole body; any invalid event rejects the batch with every error found.
     pub fn parse(body: &[u8], context: &IngestContext<'_>) -> Result<Self, ApiError> {
@@ -333,28 +318,23 @@ impl IngestBatch {
             |e: serde_json::Error| ApiError::field("body", format!("is not valid JSON: {e}"));
         let text = std::str::from_utf8(body)
             .map_err(|e| ApiError::field("body", format!("is not valid UTF-8: {e}")))?;
-        let value: Value = serde_json::from_str(text).map_err(not_json)?;
-
         let mut errors = Errors::default();
-        let wrapped = value.get("events").is_some();
-        let events = match value.get("events") {
+        let Some(body) = RawMembers::parse(text).map_err(not_json)? else {
+            // Valid JSON or not, anything but an object is the wrong shape.
+            serde_json::from_str::<&RawValue>(text).map_err(not_json)?;
+            return Err(ApiError::field("body", "must be a JSON object"));
+        };
+        let wrapped = body.events.is_some();
+        let events = match body.events {
             Some(list) => {
-                let mut wrapper = Fields::object(&value, "", &mut errors)
-                    .expect("a value with a key is an object");
+                let mut wrapper =
+                    Fields::object(&body.members, "", &mut errors).expect("members are an object");
                 wrapper.deny_unknown(&["events"]);
-                let raw: Vec<Option<&RawValue>> = serde_json::from_str::<RawBatch<'_>>(text)
-                    .map(|batch| batch.events.into_iter().map(|e| e.details).collect())
-                    .unwrap_or_default();
-                Self::parse_list(list, &raw, context, &mut errors)
+                Self::parse_list(list, context, &mut errors)
             }
-            None => {
-                let raw = serde_json::from_str::<RawEvent<'_>>(text)
-                    .ok()
-                    .and_then(|e| e.details);
-                NewEvent::parse(&value, raw, "", context, &mut errors)
-                    .into_iter()
-                    .collect()
-            }
+            None => NewEvent::parse(&body, "", context, &mut errors)
+                .into_iter()
+                .collect(),
         };
         errors.into_result()?;
         Ok(Self { events, wrapped })
@@ -370,12 +350,11 @@ impl IngestBatch {
     }
 
     fn parse_list(
-        list: &Value,
-        raw: &[Option<&RawValue>],
+        list: &RawValue,
         context: &IngestContext<'_>,
         errors: &mut Errors,
     ) -> Vec<NewEvent> {
-        let Some(items) = list.as_array() else {
+        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list.get()) else {
             errors.push("events", "must be an array of events");
             return Vec::new();
         };
@@ -390,8 +369,18 @@ impl IngestBatch {
             .iter()
             .enumerate()
             .filter_map(|(i, item)| {
-                let raw_details = raw.get(i).copied().flatten();
-                NewEvent::parse(item, raw_details, &format!("events[{i}]"), context, errors)
+                let path = format!("events[{i}]");
+                match RawMembers::parse(item.get()) {
+                    Ok(Some(event)) => NewEvent::parse(&event, &path, context, errors),
+                    Ok(None) => {
+                        errors.push(path, "must be a JSON object");
+                        None
+                    }
+                    Err(e) => {
+                        errors.push(path, format!("cannot be read: {e}"));
+                        None
+                    }
+                }
             })
             .collect()
     }
@@ -412,41 +401,33 @@ fn parse_user_agent(value: &str) -> Result<String, String> {
 }
 
 /// `details`: an object of at most 8 KiB serialized and 32 levels, every string (and key)
-/// passing the text rule, its numbers kept exactly as sent.
-fn parse_details(
-    value: &Value,
-    raw: Option<&RawValue>,
-    path: &str,
-    errors: &mut Errors,
-) -> Option<Json> {
-    if !value.is_object() {
+/// passing the text rule, its numbers kept exactly as sent (whatever their magnitude).
+fn parse_details(raw: &RawValue, path: &str, errors: &mut Errors) -> Option<Json> {
+    let text = raw.get();
+    if !text.starts_with('{') {
         errors.push(path, "must be a JSON object");
         return None;
     }
-    // Cheap bounds on the lossy parse first; the exact parse below costs size x depth.
-    let lossy_size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
-    if lossy_size > 2 * MAX_DETAILS_BYTES {
-        errors.push(path, too_large(lossy_size));
-        return None;
-    }
-    if value_depth(value) > MAX_DETAILS_DEPTH {
+    // Depth first, in one pass: the exact parse below costs size x depth.
+    if nesting_depth(text) > MAX_DETAILS_DEPTH {
         errors.push(
             path,
             format!("must be nested at most {MAX_DETAILS_DEPTH} levels deep"),
         );
         return None;
     }
+    let exact = match Json::parse(text) {
+        Ok(json) => json,
+        Err(e) => {
+            errors.push(path, format!("cannot be read: {e}"));
+            return None;
+        }
+    };
     let before = errors.len();
-    check_details_text(value, path, errors);
+    check_details_text(&exact, path, errors);
     if errors.len() > before {
         return None;
     }
-    let exact = match raw.map(|raw| Json::parse(raw.get())) {
-        Some(Ok(json)) => json,
-        // The raw pass only fails where the lossy one succeeded on a shape it could not
-        // align (it never should); the lossy value is still a faithful fallback for strings.
-        _ => Json::from(value.clone()),
-    };
     let size = exact.to_text().len();
     if size > MAX_DETAILS_BYTES {
         errors.push(path, too_large(size));
@@ -460,19 +441,19 @@ fn too_large(size: usize) -> String {
 }
 
 /// Applies the text rule to every string and key inside `details`, naming the exact path.
-fn check_details_text(value: &Value, path: &str, errors: &mut Errors) {
+fn check_details_text(value: &Json, path: &str, errors: &mut Errors) {
     match value {
-        Value::String(text) => {
+        Json::String(text) => {
             if let Err(message) = check_text(text, TextKind::Details) {
                 errors.push(path, message);
             }
         }
-        Value::Array(items) => {
+        Json::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 check_details_text(item, &format!("{path}[{i}]"), errors);
             }
         }
-        Value::Object(map) => {
+        Json::Object(map) => {
             for (key, item) in map {
                 match check_text(key, TextKind::Line) {
                     Ok(()) => check_details_text(item, &format!("{path}.{key}"), errors),
@@ -480,7 +461,7 @@ fn check_details_text(value: &Value, path: &str, errors: &mut Errors) {
                 }
             }
         }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        Json::Null | Json::Bool(_) | Json::Number(_) => {}
     }
 }
 
@@ -488,7 +469,7 @@ fn check_details_text(value: &Value, path: &str, errors: &mut Errors) {
 mod tests {
     use super::*;
     use crate::FieldError;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn now() -> Timestamp {
         "2024-04-22T07:00:00Z".parse().unwrap()
@@ -719,6 +700,36 @@ mod tests {
                 .to_text()
                 .contains("12345678901234567890123")
         );
+    }
+
+    #[test]
+    fn details_numbers_beyond_any_float_are_kept_too() {
+        let huge = "9".repeat(400);
+        let body = format!(
+            r#"{{"events": [{{"account_id": "acct_1", "type": "kyc_document.changed",
+            "occurred_at": "2024-04-22T06:32:15Z", "actor": {{"id": "u_1"}},
+            "details": {{"big": 1e400, "tiny": -1E-400, "huge": {huge}}}}}]}}"#
+        );
+        let batch = parse_body(body.as_bytes()).unwrap();
+        assert_eq!(
+            batch.events[0].entry.details.to_text(),
+            format!(r#"{{"big":1e400,"huge":{huge},"tiny":-1E-400}}"#)
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_outside_details_are_a_field_error() {
+        let body = r#"{"events": [{"account_id": "acct_1", "type": "login",
+            "occurred_at": "2024-04-22T06:32:15Z", "actor": {"id": "u_1"},
+            "location": {"country": 1e400}}]}"#;
+        match parse_body(body.as_bytes()) {
+            Err(ApiError::Validation(list)) => assert_eq!(list[0].field, "events[0]"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        match parse_body(b"[1e400]") {
+            Err(ApiError::Validation(list)) => assert_eq!(list[0].field, "body"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
     }
 
     #[test]

@@ -77,6 +77,21 @@ pub struct LogQuery {
 
 const PARAMS: [&str; 7] = ["from", "to", "type", "actor", "limit", "cursor", "tz"];
 
+/// Routes that take no query parameters (ingest, export creation, one export) reject every one,
+/// so a misspelt filter or an `account` override is never silently ignored.
+pub fn parse_no_params<'a>(
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), ApiError> {
+    let mut errors = Errors::default();
+    for (name, _) in params {
+        errors.push(
+            name,
+            "unknown parameter; this route takes no query parameters",
+        );
+    }
+    errors.into_result()
+}
+
 impl LogQuery {
     pub fn parse<'a>(
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -183,6 +198,18 @@ mod tests {
     fn error_fields(params: &[(&str, &str)]) -> Vec<String> {
         match parse(params) {
             Err(ApiError::Validation(list)) => list.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn routes_without_parameters_name_each_one_given() {
+        assert!(parse_no_params([]).is_ok());
+        match parse_no_params([("account", "acct_2"), ("x", "")]) {
+            Err(ApiError::Validation(list)) => {
+                let fields: Vec<_> = list.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["account", "x"]);
+            }
             other => panic!("expected validation error, got {other:?}"),
         }
     }

@@ -1,0 +1,11 @@
+//! Tamper evidence (docs/integrity.md): the pure parts an auditor also runs offline.
+//!
+//! - [`merkle`]: RFC 9162 tree hashing, inclusion and consistency proofs;
+//! - [`canonical`]: the canonical JSON of a stored entry and the leaf data committing to it;
+//! - [`note`]: C2SP signed notes and tlog checkpoints, Ed25519 verifier keys, the signer port.
+//!
+//! No storage and no AWS here: a verifier binary depends on this module alone.
+
+pub mod canonical;
+pub mod merkle;
+pub mod note;
