@@ -195,7 +195,7 @@ impl Stack {
         ))
     }
 
-    /// The cursor signing key, read from Secrets Manager in the background from now on.
+    /// The cursor signing key, read from Secrets Manager by the first request that needs it.
     pub fn cursor_keys(&self) -> Result<CursorKeys, ConfigError> {
         Ok(CursorKeys::secrets_manager(
             &self.aws,

@@ -24,7 +24,7 @@ options:
   --env KEY=VALUE     extra environment for every function (repeatable), e.g. RUST_LOG=off
   --memory MB         AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 256, as template.yaml)
   --timeout SECS      per-run limit (default 30)
-  --strict            exit 1 when a goal (init median <= 15 ms, bootstrap <= 8 MB) is missed
+  --strict            exit 1 when a goal (init median <= 4 ms, bootstrap <= 8 MB) is missed
   --root DIR          workspace root (default: the one this tool was built from)
   --wrap 'CMD ARGS'   run each binary under CMD (for profiling, e.g. 'strace -f -ttt -o /tmp/s');
                       RSS and CPU then describe CMD and its children

@@ -348,10 +348,8 @@ async fn abort_removes_the_upload_and_its_parts() {
 #[tokio::test]
 async fn wrong_credentials_are_refused() {
     let (s3, _bucket) = setup("credentials").await;
-    let config = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .endpoint_url(&s3.endpoint)
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+    // The local configuration (its HTTP client, endpoint, region), other credentials.
+    let config = aws_sdk_s3::config::Builder::from(&seclog::store::aws::local(&s3.endpoint).await)
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "local", "wrong", None, None, "test",
         ))

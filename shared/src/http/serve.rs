@@ -59,11 +59,12 @@ fn request_span(request: &Request) -> tracing::Span {
 }
 
 /// A Lambda `main` for an API function: JSON logs, the stack read from the environment once,
-/// the handler built once (outside the handler), then served.
+/// the handler built once (outside the handler), then served. A sandbox serves one request at
+/// a time and the handlers wait on I/O, so one thread does: no worker threads to start.
 pub fn serve<E: Endpoint>(
     build: impl FnOnce(&Stack) -> Result<E, ConfigError>,
 ) -> Result<(), lambda_http::Error> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(async {

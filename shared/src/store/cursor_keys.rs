@@ -1,10 +1,13 @@
 //! The cursor signing key, read once per process from Secrets Manager, off the cold-start path.
 //!
 //! The stack generates the secret (`GenerateSecretString`): no person types it and no
-//! function's configuration holds it, only its id (`CURSOR_KEY_SECRET_ID`). The read starts in
-//! the background as soon as the handler is built, concurrently with the rest of init; the
-//! first request that needs the key awaits it (usually long done). A failed read is not
-//! cached: the next request tries again, and meanwhile requests get 503.
+//! function's configuration holds it, only its id (`CURSOR_KEY_SECRET_ID`). The first request
+//! that needs the key reads it, then it is kept for the process. It is not read in the
+//! background during init: that work (request signing, the TLS connector) ran before the
+//! first `next` on a current-thread runtime, or competed with init for the CPU on a worker
+//! thread, about 1.5-3 ms of init either way, while the handlers await the key first thing,
+//! so it never overlapped their own work (README, Cold starts). A failed read is not cached:
+//! the next request tries again, and meanwhile requests get 503.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,9 +34,9 @@ struct Source {
 }
 
 impl CursorKeys {
-    /// The secret `secret_id`; starts reading it at once when a Tokio runtime is running.
+    /// The secret `secret_id`, read on first use.
     pub fn secrets_manager(config: &SdkConfig, secret_id: impl Into<String>) -> Self {
-        let keys = Self {
+        Self {
             inner: Arc::new(Inner {
                 key: OnceCell::new(),
                 source: Some(Source {
@@ -41,16 +44,7 @@ impl CursorKeys {
                     secret_id: secret_id.into(),
                 }),
             }),
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let prefetch = keys.clone();
-            runtime.spawn(async move {
-                if let Err(error) = prefetch.get().await {
-                    tracing::warn!(%error, "cursor signing key not read yet; retried on first use");
-                }
-            });
         }
-        keys
     }
 
     /// A key known up front (unit tests of the layers above).
@@ -63,7 +57,7 @@ impl CursorKeys {
         }
     }
 
-    /// The key, read on first call (or awaited from the background read).
+    /// The key, read on first call (concurrent first calls share one read).
     pub async fn get(&self) -> Result<&CursorKey, StoreError> {
         self.inner
             .key
