@@ -64,7 +64,7 @@ case $mode in
   # The coverage phase alone sends ~1,800 requests (every enum value, every bound): long only.
   short) examples=${FUZZ_MAX_EXAMPLES:-40}; seed=${FUZZ_SEED:-20261127}
          phases=examples,fuzzing,stateful ;;
-  long) examples=${FUZZ_MAX_EXAMPLES:-700}; seed=${FUZZ_SEED:-}
+  long) examples=${FUZZ_MAX_EXAMPLES:-900}; seed=${FUZZ_SEED:-}
         phases=examples,coverage,fuzzing,stateful ;;
 esac
 
