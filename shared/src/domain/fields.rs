@@ -1,6 +1,7 @@
 //! Reading a JSON object field by field, naming each failure by its path (`events[2].actor.id`).
 //!
-//! Request bodies are parsed as `serde_json::Value` first so that every rule can report the
+//! Request bodies are parsed as `serde_json::Value` first (an ingest body's `events` and
+//! `details` excepted: they stay raw text, see `raw_members`) so that every rule can report the
 //! exact field it rejects, and all of a request's errors are reported together.
 
 use serde_json::{Map, Value};
