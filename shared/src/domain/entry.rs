@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::json::Json;
-use super::{Actor, EventType, Location, OccurredAt, ViewerZone};
+use super::{Actor, EventType, Location, OccurredAt, Unfamiliar, ViewerZone};
 
 /// The service-assigned id of an entry: a ULID, so ids sort by creation time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -53,6 +53,9 @@ pub struct LogEntry {
     /// merchants (an internal ARN names the platform's AWS account and roles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer: Option<String>,
+    /// On `login` entries judged unusual for their user; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfamiliar: Option<Unfamiliar>,
 }
 
 /// The producer of entries the service records itself (`security_logs.exported`).

@@ -18,6 +18,7 @@ mod raw_members;
 pub mod secrets;
 pub mod summary;
 pub mod time;
+pub mod unfamiliar;
 
 pub use account::AccountId;
 pub use actor::Actor;
@@ -28,3 +29,4 @@ pub use location::Location;
 pub use new_event::{EventId, IngestBatch, IngestContext, NewEvent, Producer};
 pub use query::{LogFilter, LogQuery};
 pub use time::{OccurredAt, ViewerZone};
+pub use unfamiliar::{Unfamiliar, UnfamiliarReason};

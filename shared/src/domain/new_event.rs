@@ -131,6 +131,7 @@ impl NewEvent {
                 event_id: event_id.as_ref().map(|e| e.as_str().to_owned()),
                 received_at: now,
                 producer: Some(super::entry::SERVICE_PRODUCER.to_owned()),
+                unfamiliar: None,
             },
             event_id,
         }
@@ -231,6 +232,7 @@ impl NewEvent {
                 event_id: event_id.as_ref().map(|e| e.as_str().to_owned()),
                 received_at: context.now,
                 producer: Some(context.producer.as_str().to_owned()),
+                unfamiliar: None,
             },
             event_id,
         })

@@ -272,6 +272,7 @@ mod tests {
             event_id: None,
             received_at: "2024-04-22T06:32:16Z".parse().unwrap(),
             producer: None,
+            unfamiliar: None,
         }
     }
 

@@ -775,6 +775,7 @@ mod tests {
             event_id: None,
             received_at: occurred_at + SignedDuration::from_secs(1),
             producer: None,
+            unfamiliar: None,
         }
     }
 

@@ -98,7 +98,7 @@ pub fn canonical_entry(entry: &LogEntry) -> Result<String, CanonicalError> {
 /// The version of the leaf data structure, its `v` field.
 pub const LEAF_VERSION: u32 = 1;
 
-/// What a leaf reveals of an entry: enough to show its type, time and actor (so a verifier can
+/// What a leaf reveals of an entry: enough to show its type, time, actor and unfamiliar flag (so a verifier can
 /// decide whether it matches an export's filter), and the digest of the whole entry, which
 /// binds the rest (details, ip, producer, `received_at`, ...) without showing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +111,8 @@ pub struct LeafData {
     pub actor_id: String,
     /// SHA-256 of the entry's canonical JSON (UTF-8).
     pub entry_sha256: Hash,
+    /// Whether the entry is a sign-in flagged unfamiliar (its `unfamiliar` member is present).
+    pub unfamiliar: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -133,17 +135,19 @@ impl LeafData {
             occurred_at: entry.occurred_at.to_string(),
             actor_id: entry.actor.id.clone(),
             entry_sha256: Sha256::digest(canonical.as_bytes()).into(),
+            unfamiliar: entry.unfamiliar.is_some(),
         })
     }
 
     /// The leaf data bytes: canonical JSON of
-    /// `{"actor_id","entry_sha256","occurred_at","type","v"}`.
+    /// `{"actor_id","entry_sha256","occurred_at","type","unfamiliar","v"}`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let object = [
             ("actor_id", Json::String(self.actor_id.clone())),
             ("entry_sha256", Json::String(hex(&self.entry_sha256))),
             ("occurred_at", Json::String(self.occurred_at.clone())),
             ("type", Json::String(self.event_type.clone())),
+            ("unfamiliar", Json::Bool(self.unfamiliar)),
             ("v", Json::Number(LEAF_VERSION.to_string())),
         ];
         let map = object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
@@ -175,6 +179,10 @@ impl LeafData {
             occurred_at: string("occurred_at")?,
             actor_id: string("actor_id")?,
             entry_sha256: parse_hex(&string("entry_sha256")?).ok_or(LeafError::Digest)?,
+            unfamiliar: json
+                .get("unfamiliar")
+                .and_then(Json::as_bool)
+                .ok_or(LeafError::Field("unfamiliar"))?,
         };
         if leaf.to_bytes() != bytes {
             return Err(LeafError::NotCanonical);

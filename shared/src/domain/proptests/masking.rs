@@ -35,6 +35,7 @@ fn csv_row(event_type: EventType, details: &Json, summary: &str) -> String {
         event_id: None,
         received_at: at,
         producer: None,
+        unfamiliar: None,
     };
     let mut encoder = CsvEncoder::new(ViewerZone::utc(), CsvStart::Resumed);
     encoder.row(&entry);

@@ -121,6 +121,7 @@ fn example_entry() -> LogEntry {
         event_id: Some("evt-42".into()),
         received_at: "2024-04-22T06:32:16.250Z".parse().unwrap(),
         producer: Some("arn:aws:iam::123456789012:role/auth-service".into()),
+        unfamiliar: None,
     }
 }
 
@@ -147,7 +148,7 @@ fn worked_example_of_the_doc_holds() {
     assert_eq!(
         bytes,
         format!(
-            r#"{{"actor_id":"u_1","entry_sha256":"{digest}","occurred_at":"2024-04-22T06:32:15Z","type":"login.failed","v":1}}"#
+            r#"{{"actor_id":"u_1","entry_sha256":"{digest}","occurred_at":"2024-04-22T06:32:15Z","type":"login.failed","unfamiliar":false,"v":1}}"#
         )
     );
     assert_eq!(digest, EXAMPLE_ENTRY_SHA256);
@@ -161,7 +162,7 @@ fn worked_example_of_the_doc_holds() {
 
 const EXAMPLE_ENTRY_SHA256: &str =
     "3fcbec12efb84f15ff9843ebf962fc3a25a3fa6b6605b8baedfa0174972c319e";
-const EXAMPLE_LEAF_HASH: &str = "d011fc04362d8946a278b04ade09d7311ddd42d9920eac934bb78155055de229";
+const EXAMPLE_LEAF_HASH: &str = "79fe00ffcf8ed7030031c0ca057f2ac82cd4b7517009b01c7bd1a32b20d5dc13";
 
 #[test]
 fn absent_optionals_are_omitted_and_whole_seconds_have_no_fraction() {
@@ -223,4 +224,25 @@ fn leaf_data_parse_accepts_only_the_canonical_bytes() {
         ),
         Err(LeafError::Field("type"))
     );
+}
+
+#[test]
+fn a_flagged_sign_in_shows_its_flag_in_the_leaf_and_its_reasons_in_the_entry() {
+    use crate::domain::{Unfamiliar, UnfamiliarReason};
+    let mut entry = example_entry();
+    let plain = LeafData::of(&entry).unwrap();
+    entry.unfamiliar = Some(Unfamiliar {
+        reasons: vec![UnfamiliarReason::NewDevice, UnfamiliarReason::NewNetwork],
+    });
+    let canonical = canonical_entry(&entry).unwrap();
+    assert!(
+        canonical.contains(r#""unfamiliar":{"reasons":["new_device","new_network"]}"#),
+        "{canonical}"
+    );
+    let flagged = LeafData::of(&entry).unwrap();
+    assert!(flagged.unfamiliar && !plain.unfamiliar);
+    assert_ne!(flagged.entry_sha256, plain.entry_sha256);
+    let bytes = flagged.to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains(r#""unfamiliar":true"#));
+    assert_eq!(LeafData::parse(&bytes), Ok(flagged));
 }

@@ -238,7 +238,7 @@ async fn signing_refuses_bad_text_and_names_and_reports_backend_failures() {
 async fn worked_example_of_the_doc_holds() {
     let signer = LocalSigner::from_seed(&[7; 32]);
     let account = AccountId::parse("acct_Demo-1").unwrap();
-    let leaf = "d011fc04362d8946a278b04ade09d7311ddd42d9920eac934bb78155055de229";
+    let leaf = "79fe00ffcf8ed7030031c0ca057f2ac82cd4b7517009b01c7bd1a32b20d5dc13";
     let root: Hash = (0..32)
         .map(|i| u8::from_str_radix(&leaf[2 * i..2 * i + 2], 16).unwrap())
         .collect::<Vec<_>>()
@@ -263,4 +263,4 @@ async fn worked_example_of_the_doc_holds() {
 
 const EXAMPLE_VKEY: &str =
     "security-logs/acct_Demo-1+9b6d2951+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs";
-const EXAMPLE_NOTE: &str = "security-logs/acct_Demo-1\n1\n0BH8BDYtiUaieLBK3gnXMR3dQtmSDqyTS7eBVQVd4ik=\n\n\u{2014} security-logs/acct_Demo-1 m20pUcv40sdWRCh+FSgsCjw6nnZIPcNLMbEMGiEfEnP15ObWlKBXYHzVXxoeTttsx+b1xqICh0PUT6oeQMpirf+Y7g0=\n";
+const EXAMPLE_NOTE: &str = "security-logs/acct_Demo-1\n1\nef4A/8+O1wMAMcDKBX8qyCzUt1FwCbAce9GjKyDV3BM=\n\n\u{2014} security-logs/acct_Demo-1 m20pURE1Eugu0484eGoprPHZ217wh1HcKUXTepBIRQLZbWBAWrCIg09yUWhrMADakGFN98P+xVpxTiKHa8H7QZZPJgs=\n";

@@ -18,7 +18,10 @@ fn grow(height: u32, all: &[Hash]) -> (Edge, HashMap<TileId, Vec<Hash>>) {
     while !rest.is_empty() {
         let take = chunk.min(rest.len());
         for (id, tile) in edge.append(&rest[..take]) {
-            assert!(stored.insert(id, tile).is_none(), "tile {id:?} written twice");
+            assert!(
+                stored.insert(id, tile).is_none(),
+                "tile {id:?} written twice"
+            );
         }
         rest = &rest[take..];
         chunk = chunk % 7 + 2;
