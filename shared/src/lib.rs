@@ -10,6 +10,7 @@ pub mod error;
 pub mod export;
 pub mod http;
 pub mod integrity;
+pub mod sequencer;
 pub mod store;
 pub mod telemetry;
 

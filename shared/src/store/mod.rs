@@ -4,13 +4,15 @@
 //!   `by_type` (`gsi1pk` = `account#type`, `sk`) serves type filters without reading other
 //!   types; idempotency markers live under `pk` = `account#idem`, `sk` = event_id.
 //!   [`events`] reads it ([`merge`] is the pure merge of its partitions), [`record`] writes it.
-//! - `expires_at` (epoch seconds) is the TTL attribute.
+//! - `expires_at` (epoch seconds) is the TTL attribute; `log_index` is stamped on an entry by
+//!   the sequencer once the entry is in its account's Merkle log ([`log`], the log table).
 
 pub mod aws;
 pub mod cursor_keys;
 pub mod events;
 pub mod exports;
 pub mod exports_bucket;
+pub mod log;
 pub mod merge;
 pub mod record;
 pub mod retry;

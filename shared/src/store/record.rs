@@ -437,7 +437,7 @@ pub(super) fn marker_partition(account: &AccountId) -> String {
     format!("{account}#idem")
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Written,
     /// Cancelled: the positions of the items whose condition failed.
     ConditionsFailed(Vec<usize>),
@@ -446,7 +446,7 @@ enum Outcome {
 }
 
 /// What a cancelled transaction's reasons say; `None` for any other failure.
-fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Outcome> {
+pub(super) fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Outcome> {
     let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
         err.as_service_error()
     else {

@@ -1,0 +1,196 @@
+//! The sequencer: appends newly stored entries to their account's Merkle log, after ingest has
+//! answered (it runs on the events table's stream), and signs a checkpoint of the grown log.
+//!
+//! Per account, the new entries are appended in sort-key order (time, then id) in commits of
+//! at most [`COMMIT_MAX`] leaves. Each commit moves the stored edge from the size it read to
+//! the new one, conditionally, and stamps every appended entry's `log_index`, conditional on it
+//! having none; all in one transaction ([`LogStorage::commit`]). So concurrent sequencers for
+//! one account serialize on the edge (the log never forks), and an entry the stream delivers
+//! twice is appended once: a refused commit drops the entries already stamped, re-reads the
+//! edge if it moved, and tries again.
+
+use std::future::Future;
+
+use thiserror::Error;
+
+use crate::domain::{AccountId, LogEntry};
+use crate::integrity::canonical::{CanonicalError, LeafData};
+use crate::integrity::merkle::Hash;
+use crate::integrity::note::{Checkpoint, NoteError, Signer, origin, sign_checkpoint};
+use crate::integrity::tiles::{Edge, TileId};
+use crate::store::StoreError;
+use crate::store::retry::backoff;
+
+/// Leaves per commit: with the edge and at most one completed tile per level, a commit stays
+/// within DynamoDB's 100 items per transaction.
+pub const COMMIT_MAX: usize = 90;
+
+/// Commits refused because another sequencer moved the edge, before giving up (the stream
+/// retries the batch).
+const MAX_EDGE_RACES: u32 = 16;
+
+/// One entry to append: where it is stored and its leaf hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLeaf {
+    pub sort_key: String,
+    pub hash: Hash,
+}
+
+impl NewLeaf {
+    pub fn of(sort_key: String, entry: &LogEntry) -> Result<Self, CanonicalError> {
+        Ok(Self {
+            sort_key,
+            hash: LeafData::of(entry)?.leaf_hash(),
+        })
+    }
+}
+
+/// An entry's position, to stamp on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub sort_key: String,
+    pub index: u64,
+}
+
+/// One atomic step of the log: the edge goes from `previous_size` to `edge`, the `tiles` it
+/// completed are written, and each appended entry gets its index.
+pub struct Commit<'a> {
+    pub previous_size: u64,
+    pub edge: &'a Edge,
+    pub tiles: &'a [(TileId, Vec<Hash>)],
+    pub stamps: &'a [Stamp],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// Nothing was written: the edge is no longer at `previous_size`, and/or these stamps
+    /// (positions in [`Commit::stamps`]) found an index already there.
+    Refused {
+        edge_moved: bool,
+        already_stamped: Vec<usize>,
+    },
+}
+
+/// The storage the sequencer needs (the log table and the entries' stamps).
+pub trait LogStorage: Send + Sync {
+    fn edge(&self, account: &AccountId) -> impl Future<Output = Result<Edge, StoreError>> + Send;
+    fn commit(
+        &self,
+        account: &AccountId,
+        commit: &Commit<'_>,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+    /// Stores `note` as the latest checkpoint unless one of the same or a larger size is there.
+    fn save_checkpoint(
+        &self,
+        account: &AccountId,
+        size: u64,
+        note: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[derive(Debug, Error)]
+pub enum SequenceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("other sequencers kept moving the log of {0}")]
+    Contended(String),
+    #[error("signing the checkpoint failed")]
+    Sign(#[from] NoteError),
+}
+
+/// What one run did to an account's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Leaves this run appended (entries already in the log are not counted).
+    pub appended: usize,
+    /// The log's size when this run ended, as its checkpoint says.
+    pub size: u64,
+}
+
+pub struct Sequencer<S, K> {
+    storage: S,
+    signer: K,
+}
+
+impl<S: LogStorage, K: Signer + Send + Sync> Sequencer<S, K> {
+    pub fn new(storage: S, signer: K) -> Self {
+        Self { storage, signer }
+    }
+
+    /// Appends `leaves` (any order, repeats allowed) to the log of `account`, then signs and
+    /// stores a checkpoint of its size.
+    pub async fn append(
+        &self,
+        account: &AccountId,
+        mut leaves: Vec<NewLeaf>,
+    ) -> Result<Appended, SequenceError> {
+        leaves.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+        leaves.dedup_by(|a, b| a.sort_key == b.sort_key);
+        let mut edge = self.storage.edge(account).await?;
+        let mut appended = 0;
+        let mut races = 0;
+        while !leaves.is_empty() {
+            let take = leaves.len().min(COMMIT_MAX);
+            let mut next = edge.clone();
+            let hashes: Vec<Hash> = leaves[..take].iter().map(|l| l.hash).collect();
+            let tiles = next.append(&hashes);
+            let stamps: Vec<Stamp> = leaves[..take]
+                .iter()
+                .zip(edge.size()..)
+                .map(|(leaf, index)| Stamp {
+                    sort_key: leaf.sort_key.clone(),
+                    index,
+                })
+                .collect();
+            let commit = Commit {
+                previous_size: edge.size(),
+                edge: &next,
+                tiles: &tiles,
+                stamps: &stamps,
+            };
+            match self.storage.commit(account, &commit).await? {
+                CommitOutcome::Committed => {
+                    leaves.drain(..take);
+                    appended += take;
+                    edge = next;
+                }
+                CommitOutcome::Refused {
+                    edge_moved,
+                    already_stamped,
+                } => {
+                    // Entries already in the log (a redelivered record) are done.
+                    for &position in already_stamped.iter().rev() {
+                        leaves.remove(position);
+                    }
+                    if edge_moved || already_stamped.is_empty() {
+                        races += 1;
+                        if races > MAX_EDGE_RACES {
+                            return Err(SequenceError::Contended(account.to_string()));
+                        }
+                        backoff(races).await;
+                        edge = self.storage.edge(account).await?;
+                    }
+                }
+            }
+        }
+        if edge.size() > 0 {
+            let checkpoint = Checkpoint {
+                origin: origin(account),
+                size: edge.size(),
+                root: edge.root(),
+            };
+            let note = sign_checkpoint(&checkpoint, &self.signer).await?;
+            self.storage
+                .save_checkpoint(account, edge.size(), &note)
+                .await?;
+        }
+        Ok(Appended {
+            appended,
+            size: edge.size(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

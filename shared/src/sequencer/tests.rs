@@ -1,0 +1,194 @@
+//! The sequencer over an in-memory [`LogStorage`] whose commits are atomic and whose reads
+//! yield, so concurrent runs interleave as they would against DynamoDB. The DynamoDB adapter is
+//! tested against the local stack (tests/api/integrity.rs).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::integrity::merkle::{leaf_hash, root};
+use crate::integrity::note::{LocalSigner, VerifierKey, verify_checkpoint};
+use crate::integrity::tiles::TILE_HEIGHT;
+
+#[derive(Default)]
+struct Log {
+    edge: Option<Edge>,
+    tiles: HashMap<TileId, Vec<Hash>>,
+    stamps: HashMap<String, u64>,
+    checkpoint: Option<(u64, String)>,
+    commits: usize,
+    refused: usize,
+}
+
+#[derive(Clone, Default)]
+struct MemoryLog(Arc<Mutex<HashMap<String, Log>>>);
+
+impl MemoryLog {
+    fn with<T>(&self, account: &AccountId, f: impl FnOnce(&mut Log) -> T) -> T {
+        let mut logs = self.0.lock().unwrap();
+        f(logs.entry(account.to_string()).or_default())
+    }
+}
+
+impl LogStorage for MemoryLog {
+    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
+        let edge = self.with(account, |log| {
+            log.edge.clone().unwrap_or_else(|| Edge::empty(TILE_HEIGHT))
+        });
+        tokio::task::yield_now().await;
+        Ok(edge)
+    }
+
+    async fn commit(
+        &self,
+        account: &AccountId,
+        commit: &Commit<'_>,
+    ) -> Result<CommitOutcome, StoreError> {
+        tokio::task::yield_now().await;
+        Ok(self.with(account, |log| {
+            let size = log.edge.as_ref().map_or(0, Edge::size);
+            let edge_moved = size != commit.previous_size
+                || commit.tiles.iter().any(|(id, _)| log.tiles.contains_key(id));
+            let already_stamped: Vec<usize> = commit
+                .stamps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| log.stamps.contains_key(&s.sort_key))
+                .map(|(p, _)| p)
+                .collect();
+            if edge_moved || !already_stamped.is_empty() {
+                log.refused += 1;
+                return CommitOutcome::Refused {
+                    edge_moved,
+                    already_stamped,
+                };
+            }
+            log.edge = Some(commit.edge.clone());
+            log.tiles.extend(commit.tiles.iter().cloned());
+            for stamp in commit.stamps {
+                log.stamps.insert(stamp.sort_key.clone(), stamp.index);
+            }
+            log.commits += 1;
+            CommitOutcome::Committed
+        }))
+    }
+
+    async fn save_checkpoint(
+        &self,
+        account: &AccountId,
+        size: u64,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        self.with(account, |log| {
+            if log.checkpoint.as_ref().is_none_or(|(s, _)| *s < size) {
+                log.checkpoint = Some((size, note.to_owned()));
+            }
+        });
+        Ok(())
+    }
+}
+
+fn account() -> AccountId {
+    AccountId::parse("acct_seq").unwrap()
+}
+
+fn leaf(i: usize) -> NewLeaf {
+    NewLeaf {
+        sort_key: format!("2024-04-22T06:32:{i:06}#id"),
+        hash: leaf_hash(&i.to_be_bytes()),
+    }
+}
+
+fn key() -> LocalSigner {
+    LocalSigner::from_seed(&[3; 32])
+}
+
+/// The log's leaves in index order, from the stamps, and a check that the stored edge is the
+/// tree of exactly those leaves.
+fn stored_leaves(log: &MemoryLog, all: &[NewLeaf]) -> Vec<Hash> {
+    log.with(&account(), |log| {
+        let mut by_index: Vec<(u64, &String)> = log.stamps.iter().map(|(k, i)| (*i, k)).collect();
+        by_index.sort();
+        let hashes: Vec<Hash> = by_index
+            .iter()
+            .enumerate()
+            .map(|(expected, (index, key))| {
+                assert_eq!(*index, expected as u64, "indices are dense");
+                all.iter().find(|l| &&l.sort_key == key).unwrap().hash
+            })
+            .collect();
+        let edge = log.edge.as_ref().unwrap();
+        assert_eq!(edge.size(), hashes.len() as u64);
+        assert_eq!(edge.root(), root(&hashes));
+        hashes
+    })
+}
+
+#[tokio::test]
+async fn entries_are_appended_in_sort_key_order_and_the_checkpoint_verifies() {
+    let log = MemoryLog::default();
+    let sequencer = Sequencer::new(log.clone(), key());
+    let leaves: Vec<NewLeaf> = (0..5).rev().map(leaf).collect();
+    let result = sequencer.append(&account(), leaves.clone()).await.unwrap();
+    assert_eq!(result, Appended { appended: 5, size: 5 });
+    let hashes = stored_leaves(&log, &leaves);
+    let in_order: Vec<Hash> = (0..5).map(|i| leaf(i).hash).collect();
+    assert_eq!(hashes, in_order);
+
+    let (size, note) = log.with(&account(), |l| l.checkpoint.clone().unwrap());
+    assert_eq!(size, 5);
+    let vkey = VerifierKey::new(&origin(&account()), &key().public_key()).unwrap();
+    let checkpoint = verify_checkpoint(&note, &vkey).unwrap();
+    assert_eq!((checkpoint.size, checkpoint.root), (5, root(&in_order)));
+}
+
+#[tokio::test]
+async fn a_redelivered_entry_is_appended_once() {
+    let log = MemoryLog::default();
+    let sequencer = Sequencer::new(log.clone(), key());
+    let all: Vec<NewLeaf> = (0..10).map(leaf).collect();
+    sequencer.append(&account(), all[..6].to_vec()).await.unwrap();
+    // The stream redelivers 3..6 with new ones, and repeats one within the batch.
+    let mut again = all[3..10].to_vec();
+    again.push(all[8].clone());
+    let result = sequencer.append(&account(), again).await.unwrap();
+    assert_eq!(result, Appended { appended: 4, size: 10 });
+    assert_eq!(stored_leaves(&log, &all).len(), 10);
+}
+
+#[tokio::test]
+async fn a_large_batch_is_committed_in_bounded_steps() {
+    let log = MemoryLog::default();
+    let sequencer = Sequencer::new(log.clone(), key());
+    let all: Vec<NewLeaf> = (0..600).map(leaf).collect();
+    let result = sequencer.append(&account(), all.clone()).await.unwrap();
+    assert_eq!(result.size, 600);
+    assert_eq!(log.with(&account(), |l| l.commits), 600_usize.div_ceil(COMMIT_MAX));
+    assert_eq!(stored_leaves(&log, &all).len(), 600);
+    // Two complete level-0 tiles were written.
+    assert_eq!(log.with(&account(), |l| l.tiles.len()), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sequencers_never_fork_the_log_nor_append_an_entry_twice() {
+    let log = MemoryLog::default();
+    let all: Vec<NewLeaf> = (0..400).map(leaf).collect();
+    // Eight sequencers, each with an overlapping slice (as redeliveries and shard splits give).
+    let runs = (0..8).map(|k| {
+        let sequencer = Sequencer::new(log.clone(), key());
+        let slice = all[k * 40..(k * 40 + 120).min(all.len())].to_vec();
+        tokio::spawn(async move { sequencer.append(&account(), slice).await })
+    });
+    let mut appended = 0;
+    for run in runs {
+        appended += run.await.unwrap().unwrap().appended;
+    }
+    assert_eq!(appended, 400, "each entry appended by exactly one run");
+    assert!(
+        log.with(&account(), |l| l.refused) > 0,
+        "the runs raced (else this test shows nothing)"
+    );
+    assert_eq!(stored_leaves(&log, &all).len(), 400);
+    let (size, _) = log.with(&account(), |l| l.checkpoint.clone().unwrap());
+    assert_eq!(size, 400, "the latest checkpoint covers the whole log");
+}

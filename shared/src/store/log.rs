@@ -1,0 +1,354 @@
+//! The log table: each account's Merkle tree in the stored form of [`crate::integrity::tiles`],
+//! and its latest signed checkpoint. Items (`pk` = account):
+//!
+//! - `sk` = `edge`: the tree size and its right edge (`size`, `height`, `edge`: one binary of
+//!   concatenated hashes per tile level); written only by a transaction conditional on the size
+//!   it replaces, so two sequencers can never both extend one size: the log cannot fork.
+//! - `sk` = `tile#<level>#<index>`: a complete tile (`hashes`), written once, never changed.
+//! - `sk` = `checkpoint`: the latest signed checkpoint note (`note`, `size`).
+//!
+//! Nothing here expires: entries leave the events table after `RETENTION_DAYS`, their hashes
+//! stay, so proofs over old sizes keep working. The same transaction that moves the edge stamps
+//! each appended entry's `log_index` in the events table, conditional on it having none: an
+//! entry is appended once, whatever the stream redelivers.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+
+use super::StoreError;
+use super::events::{attr_s, text};
+use super::record::{Outcome, absent_put, cancellation};
+use super::schema::{PK, SK};
+use crate::domain::AccountId;
+use crate::integrity::merkle::Hash;
+use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
+use crate::sequencer::{Commit, CommitOutcome, LogStorage};
+
+/// The events table's attribute holding an entry's position in its account's log.
+pub const LOG_INDEX: &str = "log_index";
+
+const EDGE: &str = "edge";
+const CHECKPOINT: &str = "checkpoint";
+const SIZE: &str = "size";
+const HEIGHT: &str = "height";
+const HASHES: &str = "hashes";
+const NOTE: &str = "note";
+
+/// The latest signed checkpoint of an account's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub note: String,
+}
+
+#[derive(Clone)]
+pub struct LogStore {
+    client: Client,
+    table: String,
+    events_table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+impl LogStore {
+    pub fn new(client: Client, table: impl Into<String>, events_table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            events_table: events_table.into(),
+        }
+    }
+
+    fn key(account: &AccountId, sk: &str) -> Item {
+        HashMap::from([
+            (PK.to_owned(), attr_s(account.as_str())),
+            (SK.to_owned(), attr_s(sk)),
+        ])
+    }
+
+    /// The account's tree edge (strongly consistent); the empty tree if it has none.
+    pub async fn read_edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, EDGE)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        match output.item {
+            None => Ok(Edge::empty(TILE_HEIGHT)),
+            Some(item) => edge_from_item(&item),
+        }
+    }
+
+    /// The tiles `ids` (complete, so never changing: an eventually consistent read is exact).
+    pub async fn read_tiles(
+        &self,
+        account: &AccountId,
+        ids: &[TileId],
+    ) -> Result<HashMap<TileId, Vec<Hash>>, StoreError> {
+        let mut tiles = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let mut keys = KeysAndAttributes::builder();
+            for id in chunk {
+                keys = keys.keys(Self::key(account, &tile_key(*id)));
+            }
+            let mut request = HashMap::from([(
+                self.table.clone(),
+                keys.build().expect("keys are set"),
+            )]);
+            for attempt in 0..super::retry::MAX_ATTEMPTS {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await
+                    .map_err(StoreError::dynamo)?;
+                for item in output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let id = parse_tile_key(&text(&item, SK)?)?;
+                    tiles.insert(id, hashes_of(&item, HASHES)?);
+                }
+                request = output.unprocessed_keys.unwrap_or_default();
+                if request.is_empty() {
+                    break;
+                }
+                super::retry::backoff(attempt).await;
+            }
+            if !request.is_empty() {
+                return Err(StoreError::Unprocessed(request.len()));
+            }
+        }
+        Ok(tiles)
+    }
+
+    /// The latest signed checkpoint, if the log has one.
+    pub async fn checkpoint(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, CHECKPOINT)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        output
+            .item
+            .map(|item| {
+                Ok(StoredCheckpoint {
+                    size: number(&item, SIZE)?,
+                    note: text(&item, NOTE)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn edge_put(&self, account: &AccountId, commit: &Commit<'_>) -> Put {
+        let mut item = Self::key(account, EDGE);
+        item.insert(SIZE.into(), AttributeValue::N(commit.edge.size().to_string()));
+        item.insert(
+            HEIGHT.into(),
+            AttributeValue::N(commit.edge.height().to_string()),
+        );
+        item.insert(
+            EDGE.into(),
+            AttributeValue::L(commit.edge.partial().iter().map(|h| blob(h)).collect()),
+        );
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = if commit.previous_size == 0 {
+            put.condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+        } else {
+            put.condition_expression("#size = :previous")
+                .expression_attribute_names("#size", SIZE)
+                .expression_attribute_values(
+                    ":previous",
+                    AttributeValue::N(commit.previous_size.to_string()),
+                )
+        };
+        put.build().expect("table and item are set")
+    }
+
+    fn stamp(&self, account: &AccountId, sort_key: &str, index: u64) -> Update {
+        Update::builder()
+            .table_name(&self.events_table)
+            .key(PK, attr_s(account.as_str()))
+            .key(SK, attr_s(sort_key))
+            .update_expression("SET #index = :index")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#index)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#index", LOG_INDEX)
+            .expression_attribute_values(":index", AttributeValue::N(index.to_string()))
+            .build()
+            .expect("table, key and expression are set")
+    }
+}
+
+impl LogStorage for LogStore {
+    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
+        self.read_edge(account).await
+    }
+
+    async fn commit(
+        &self,
+        account: &AccountId,
+        commit: &Commit<'_>,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(self.edge_put(account, commit))
+                .build(),
+        ];
+        for (id, hashes) in commit.tiles {
+            let mut item = Self::key(account, &tile_key(*id));
+            item.insert(HASHES.into(), blob(hashes));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(absent_put(&self.table, item))
+                    .build(),
+            );
+        }
+        let first_stamp = items.len();
+        for stamp in commit.stamps {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.stamp(account, &stamp.sort_key, stamp.index))
+                    .build(),
+            );
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(CommitOutcome::Committed),
+            Err(err) => err,
+        };
+        match cancellation(&err) {
+            Some(Outcome::ConditionsFailed(positions)) => Ok(CommitOutcome::Refused {
+                // A tile that exists was written by whoever moved the edge.
+                edge_moved: positions.iter().any(|&p| p < first_stamp),
+                already_stamped: positions
+                    .into_iter()
+                    .filter_map(|p| p.checked_sub(first_stamp))
+                    .collect(),
+            }),
+            Some(Outcome::Conflict) => Ok(CommitOutcome::Refused {
+                edge_moved: true,
+                already_stamped: Vec::new(),
+            }),
+            Some(Outcome::Written) | None => Err(StoreError::dynamo(err)),
+        }
+    }
+
+    async fn save_checkpoint(
+        &self,
+        account: &AccountId,
+        size: u64,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let mut item = Self::key(account, CHECKPOINT);
+        item.insert(SIZE.into(), AttributeValue::N(size.to_string()));
+        item.insert(NOTE.into(), attr_s(note));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // Never replace a checkpoint of a larger (or the same) size.
+            .condition_expression("attribute_not_exists(#pk) OR #size < :size")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#size", SIZE)
+            .expression_attribute_values(":size", AttributeValue::N(size.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::dynamo(err)),
+        }
+    }
+}
+
+fn tile_key(id: TileId) -> String {
+    format!("tile#{}#{:020}", id.level, id.index)
+}
+
+fn parse_tile_key(sk: &str) -> Result<TileId, StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("tile key {sk}"));
+    let rest = sk.strip_prefix("tile#").ok_or_else(corrupt)?;
+    let (level, index) = rest.split_once('#').ok_or_else(corrupt)?;
+    Ok(TileId {
+        level: level.parse().map_err(|_| corrupt())?,
+        index: index.parse().map_err(|_| corrupt())?,
+    })
+}
+
+fn blob(hashes: &[Hash]) -> AttributeValue {
+    AttributeValue::B(Blob::new(hashes.concat()))
+}
+
+fn hashes_from(bytes: &[u8]) -> Result<Vec<Hash>, StoreError> {
+    if bytes.len() % 32 != 0 {
+        return Err(StoreError::Corrupt("hash list length".into()));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("chunks of 32"))
+        .collect())
+}
+
+fn hashes_of(item: &Item, name: &str) -> Result<Vec<Hash>, StoreError> {
+    let bytes = item
+        .get(name)
+        .and_then(|v| v.as_b().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))?;
+    hashes_from(bytes.as_ref())
+}
+
+fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))
+}
+
+fn edge_from_item(item: &Item) -> Result<Edge, StoreError> {
+    let levels = item
+        .get(EDGE)
+        .and_then(|v| v.as_l().ok())
+        .ok_or_else(|| StoreError::Corrupt("edge without levels".into()))?;
+    let partial = levels
+        .iter()
+        .map(|level| {
+            level
+                .as_b()
+                .map_err(|_| StoreError::Corrupt("edge level is not binary".into()))
+                .and_then(|b| hashes_from(b.as_ref()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let height = number(item, HEIGHT)? as u32;
+    Edge::from_parts(height, number(item, SIZE)?, partial)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
