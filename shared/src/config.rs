@@ -9,10 +9,13 @@ use thiserror::Error;
 
 use crate::export::worker::WorkerSettings;
 use crate::http::AccountClaim;
+use crate::integrity::note::LocalSigner;
 use crate::store::cursor_keys::CursorKeys;
 use crate::store::events::EventStore;
 use crate::store::exports::ExportStore;
 use crate::store::exports_bucket::ExportsBucket;
+use crate::store::log::LogStore;
+use crate::store::log_keys::LogKeys;
 
 /// The environment variables of the functions (`template.yaml` sets them).
 pub mod vars {
@@ -25,6 +28,9 @@ pub mod vars {
     pub const EXPORT_EXPIRY_DAYS: &str = "EXPORT_EXPIRY_DAYS";
     pub const DOWNLOAD_URL_TTL_SECONDS: &str = "DOWNLOAD_URL_TTL_SECONDS";
     pub const CHECKPOINT_RESERVE_SECONDS: &str = "CHECKPOINT_RESERVE_SECONDS";
+    pub const LOG_TABLE: &str = "LOG_TABLE";
+    /// The KMS key (id, ARN or alias) that signs checkpoints: `ECC_NIST_EDWARDS25519`.
+    pub const LOG_SIGNING_KEY_ID: &str = "LOG_SIGNING_KEY_ID";
 }
 
 #[derive(Debug, Error)]
@@ -42,6 +48,8 @@ pub struct Settings {
     exports_table: Option<String>,
     exports_bucket: Option<String>,
     cursor_key_secret_id: Option<String>,
+    log_table: Option<String>,
+    log_signing_key_id: Option<String>,
     /// The token claim holding the account (`ACCOUNT_CLAIM`, default `account_id`).
     pub claim: AccountClaim,
     /// Days an entry is kept before DynamoDB's TTL removes it (default 365).
@@ -62,6 +70,8 @@ impl Default for Settings {
             exports_table: None,
             exports_bucket: None,
             cursor_key_secret_id: None,
+            log_table: None,
+            log_signing_key_id: None,
             claim: AccountClaim::default_claim(),
             retention_days: 365,
             export_expiry_days: 7,
@@ -105,6 +115,8 @@ impl Settings {
             exports_table: get(vars::EXPORTS_TABLE),
             exports_bucket: get(vars::EXPORTS_BUCKET),
             cursor_key_secret_id: get(vars::CURSOR_KEY_SECRET_ID),
+            log_table: get(vars::LOG_TABLE),
+            log_signing_key_id: get(vars::LOG_SIGNING_KEY_ID),
             claim: get(vars::ACCOUNT_CLAIM)
                 .map(AccountClaim::new)
                 .unwrap_or(defaults.claim),
@@ -137,6 +149,20 @@ impl Settings {
         required(&self.cursor_key_secret_id, vars::CURSOR_KEY_SECRET_ID)
     }
 
+    pub fn log_table(&self) -> Result<&str, ConfigError> {
+        required(&self.log_table, vars::LOG_TABLE)
+    }
+
+    pub fn log_signing_key_id(&self) -> Result<&str, ConfigError> {
+        required(&self.log_signing_key_id, vars::LOG_SIGNING_KEY_ID)
+    }
+
+    /// The same settings with a local stack's log table.
+    pub fn with_log_table(mut self, log_table: &str) -> Self {
+        self.log_table = Some(log_table.to_owned());
+        self
+    }
+
     /// The same settings with the resource names of a local stack.
     pub fn with_resources(
         mut self,
@@ -164,6 +190,19 @@ pub struct Stack {
     pub aws: SdkConfig,
     pub s3: SdkConfig,
     pub settings: Settings,
+    /// The checkpoint key of a local stack (`make dev`, tests), in place of the KMS key that
+    /// signs in the cloud (`LOG_SIGNING_KEY_ID`).
+    pub local_log_key: Option<LocalLogKey>,
+}
+
+/// A local Ed25519 seed; its `Debug` never shows it.
+#[derive(Clone)]
+pub struct LocalLogKey(pub [u8; 32]);
+
+impl std::fmt::Debug for LocalLogKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalLogKey(..)")
+    }
 }
 
 impl Stack {
@@ -203,6 +242,24 @@ impl Stack {
         ))
     }
 
+    /// The log table (tree tiles, edges, checkpoints), stamping entries of the events table.
+    pub fn log_store(&self) -> Result<LogStore, ConfigError> {
+        Ok(LogStore::new(
+            aws_sdk_dynamodb::Client::new(&self.aws),
+            self.settings.log_table()?,
+            self.settings.events_table()?,
+        ))
+    }
+
+    /// The key that signs checkpoints: the local one if the stack has it, else the KMS key,
+    /// reached on first use.
+    pub fn log_keys(&self) -> Result<LogKeys, ConfigError> {
+        Ok(match &self.local_log_key {
+            Some(LocalLogKey(seed)) => LogKeys::local(LocalSigner::from_seed(seed)),
+            None => LogKeys::kms(&self.aws, self.settings.log_signing_key_id()?),
+        })
+    }
+
     /// The Lambda environment: role credentials, region, settings.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
@@ -211,6 +268,7 @@ impl Stack {
             s3: aws.clone(),
             aws,
             settings,
+            local_log_key: None,
         })
     }
 }

@@ -108,20 +108,20 @@ pub struct Appended {
     pub size: u64,
 }
 
-pub struct Sequencer<S, K> {
+pub struct Sequencer<S> {
     storage: S,
-    signer: K,
 }
 
-impl<S: LogStorage, K: Signer + Send + Sync> Sequencer<S, K> {
-    pub fn new(storage: S, signer: K) -> Self {
-        Self { storage, signer }
+impl<S: LogStorage> Sequencer<S> {
+    pub fn new(storage: S) -> Self {
+        Self { storage }
     }
 
     /// Appends `leaves` (any order, repeats allowed) to the log of `account`, then signs and
-    /// stores a checkpoint of its size.
-    pub async fn append(
+    /// stores a checkpoint of its size with `signer`.
+    pub async fn append<K: Signer + Sync>(
         &self,
+        signer: &K,
         account: &AccountId,
         mut leaves: Vec<NewLeaf>,
     ) -> Result<Appended, SequenceError> {
@@ -180,7 +180,7 @@ impl<S: LogStorage, K: Signer + Send + Sync> Sequencer<S, K> {
                 size: edge.size(),
                 root: edge.root(),
             };
-            let note = sign_checkpoint(&checkpoint, &self.signer).await?;
+            let note = sign_checkpoint(&checkpoint, signer).await?;
             self.storage
                 .save_checkpoint(account, edge.size(), &note)
                 .await?;

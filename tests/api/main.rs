@@ -4,6 +4,7 @@ mod auth;
 mod contract;
 mod exports;
 mod ingest;
+mod integrity;
 mod lambda_events;
 mod list;
 mod trust;

@@ -13,7 +13,7 @@ use dev_server::{App, LocalS3, LocalStack, Tables, jwt, router};
 use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Context, LambdaEvent};
 use reqwest::Response;
-use seclog::config::{Settings, Stack};
+use seclog::config::{LocalLogKey, Settings, Stack};
 use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
 use seclog::store::exports_bucket::ExportsBucket;
@@ -28,6 +28,9 @@ pub fn stack() -> &'static LocalStack {
 }
 
 pub const BUCKET: &str = "exports";
+
+/// The tests' checkpoint key (never a real one).
+pub const TEST_LOG_SEED: [u8; 32] = [9; 32];
 
 pub struct TestApp {
     pub base: String,
@@ -48,6 +51,8 @@ pub struct Options {
     pub worker_timeout: Duration,
     /// Whether the stream trigger runs (off to drive the worker by hand).
     pub trigger: bool,
+    /// Whether the events stream feeds the sequencer (off to drive it by hand).
+    pub sequencer: bool,
     /// Points the exports bucket at a closed port, as an unreachable S3.
     pub broken_s3: bool,
     pub link_ttl: Duration,
@@ -60,6 +65,7 @@ impl Default for Options {
             worker: WorkerSettings::default(),
             worker_timeout: Duration::from_secs(900),
             trigger: true,
+            sequencer: true,
             broken_s3: false,
             link_ttl: Duration::from_secs(900),
         }
@@ -81,10 +87,14 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let tables = Tables {
         events: format!("events-{suffix}"),
         exports: format!("exports-{suffix}"),
+        log: format!("log-{suffix}"),
     };
-    schema::create_events_table(&dynamodb, &tables.events)
+    schema::create_events_table(&dynamodb, &tables.events, true)
         .await
         .expect("events table");
+    schema::create_log_table(&dynamodb, &tables.log)
+        .await
+        .expect("log table");
     schema::create_streamed_table(&dynamodb, &tables.exports)
         .await
         .expect("exports table");
@@ -108,8 +118,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     };
     let s3_config = aws::local(&s3_endpoint).await;
     let bucket = ExportsBucket::from_config(&s3_config, BUCKET);
-    let mut settings =
-        Settings::default().with_resources(&tables.events, &tables.exports, BUCKET, &cursor_secret);
+    let mut settings = Settings::default()
+        .with_resources(&tables.events, &tables.exports, BUCKET, &cursor_secret)
+        .with_log_table(&tables.log);
     settings.claim = AccountClaim::new(options.claim);
     settings.link_ttl = options.link_ttl;
     settings.worker = options.worker;
@@ -117,6 +128,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         aws: aws.clone(),
         s3: s3_config,
         settings,
+        local_log_key: Some(LocalLogKey(TEST_LOG_SEED)),
     };
     let app = Arc::new(App::new(&stack).expect("every function builds"));
     let worker = app.worker();
@@ -125,10 +137,20 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             streams: aws_sdk_dynamodbstreams::Client::new(&aws),
             dynamodb: dynamodb.clone(),
             table: tables.exports.clone(),
-            worker: app.worker(),
+            consumer: app.worker(),
             timeout: options.worker_timeout,
         };
         tokio::spawn(trigger.run());
+    }
+    if options.sequencer {
+        let sequencing = StreamTrigger {
+            streams: aws_sdk_dynamodbstreams::Client::new(&aws),
+            dynamodb: dynamodb.clone(),
+            table: tables.events.clone(),
+            consumer: app.sequencer(),
+            timeout: Duration::from_secs(60),
+        };
+        tokio::spawn(sequencing.run());
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

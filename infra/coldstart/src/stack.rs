@@ -32,7 +32,7 @@ pub fn start(runtime: &tokio::runtime::Runtime) -> Result<(LocalStack, String, S
     let cursor_secret = runtime.block_on(async {
         let config = aws::local(&endpoint).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        schema::create_events_table(&dynamodb, EVENTS_TABLE)
+        schema::create_events_table(&dynamodb, EVENTS_TABLE, true)
             .await
             .map_err(|e| format!("create {EVENTS_TABLE}: {e}"))?;
         schema::create_streamed_table(&dynamodb, EXPORTS_TABLE)

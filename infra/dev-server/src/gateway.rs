@@ -19,11 +19,13 @@ use create_export::CreateExport;
 use export_worker::Worker;
 use get_export::GetExport;
 use ingest::Ingest;
+use integrity::Integrity;
 use lambda_http::{Body, Response};
 use list_logs::ListLogs;
 use seclog::ApiError;
 use seclog::config::{ConfigError, Stack};
 use seclog::http::{Endpoint, problem};
+use sequencer::SequencerFunction;
 use serde_json::{Value, json};
 
 use crate::jwt;
@@ -36,6 +38,7 @@ const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 pub struct Tables {
     pub events: String,
     pub exports: String,
+    pub log: String,
 }
 
 /// Every function's handler, built once like each Lambda's `main` does, through the same
@@ -46,6 +49,8 @@ pub struct App {
     create_export: CreateExport,
     get_export: GetExport,
     worker: Arc<Worker>,
+    sequencer: Arc<SequencerFunction>,
+    integrity: Integrity,
 }
 
 impl App {
@@ -57,7 +62,14 @@ impl App {
             create_export: CreateExport::build(stack)?,
             get_export: GetExport::build(stack)?,
             worker: Arc::new(Worker::build(stack)?),
+            sequencer: Arc::new(SequencerFunction::build(stack)?),
+            integrity: Integrity::build(stack)?,
         })
+    }
+
+    /// The sequencer handler, for the local events stream trigger.
+    pub fn sequencer(&self) -> Arc<SequencerFunction> {
+        self.sequencer.clone()
     }
 
     /// The export worker handler, for the local stream trigger.
@@ -76,7 +88,17 @@ enum Route {
     CreateExport,
     ListExports,
     GetExport(String),
+    /// One of `GET /v1/integrity/...`.
+    Integrity(&'static str),
 }
+
+/// The integrity function's routes.
+const INTEGRITY_ROUTES: [&str; 4] = [
+    "GET /v1/integrity/key",
+    "GET /v1/integrity/checkpoint",
+    "GET /v1/integrity/proof/inclusion",
+    "GET /v1/integrity/proof/consistency",
+];
 
 impl Route {
     fn key(&self) -> &'static str {
@@ -86,6 +108,7 @@ impl Route {
             Route::CreateExport => "POST /v1/exports",
             Route::ListExports => "GET /v1/exports",
             Route::GetExport(_) => "GET /v1/exports/{id}",
+            Route::Integrity(key) => key,
         }
     }
 
@@ -106,6 +129,15 @@ fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     let export_id = path
         .strip_prefix("/v1/exports/")
         .filter(|id| !id.is_empty() && !id.contains('/'));
+    if let Some(key) = INTEGRITY_ROUTES.iter().find(|key| key[4..] == *path) {
+        return match method {
+            "GET" => Ok(Route::Integrity(key)),
+            _ => Err(ApiError::MethodNotAllowed {
+                path: path.to_owned(),
+                allow: "GET",
+            }),
+        };
+    }
     let (allowed, route) = match (path, export_id) {
         ("/v1/events", _) => ("POST", (method == "POST").then_some(Route::Ingest)),
         ("/v1/logs", _) => ("GET", (method == "GET").then_some(Route::ListLogs)),
@@ -164,6 +196,7 @@ async fn handle(app: &App, request: AxumRequest) -> Result<Response<Body>, ApiEr
         Route::ListLogs => app.list_logs.handle(lambda_request).await,
         Route::CreateExport => app.create_export.handle(lambda_request).await,
         Route::ListExports | Route::GetExport(_) => app.get_export.handle(lambda_request).await,
+        Route::Integrity(_) => app.integrity.handle(lambda_request).await,
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod gateway;
 pub mod jwt;
+pub mod log_key;
 pub mod process;
 pub mod s3;
 pub mod secrets;

@@ -33,32 +33,54 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tables = Tables {
         events: "security-logs-events".into(),
         exports: "security-logs-exports".into(),
+        log: "security-logs-log".into(),
     };
-    schema::create_events_table(&dynamodb, &tables.events).await?;
+    schema::create_events_table(&dynamodb, &tables.events, true).await?;
     schema::create_streamed_table(&dynamodb, &tables.exports).await?;
+    schema::create_log_table(&dynamodb, &tables.log).await?;
+
+    // The checkpoint key: generated on first start, kept under the local state directory.
+    let key_file =
+        std::env::var("LOG_KEY_FILE").unwrap_or_else(|_| ".local/log-signing-key".into());
+    let log_key = dev_server::log_key::load_or_create(std::path::Path::new(&key_file))?;
+    tracing::info!(
+        file = %key_file,
+        verifier_key = %dev_server::log_key::verifier_key_template(&log_key),
+        "checkpoint key (an account's verifier key names the account: GET /v1/integrity/key)"
+    );
 
     // A fresh secret per run, in the local Secrets Manager: cursors from an earlier run are
     // refused, as after a key rotation.
     let secret = dev_server::secrets::create_cursor_secret(&dynamodb_config, CURSOR_SECRET).await?;
     // The functions' settings as in the cloud (ACCOUNT_CLAIM, RETENTION_DAYS, ... from the
     // environment), with the local stack's resources.
-    let settings =
-        Settings::from_env()?.with_resources(&tables.events, &tables.exports, BUCKET, &secret);
+    let settings = Settings::from_env()?
+        .with_resources(&tables.events, &tables.exports, BUCKET, &secret)
+        .with_log_table(&tables.log);
     let stack = Stack {
         s3: aws::local(&s3.endpoint).await,
         aws: dynamodb_config.clone(),
         settings,
+        local_log_key: Some(log_key),
     };
     let app = Arc::new(App::new(&stack)?);
 
     let trigger = StreamTrigger {
         streams: aws_sdk_dynamodbstreams::Client::new(&dynamodb_config),
-        dynamodb,
+        dynamodb: dynamodb.clone(),
         table: tables.exports,
-        worker: app.worker(),
+        consumer: app.worker(),
         timeout: Duration::from_secs(900),
     };
     let trigger = tokio::spawn(trigger.run());
+    let sequencing = StreamTrigger {
+        streams: aws_sdk_dynamodbstreams::Client::new(&dynamodb_config),
+        dynamodb,
+        table: tables.events,
+        consumer: app.sequencer(),
+        timeout: Duration::from_secs(60),
+    };
+    let sequencing = tokio::spawn(sequencing.run());
 
     tracing::info!(
         "security logs API on http://127.0.0.1:{port} (Ctrl-C stops it and the local stack)"
@@ -67,6 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     trigger.abort();
+    sequencing.abort();
     drop(s3);
     drop(stack);
     tracing::info!("stopped");

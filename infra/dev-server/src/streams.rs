@@ -1,6 +1,7 @@
-//! The local stand-in for Lambda's DynamoDB event source mapping: reads the export jobs
-//! table's stream from moto and invokes the worker handler with the same event Lambda sends,
-//! filtered as `template.yaml`'s `FilterCriteria` filters it, one record per batch.
+//! The local stand-in for Lambda's DynamoDB event source mappings: reads a table's stream from
+//! moto and invokes a function's handler with the same event Lambda sends, filtered as
+//! `template.yaml`'s `FilterCriteria` filters it, in batches of the mapping's size: the export
+//! worker on the jobs table (one record per batch), the sequencer on the events table.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,22 +12,76 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Context, LambdaEvent};
+use sequencer::SequencerFunction;
 use serde_json::{Map, Value, json};
 
 /// As the template's event source mapping: `MaximumRetryAttempts: 2`.
 const MAX_RETRIES: usize = 2;
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
-pub struct StreamTrigger {
+/// A function behind an event source mapping.
+pub trait StreamConsumer: Send + Sync + 'static {
+    /// The mapping's `FilterCriteria`.
+    fn accepts(&self, record: &Record) -> bool;
+    /// The mapping's `BatchSize`.
+    fn batch_size(&self) -> usize;
+    /// One invocation; an error (or a reported item failure) retries the batch.
+    fn invoke(
+        &self,
+        event: LambdaEvent<StreamEvent>,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send;
+}
+
+impl StreamConsumer for Worker {
+    fn accepts(&self, record: &Record) -> bool {
+        matches_filter(record)
+    }
+
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
+        let outcomes = self.handle(event).await.map_err(|e| e.to_string())?;
+        tracing::info!(?outcomes, "export worker invoked");
+        Ok(())
+    }
+}
+
+impl StreamConsumer for SequencerFunction {
+    /// As the template: inserts of items with the type index key (entries, not markers).
+    fn accepts(&self, record: &Record) -> bool {
+        let name = record.event_name().map(|n| n.as_str()).unwrap_or_default();
+        let is_entry = record
+            .dynamodb()
+            .and_then(|d| d.new_image())
+            .is_some_and(|image| image.contains_key(seclog::store::schema::TYPE_INDEX_PK));
+        name == "INSERT" && is_entry
+    }
+
+    fn batch_size(&self) -> usize {
+        100
+    }
+
+    async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
+        let response = self.handle(event).await.map_err(|e| e.to_string())?;
+        match response.batch_item_failures.len() {
+            0 => Ok(()),
+            n => Err(format!("{n} accounts' appends failed")),
+        }
+    }
+}
+
+pub struct StreamTrigger<C> {
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
-    pub worker: Arc<Worker>,
-    /// The worker function's timeout: each invocation's deadline is now + this.
+    pub consumer: Arc<C>,
+    /// The function's timeout: each invocation's deadline is now + this.
     pub timeout: Duration,
 }
 
-impl StreamTrigger {
+impl<C: StreamConsumer> StreamTrigger<C> {
     /// Polls forever; run it as a task and abort it to stop.
     pub async fn run(self) {
         let arn = loop {
@@ -38,7 +93,7 @@ impl StreamTrigger {
         let mut iterators: HashMap<String, Option<String>> = HashMap::new();
         loop {
             if let Err(error) = self.discover_shards(&arn, &mut iterators).await {
-                tracing::warn!(%error, "describing the jobs stream failed");
+                tracing::warn!(%error, table = %self.table, "describing the stream failed");
             }
             for iterator in iterators.values_mut() {
                 let Some(current) = iterator.clone() else {
@@ -52,15 +107,18 @@ impl StreamTrigger {
                     .await
                 {
                     Ok(output) => {
-                        for record in output.records() {
-                            if matches_filter(record) {
-                                self.invoke(&arn, record).await;
-                            }
+                        let accepted: Vec<&Record> = output
+                            .records()
+                            .iter()
+                            .filter(|r| self.consumer.accepts(r))
+                            .collect();
+                        for batch in accepted.chunks(self.consumer.batch_size()) {
+                            self.invoke(&arn, batch).await;
                         }
                         *iterator = output.next_shard_iterator;
                     }
                     Err(error) => {
-                        tracing::warn!(error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&error), "reading the jobs stream failed")
+                        tracing::warn!(error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&error), "reading the stream failed")
                     }
                 }
             }
@@ -113,8 +171,9 @@ impl StreamTrigger {
         Ok(())
     }
 
-    async fn invoke(&self, arn: &str, record: &Record) {
-        let payload = json!({ "Records": [lambda_record(arn, record)] });
+    async fn invoke(&self, arn: &str, records: &[&Record]) {
+        let records: Vec<Value> = records.iter().map(|r| lambda_record(arn, r)).collect();
+        let payload = json!({ "Records": records });
         let event: StreamEvent = match serde_json::from_value(payload) {
             Ok(event) => event,
             Err(error) => {
@@ -128,19 +187,16 @@ impl StreamTrigger {
             context.deadline =
                 (jiff::Timestamp::now().as_millisecond() + self.timeout.as_millis() as i64) as u64;
             match self
-                .worker
-                .handle(LambdaEvent::new(event.clone(), context))
+                .consumer
+                .invoke(LambdaEvent::new(event.clone(), context))
                 .await
             {
-                Ok(outcomes) => {
-                    tracing::info!(?outcomes, "export worker invoked");
-                    return;
-                }
-                Err(error) => tracing::warn!(%error, attempt, "export worker failed; retrying"),
+                Ok(()) => return,
+                Err(error) => tracing::warn!(%error, attempt, "stream consumer failed; retrying"),
             }
         }
         tracing::error!(
-            "export worker failed past its retries; the record goes to the on-failure destination"
+            "stream consumer failed past its retries; the batch goes to the on-failure destination"
         );
     }
 }

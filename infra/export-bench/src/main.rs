@@ -84,7 +84,7 @@ async fn run(n: u64) -> Result<Measured, Error> {
     s3.create_bucket(BUCKET)?;
     let config = aws::local(&dynalite.endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&config);
-    schema::create_events_table(&client, EVENTS).await?;
+    schema::create_events_table(&client, EVENTS, false).await?;
     schema::create_jobs_table(&client, JOBS, false).await?;
 
     let started = Instant::now();

@@ -3,7 +3,7 @@ use std::fmt;
 /// A merchant account: 1-64 characters of `A-Za-z0-9_-`.
 ///
 /// Because `#` can never occur in it, storage keys may use `#` as a separator safely.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
 pub struct AccountId(String);
 

@@ -56,6 +56,11 @@ pub struct LogEntry {
     /// On `login` entries judged unusual for their user; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unfamiliar: Option<Unfamiliar>,
+    /// The entry's position in its account's Merkle log, stamped by the sequencer after the
+    /// entry is stored (its own attribute, not part of the stored JSON nor of the canonical
+    /// entry, which the log's leaf commits to); `None` until then.
+    #[serde(skip)]
+    pub log_index: Option<u64>,
 }
 
 /// The producer of entries the service records itself (`security_logs.exported`).
@@ -80,6 +85,8 @@ pub struct LogEntryView<'a> {
     pub event_id: Option<&'a str>,
     /// When the service stored the entry (UTC): a backdated `occurred_at` shows against it.
     pub received_at: String,
+    /// The entry's position in the account's tamper-evident log; null until it is sequenced.
+    pub log_index: Option<u64>,
 }
 
 impl LogEntry {
@@ -108,6 +115,7 @@ impl LogEntry {
             user_agent: self.user_agent.as_deref(),
             event_id: self.event_id.as_deref(),
             received_at: self.received_at.to_string(),
+            log_index: self.log_index,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod fields;
 pub mod json;
 pub mod location;
 pub mod new_event;
+pub mod proof_query;
 #[cfg(test)]
 mod proptests;
 pub mod query;

@@ -132,6 +132,7 @@ impl NewEvent {
                 received_at: now,
                 producer: Some(super::entry::SERVICE_PRODUCER.to_owned()),
                 unfamiliar: None,
+                log_index: None,
             },
             event_id,
         }
@@ -233,6 +234,7 @@ impl NewEvent {
                 received_at: context.now,
                 producer: Some(context.producer.as_str().to_owned()),
                 unfamiliar: None,
+                log_index: None,
             },
             event_id,
         })

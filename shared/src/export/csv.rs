@@ -273,6 +273,7 @@ mod tests {
             received_at: "2024-04-22T06:32:16Z".parse().unwrap(),
             producer: None,
             unfamiliar: None,
+            log_index: None,
         }
     }
 

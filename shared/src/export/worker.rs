@@ -776,6 +776,7 @@ mod tests {
             received_at: occurred_at + SignedDuration::from_secs(1),
             producer: None,
             unfamiliar: None,
+            log_index: None,
         }
     }
 

@@ -180,7 +180,7 @@ fn perfect_pieces(range: &Range<u64>) -> Vec<Range<u64>> {
         let left = range.end - start;
         let mut len = 1u64 << (63 - left.leading_zeros());
         // Aligned: the subtrees of a tree start at multiples of their size.
-        while start % len != 0 {
+        while !start.is_multiple_of(len) {
             len >>= 1;
         }
         pieces.push(start..start + len);

@@ -48,7 +48,10 @@ impl LogStorage for MemoryLog {
         Ok(self.with(account, |log| {
             let size = log.edge.as_ref().map_or(0, Edge::size);
             let edge_moved = size != commit.previous_size
-                || commit.tiles.iter().any(|(id, _)| log.tiles.contains_key(id));
+                || commit
+                    .tiles
+                    .iter()
+                    .any(|(id, _)| log.tiles.contains_key(id));
             let already_stamped: Vec<usize> = commit
                 .stamps
                 .iter()
@@ -127,10 +130,19 @@ fn stored_leaves(log: &MemoryLog, all: &[NewLeaf]) -> Vec<Hash> {
 #[tokio::test]
 async fn entries_are_appended_in_sort_key_order_and_the_checkpoint_verifies() {
     let log = MemoryLog::default();
-    let sequencer = Sequencer::new(log.clone(), key());
+    let sequencer = Sequencer::new(log.clone());
     let leaves: Vec<NewLeaf> = (0..5).rev().map(leaf).collect();
-    let result = sequencer.append(&account(), leaves.clone()).await.unwrap();
-    assert_eq!(result, Appended { appended: 5, size: 5 });
+    let result = sequencer
+        .append(&key(), &account(), leaves.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        result,
+        Appended {
+            appended: 5,
+            size: 5
+        }
+    );
     let hashes = stored_leaves(&log, &leaves);
     let in_order: Vec<Hash> = (0..5).map(|i| leaf(i).hash).collect();
     assert_eq!(hashes, in_order);
@@ -145,25 +157,40 @@ async fn entries_are_appended_in_sort_key_order_and_the_checkpoint_verifies() {
 #[tokio::test]
 async fn a_redelivered_entry_is_appended_once() {
     let log = MemoryLog::default();
-    let sequencer = Sequencer::new(log.clone(), key());
+    let sequencer = Sequencer::new(log.clone());
     let all: Vec<NewLeaf> = (0..10).map(leaf).collect();
-    sequencer.append(&account(), all[..6].to_vec()).await.unwrap();
+    sequencer
+        .append(&key(), &account(), all[..6].to_vec())
+        .await
+        .unwrap();
     // The stream redelivers 3..6 with new ones, and repeats one within the batch.
     let mut again = all[3..10].to_vec();
     again.push(all[8].clone());
-    let result = sequencer.append(&account(), again).await.unwrap();
-    assert_eq!(result, Appended { appended: 4, size: 10 });
+    let result = sequencer.append(&key(), &account(), again).await.unwrap();
+    assert_eq!(
+        result,
+        Appended {
+            appended: 4,
+            size: 10
+        }
+    );
     assert_eq!(stored_leaves(&log, &all).len(), 10);
 }
 
 #[tokio::test]
 async fn a_large_batch_is_committed_in_bounded_steps() {
     let log = MemoryLog::default();
-    let sequencer = Sequencer::new(log.clone(), key());
+    let sequencer = Sequencer::new(log.clone());
     let all: Vec<NewLeaf> = (0..600).map(leaf).collect();
-    let result = sequencer.append(&account(), all.clone()).await.unwrap();
+    let result = sequencer
+        .append(&key(), &account(), all.clone())
+        .await
+        .unwrap();
     assert_eq!(result.size, 600);
-    assert_eq!(log.with(&account(), |l| l.commits), 600_usize.div_ceil(COMMIT_MAX));
+    assert_eq!(
+        log.with(&account(), |l| l.commits),
+        600_usize.div_ceil(COMMIT_MAX)
+    );
     assert_eq!(stored_leaves(&log, &all).len(), 600);
     // Two complete level-0 tiles were written.
     assert_eq!(log.with(&account(), |l| l.tiles.len()), 2);
@@ -175,9 +202,9 @@ async fn concurrent_sequencers_never_fork_the_log_nor_append_an_entry_twice() {
     let all: Vec<NewLeaf> = (0..400).map(leaf).collect();
     // Eight sequencers, each with an overlapping slice (as redeliveries and shard splits give).
     let runs = (0..8).map(|k| {
-        let sequencer = Sequencer::new(log.clone(), key());
+        let sequencer = Sequencer::new(log.clone());
         let slice = all[k * 40..(k * 40 + 120).min(all.len())].to_vec();
-        tokio::spawn(async move { sequencer.append(&account(), slice).await })
+        tokio::spawn(async move { sequencer.append(&key(), &account(), slice).await })
     });
     let mut appended = 0;
     for run in runs {

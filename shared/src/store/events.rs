@@ -210,8 +210,12 @@ impl EventStore {
             if !range.admits(&sk) {
                 continue;
             }
-            let entry: LogEntry = serde_json::from_str(&text(&item, ENTRY)?)
+            let mut entry: LogEntry = serde_json::from_str(&text(&item, ENTRY)?)
                 .map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
+            entry.log_index = item
+                .get(super::log::LOG_INDEX)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok());
             entries.push((sk, entry));
         }
         let frontier = match &output.last_evaluated_key {

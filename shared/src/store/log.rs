@@ -13,6 +13,7 @@
 //! entry is appended once, whatever the stream redelivers.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -23,8 +24,8 @@ use super::events::{attr_s, text};
 use super::record::{Outcome, absent_put, cancellation};
 use super::schema::{PK, SK};
 use crate::domain::AccountId;
-use crate::integrity::merkle::Hash;
-use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
+use crate::integrity::merkle::{Hash, HashSource};
+use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId, TileSource, tiles_for};
 use crate::sequencer::{Commit, CommitOutcome, LogStorage};
 
 /// The events table's attribute holding an entry's position in its account's log.
@@ -98,10 +99,8 @@ impl LogStore {
             for id in chunk {
                 keys = keys.keys(Self::key(account, &tile_key(*id)));
             }
-            let mut request = HashMap::from([(
-                self.table.clone(),
-                keys.build().expect("keys are set"),
-            )]);
+            let mut request =
+                HashMap::from([(self.table.clone(), keys.build().expect("keys are set"))]);
             for attempt in 0..super::retry::MAX_ATTEMPTS {
                 let output = self
                     .client
@@ -156,9 +155,29 @@ impl LogStore {
             .transpose()
     }
 
+    /// The hashes of the subtrees `ranges` (a proof's path) of the account's tree: the edge and
+    /// the few complete tiles the path reads.
+    pub async fn subtree_hashes(
+        &self,
+        account: &AccountId,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Hash>, StoreError> {
+        let edge = self.read_edge(account).await?;
+        let tiles = self.read_tiles(account, &tiles_for(&edge, ranges)).await?;
+        let source = TileSource::new(&edge, tiles, ranges)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(ranges
+            .iter()
+            .map(|r| source.subtree_hash(r.clone()))
+            .collect())
+    }
+
     fn edge_put(&self, account: &AccountId, commit: &Commit<'_>) -> Put {
         let mut item = Self::key(account, EDGE);
-        item.insert(SIZE.into(), AttributeValue::N(commit.edge.size().to_string()));
+        item.insert(
+            SIZE.into(),
+            AttributeValue::N(commit.edge.size().to_string()),
+        );
         item.insert(
             HEIGHT.into(),
             AttributeValue::N(commit.edge.height().to_string()),
@@ -310,7 +329,7 @@ fn blob(hashes: &[Hash]) -> AttributeValue {
 }
 
 fn hashes_from(bytes: &[u8]) -> Result<Vec<Hash>, StoreError> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt("hash list length".into()));
     }
     Ok(bytes

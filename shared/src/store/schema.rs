@@ -31,8 +31,23 @@ fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
         .expect("name and type are set")
 }
 
-/// Creates the events table with its type index.
-pub async fn create_events_table(client: &Client, table: &str) -> Result<(), StoreError> {
+/// A stream of new images (the jobs table's to the export worker, the events table's to the
+/// sequencer).
+fn new_images() -> StreamSpecification {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewImage)
+        .build()
+        .expect("stream fields are set")
+}
+
+/// Creates the events table with its type index and its stream (dynalite, which the export
+/// benchmark uses, has no streams: `stream` false there).
+pub async fn create_events_table(
+    client: &Client,
+    table: &str,
+    stream: bool,
+) -> Result<(), StoreError> {
     let by_type = GlobalSecondaryIndex::builder()
         .index_name(TYPE_INDEX)
         .key_schema(key(TYPE_INDEX_PK, KeyType::Hash))
@@ -54,6 +69,7 @@ pub async fn create_events_table(client: &Client, table: &str) -> Result<(), Sto
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .global_secondary_indexes(by_type)
+        .set_stream_specification(stream.then(new_images))
         .send()
         .await
         .map_err(StoreError::dynamo)?;
@@ -72,13 +88,6 @@ pub async fn create_jobs_table(
     table: &str,
     stream: bool,
 ) -> Result<(), StoreError> {
-    let stream = stream.then(|| {
-        StreamSpecification::builder()
-            .stream_enabled(true)
-            .stream_view_type(StreamViewType::NewImage)
-            .build()
-            .expect("stream fields are set")
-    });
     client
         .create_table()
         .table_name(table)
@@ -87,9 +96,14 @@ pub async fn create_jobs_table(
         .attribute_definitions(attribute(SK))
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
-        .set_stream_specification(stream)
+        .set_stream_specification(stream.then(new_images))
         .send()
         .await
         .map_err(StoreError::dynamo)?;
     Ok(())
+}
+
+/// The log table (`store::log`): trees, tiles and checkpoints, no stream, no TTL.
+pub async fn create_log_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    create_jobs_table(client, table, false).await
 }

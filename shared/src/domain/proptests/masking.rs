@@ -36,6 +36,7 @@ fn csv_row(event_type: EventType, details: &Json, summary: &str) -> String {
         received_at: at,
         producer: None,
         unfamiliar: None,
+        log_index: None,
     };
     let mut encoder = CsvEncoder::new(ViewerZone::utc(), CsvStart::Resumed);
     encoder.row(&entry);

@@ -122,6 +122,7 @@ fn example_entry() -> LogEntry {
         received_at: "2024-04-22T06:32:16.250Z".parse().unwrap(),
         producer: Some("arn:aws:iam::123456789012:role/auth-service".into()),
         unfamiliar: None,
+        log_index: None,
     }
 }
 

@@ -1,0 +1,151 @@
+//! `GET /v1/integrity/{key,checkpoint,proof/inclusion,proof/consistency}`: what an auditor needs
+//! to check the token's account's tamper-evident log (docs/integrity.md). Proof sizes are
+//! bounded by the latest signed checkpoint, so every proof ties to a note the service signed.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::{Body, Request, RequestExt, Response};
+use seclog::ApiError;
+use seclog::config::{ConfigError, Stack};
+use seclog::domain::AccountId;
+use seclog::domain::proof_query::{ConsistencyQuery, InclusionQuery};
+use seclog::domain::query::parse_no_params;
+use seclog::http::{AccountClaim, Endpoint, json, query_params};
+use seclog::integrity::merkle::{Hash, consistency_path, inclusion_path};
+use seclog::integrity::note::{Signer, VerifierKey, origin};
+use seclog::store::log::LogStore;
+use seclog::store::log_keys::LogKeys;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct InclusionProof {
+    index: u64,
+    size: u64,
+    hashes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ConsistencyProof {
+    from: u64,
+    to: u64,
+    hashes: Vec<String>,
+}
+
+pub struct Integrity {
+    log: LogStore,
+    keys: LogKeys,
+    claim: AccountClaim,
+}
+
+impl Integrity {
+    /// The composition root of the integrity function.
+    pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
+        Ok(Self {
+            log: stack.log_store()?,
+            keys: stack.log_keys()?,
+            claim: stack.settings.claim.clone(),
+        })
+    }
+}
+
+impl Endpoint for Integrity {
+    const NO_STORE: bool = true;
+
+    async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        let account = self.claim.account(&request)?;
+        let path = request.raw_http_path();
+        let route = path.strip_prefix("/v1/integrity/").unwrap_or_default();
+        match route {
+            "key" => {
+                parse_no_params(query_params(&request))?;
+                self.key(&account).await
+            }
+            "checkpoint" => {
+                parse_no_params(query_params(&request))?;
+                self.checkpoint(&account).await
+            }
+            "proof/inclusion" => {
+                let query = InclusionQuery::parse(query_params(&request))?;
+                self.inclusion(&account, query).await
+            }
+            "proof/consistency" => {
+                let query = ConsistencyQuery::parse(query_params(&request))?;
+                self.consistency(&account, query).await
+            }
+            _ => Err(ApiError::NotFound(format!("no route {path}"))),
+        }
+    }
+}
+
+impl Integrity {
+    async fn key(&self, account: &AccountId) -> Result<Response<Body>, ApiError> {
+        let signer = self.keys.signer().await.map_err(ApiError::storage)?;
+        let key = VerifierKey::new(&origin(account), &signer.public_key())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(text(format!("{key}\n")))
+    }
+
+    async fn checkpoint(&self, account: &AccountId) -> Result<Response<Body>, ApiError> {
+        let checkpoint = self.log.checkpoint(account).await?.ok_or_else(empty_log)?;
+        Ok(text(checkpoint.note))
+    }
+
+    /// The size of the latest signed checkpoint (0 while there is none).
+    async fn signed_size(&self, account: &AccountId) -> Result<u64, ApiError> {
+        Ok(self.log.checkpoint(account).await?.map_or(0, |c| c.size))
+    }
+
+    async fn inclusion(
+        &self,
+        account: &AccountId,
+        query: InclusionQuery,
+    ) -> Result<Response<Body>, ApiError> {
+        let query = query.within(self.signed_size(account).await?)?;
+        let path = inclusion_path(query.index, query.size)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let hashes = self.log.subtree_hashes(account, &path).await?;
+        Ok(json(
+            200,
+            &InclusionProof {
+                index: query.index,
+                size: query.size,
+                hashes: encode(&hashes),
+            },
+        ))
+    }
+
+    async fn consistency(
+        &self,
+        account: &AccountId,
+        query: ConsistencyQuery,
+    ) -> Result<Response<Body>, ApiError> {
+        let query = query.within(self.signed_size(account).await?)?;
+        let path = consistency_path(query.from, query.to)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let hashes = self.log.subtree_hashes(account, &path).await?;
+        Ok(json(
+            200,
+            &ConsistencyProof {
+                from: query.from,
+                to: query.to,
+                hashes: encode(&hashes),
+            },
+        ))
+    }
+}
+
+fn empty_log() -> ApiError {
+    ApiError::NotFound("this account's log is empty: no entry has been sequenced yet".into())
+}
+
+fn encode(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(|h| STANDARD.encode(h)).collect()
+}
+
+fn text(body: String) -> Response<Body> {
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Body::Text(body))
+        .expect("status and header are valid")
+}
