@@ -15,6 +15,7 @@ use crate::options::Options;
 pub const EVENTS_TABLE: &str = "coldstart-events";
 pub const EXPORTS_TABLE: &str = "coldstart-exports";
 pub const EXPORTS_BUCKET: &str = "coldstart-exports";
+pub const LOG_TABLE: &str = "coldstart-log";
 const CURSOR_SECRET: &str = "coldstart-cursor-key";
 
 /// Where the functions run: the local Runtime API, the local AWS endpoint, the cursor secret.
@@ -38,6 +39,9 @@ pub fn start(runtime: &tokio::runtime::Runtime) -> Result<(LocalStack, String, S
         schema::create_streamed_table(&dynamodb, EXPORTS_TABLE)
             .await
             .map_err(|e| format!("create {EXPORTS_TABLE}: {e}"))?;
+        schema::create_log_table(&dynamodb, LOG_TABLE)
+            .await
+            .map_err(|e| format!("create {LOG_TABLE}: {e}"))?;
         dev_server::secrets::create_cursor_secret(&config, CURSOR_SECRET)
             .await
             .map_err(|e| format!("create secret {CURSOR_SECRET}: {e}"))
@@ -104,6 +108,10 @@ pub fn lambda_env(
         (vars::RETENTION_DAYS, "365"),
         (vars::EXPORT_EXPIRY_DAYS, "7"),
         (vars::DOWNLOAD_URL_TTL_SECONDS, "900"),
+        (vars::LOG_TABLE, LOG_TABLE),
+        // moto has no Ed25519 KMS keys: functions reach the key on first use only, so start-up
+        // is measured as in the cloud; an invocation that signs would fail here.
+        (vars::LOG_SIGNING_KEY_ID, "alias/security-logs-coldstart"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
