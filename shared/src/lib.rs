@@ -3,15 +3,25 @@
 //!
 //! Handlers in `functions/*` parse an event with [`http`], call [`domain`] / [`store`], and shape
 //! the response; every rule of the API contract lives here, in exactly one function.
+//!
+//! Feature `aws` (default) adds the adapters and everything that runs in a Lambda. Without it the
+//! crate is the pure core: domain types, canonical entries, Merkle proofs, signed notes, CSV
+//! rendering and export evidence, no AWS crate and no I/O: what the offline verifier
+//! (`seclog-verify`) is built on, so it can never disagree with the exporter.
 
+#[cfg(feature = "aws")]
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod export;
+#[cfg(feature = "aws")]
 pub mod http;
 pub mod integrity;
+#[cfg(feature = "aws")]
 pub mod sequencer;
+#[cfg(feature = "aws")]
 pub mod store;
+#[cfg(feature = "aws")]
 pub mod telemetry;
 
 pub use error::{ApiError, FieldError};

@@ -12,7 +12,7 @@ pub mod json;
 pub mod location;
 pub mod new_event;
 pub mod proof_query;
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod proptests;
 pub mod query;
 mod raw_members;

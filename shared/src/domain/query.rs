@@ -50,6 +50,17 @@ impl LogFilter {
         })
     }
 
+    /// Whether an entry of this type, time and actor matches: `from <= occurred_at <= to`
+    /// (inclusive, full precision), its type among `types` (all when empty), its actor `actor`.
+    /// Storage applies the same rule as key conditions and a filter expression
+    /// (`store::merge::KeyRange`); export evidence is checked with this one.
+    pub fn admits(&self, event_type: &str, occurred_at: Timestamp, actor_id: &str) -> bool {
+        self.from.is_none_or(|from| from <= occurred_at)
+            && self.to.is_none_or(|to| occurred_at <= to)
+            && (self.types.is_empty() || self.types.iter().any(|t| t.as_str() == event_type))
+            && self.actor.as_deref().is_none_or(|actor| actor == actor_id)
+    }
+
     /// What a cursor of this filter, for this account, is bound to.
     pub fn scope(&self, account: &AccountId) -> Scope {
         let from = self.from.map(|t| t.to_string()).unwrap_or_default();

@@ -5,8 +5,11 @@
 //! [`crate::store::exports_bucket::ExportsBucket`].
 
 pub mod csv;
+#[cfg(feature = "aws")]
 pub mod memory;
+#[cfg(feature = "aws")]
 pub mod ports;
+#[cfg(feature = "aws")]
 pub mod worker;
 
 pub use self::csv::{COLUMNS, CsvEncoder, CsvStart, neutralize_formula};

@@ -8,6 +8,7 @@
 //! No storage and no AWS here: a verifier binary depends on this module alone.
 
 pub mod canonical;
+pub mod evidence;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
