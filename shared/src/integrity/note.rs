@@ -136,10 +136,9 @@ impl VerifierKey {
 
     /// Reads the text form, accepting only its one canonical spelling.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let mut parts = text.split('+');
-        let (Some(name), Some(id), Some(key), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // Names hold no '+', but standard base64 does: only the first two separate.
+        let mut parts = text.splitn(3, '+');
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(NoteError::VerifierKey);
         };
         let material = STANDARD.decode(key).map_err(|_| NoteError::VerifierKey)?;

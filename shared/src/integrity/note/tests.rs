@@ -264,3 +264,13 @@ async fn worked_example_of_the_doc_holds() {
 const EXAMPLE_VKEY: &str =
     "security-logs/acct_Demo-1+9b6d2951+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs";
 const EXAMPLE_NOTE: &str = "security-logs/acct_Demo-1\n1\nef4A/8+O1wMAMcDKBX8qyCzUt1FwCbAce9GjKyDV3BM=\n\n\u{2014} security-logs/acct_Demo-1 m20pURE1Eugu0484eGoprPHZ217wh1HcKUXTepBIRQLZbWBAWrCIg09yUWhrMADakGFN98P+xVpxTiKHa8H7QZZPJgs=\n";
+
+#[test]
+fn a_key_whose_base64_holds_a_plus_parses() {
+    // Found by the verifier's CLI test: this seed's public key encodes with a '+'.
+    let signer = LocalSigner::from_seed(&[8; 32]);
+    let key = VerifierKey::new("security-logs/acct_cli", &signer.public_key()).unwrap();
+    let text = key.to_string();
+    assert!(text.rsplit('+').next().unwrap().len() < 45, "the key's base64 holds a '+': {text}");
+    assert_eq!(VerifierKey::parse(&text), Ok(key));
+}
