@@ -336,7 +336,16 @@ async fn a_redelivered_stream_record_does_not_export_twice() {
         .send()
         .await
         .unwrap();
-    assert_eq!(objects.contents().len(), 1, "one file");
+    let mut keys: Vec<&str> = objects.contents().iter().filter_map(|o| o.key()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("exports/{acct}/{id}.csv"),
+            format!("exports/{acct}/{id}.evidence.json")
+        ],
+        "one CSV and its evidence"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -270,3 +270,58 @@ async fn racing_sequencers_on_dynamodb_append_each_entry_once_and_never_fork() {
         "one log, no fork"
     );
 }
+
+#[tokio::test]
+async fn an_export_comes_with_evidence_that_proves_it_offline_and_catches_an_edit() {
+    let app = spawn_app().await;
+    let acct = account();
+    let mut events: Vec<Value> = (0..6).map(|m| event(&acct, "login", m)).collect();
+    events.extend((6..10).map(|m| event(&acct, "api_key.viewed", m)));
+    app.ingest(events).await;
+
+    let id = app
+        .request_export(
+            &acct,
+            &serde_json::json!({"types": ["login"], "tz": "Asia/Manila"}),
+        )
+        .await;
+    let export = app.wait_for_export(&acct, &id).await;
+    assert_eq!(export["status"], "succeeded", "{export}");
+    assert_eq!(export["row_count"], 6);
+    let download = |url: &Value| {
+        let url = url.as_str().expect("a link").to_owned();
+        let http = app.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .to_vec()
+        }
+    };
+    let csv = download(&export["download_url"]).await;
+    let evidence = download(&export["evidence_url"]).await;
+
+    let (_, key) = get_text(&app, &acct, "/v1/integrity/key").await;
+    let key = VerifierKey::parse(key.trim_end()).unwrap();
+    let verified =
+        seclog::integrity::evidence::verify(csv.as_slice(), evidence.as_slice(), &key, None)
+            .unwrap_or_else(|e| panic!("the export does not verify: {e}"));
+    // Every entry recorded before the request, the export's own request entry not included.
+    assert_eq!((verified.rows, verified.size, verified.expired), (6, 10, 0));
+
+    // The checkpoint in the evidence is consistent with the log's later ones.
+    let later = sequenced(&app, &acct, 11).await;
+    assert!(later.size > verified.size);
+
+    let edited = String::from_utf8(csv)
+        .unwrap()
+        .replacen("Alice Merchant", "Mallory", 1);
+    let error =
+        seclog::integrity::evidence::verify(edited.as_bytes(), evidence.as_slice(), &key, None)
+            .unwrap_err();
+    assert!(error.to_string().starts_with("CSV row 1:"), "{error}");
+}

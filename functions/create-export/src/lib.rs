@@ -44,7 +44,7 @@ impl Endpoint for CreateExport {
         parse_no_params(query_params(&request))?;
         let filters = ExportFilters::parse(request.body().as_ref())?;
         let now = Timestamp::now();
-        let job = ExportJob::new(filters, requester.id.clone(), now);
+        let mut job = ExportJob::new(filters, requester.id.clone(), now);
         let details = json!({"export_id": job.id, "format": "csv", "filters": job.filters.view()});
         let audit = NewEvent::internal(
             account.clone(),
@@ -54,11 +54,17 @@ impl Endpoint for CreateExport {
             details.into(),
             now,
         );
+        // The export covers the log up to its own request's entry (the worker waits for it).
+        job.audit_key = Some(audit.entry.sort_key());
         self.jobs
             .create(&account, &job, &audit, &self.events, now)
             .await?;
         tracing::info!(export = job.id.as_str(), "export requested");
         let location = format!("/v1/exports/{}", job.id.as_str());
-        Ok(json_with_location(202, &location, &job.view(None, now)))
+        Ok(json_with_location(
+            202,
+            &location,
+            &job.view(None, None, now),
+        ))
     }
 }

@@ -6,6 +6,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::AccountId;
 use seclog::domain::export::ExportId;
+use seclog::export::ports::LogSealer;
 use seclog::export::worker::{ExportWorker, Outcome};
 
 pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
@@ -25,6 +26,10 @@ impl Worker {
             stack.export_store()?,
             stack.event_store()?,
             stack.exports_bucket()?,
+            LogSealer {
+                log: stack.log_store()?,
+                keys: std::sync::Arc::new(stack.log_keys()?),
+            },
             stack.settings.worker.clone(),
         )))
     }

@@ -128,6 +128,21 @@ impl GetExport {
             ),
             _ => None,
         };
-        Ok(job.view(link, now))
+        let evidence = match (&job.status, &job.result) {
+            (ExportStatus::Succeeded, Some(result)) => match &result.evidence_key {
+                Some(key) => Some(
+                    self.bucket
+                        .presign_download(
+                            key,
+                            &job.evidence_file_name(&stored.account),
+                            self.link_ttl,
+                        )
+                        .await?,
+                ),
+                None => None,
+            },
+            _ => None,
+        };
+        Ok(job.view(link, evidence, now))
     }
 }

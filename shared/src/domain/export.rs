@@ -11,6 +11,7 @@ use super::query::{DEFAULT_LIMIT, parse_limit};
 use super::time::parse_rfc3339;
 use super::{AccountId, EventType, LogFilter, ViewerZone};
 use crate::error::{ApiError, Errors, FieldError};
+use crate::integrity::evidence::EvidenceState;
 
 /// The same body limit as every route (413 above it).
 pub const MAX_REQUEST_BYTES: usize = super::new_event::MAX_BODY_BYTES;
@@ -227,6 +228,27 @@ pub struct Checkpoint {
     pub after: Option<String>,
     pub rows: u64,
     pub bytes: u64,
+    /// In the evidence phase: where the evidence writer stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceState>,
+}
+
+/// What a worker is writing: the CSV, then its evidence file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportPhase {
+    #[default]
+    Rows,
+    Evidence,
+}
+
+/// The log checkpoint an export is taken at: every entry recorded before its request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedLog {
+    /// The tree size: entries with `log_index < size` are in the export's log.
+    pub size: u64,
+    /// The signed checkpoint note of that size.
+    pub note: String,
 }
 
 /// The result of a finished export.
@@ -235,6 +257,10 @@ pub struct ExportResult {
     pub object_key: String,
     pub row_count: u64,
     pub size_bytes: u64,
+    /// The evidence file (exports of jobs with an audit entry, that is every job the API
+    /// creates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_key: Option<String>,
 }
 
 /// An export job as stored.
@@ -257,6 +283,15 @@ pub struct ExportJob {
     /// Worker invocations that claimed the job (more than one: it was checkpointed).
     #[serde(default)]
     pub invocations: u32,
+    /// The sort key of the job's `security_logs.exported` entry: the export covers the log up
+    /// to it. Jobs without one (seeded by tools) export without evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key: Option<String>,
+    /// The checkpoint the export is taken at, once the worker sealed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<SealedLog>,
+    #[serde(default)]
+    pub phase: ExportPhase,
 }
 
 /// A fresh download link for a finished export.
@@ -282,6 +317,9 @@ impl ExportJob {
             result: None,
             error: None,
             invocations: 0,
+            audit_key: None,
+            log: None,
+            phase: ExportPhase::Rows,
         }
     }
 
@@ -293,9 +331,22 @@ impl ExportJob {
         )
     }
 
+    /// The evidence file's name: the CSV's, `.evidence.json` for `.csv`.
+    pub fn evidence_file_name(&self, account: &AccountId) -> String {
+        format!(
+            "security-logs-{account}-{}.evidence.json",
+            self.filters.zone().date(self.created_at)
+        )
+    }
+
     /// What callers see: `resuming` shows as `running`; a job stuck without progress shows
     /// as failed with a reason.
-    pub fn view(&self, link: Option<DownloadLink>, now: Timestamp) -> ExportView<'_> {
+    pub fn view(
+        &self,
+        link: Option<DownloadLink>,
+        evidence: Option<DownloadLink>,
+        now: Timestamp,
+    ) -> ExportView<'_> {
         let stale = !self.status.is_finished() && now.duration_since(self.updated_at) > STALE_AFTER;
         let (status, error) = match self.status {
             _ if stale => (
@@ -308,6 +359,7 @@ impl ExportJob {
             ExportStatus::Failed => (ShownStatus::Failed, self.error.clone()),
         };
         let link = link.filter(|_| status == ShownStatus::Succeeded);
+        let evidence = evidence.filter(|_| status == ShownStatus::Succeeded);
         ExportView {
             id: &self.id,
             status,
@@ -322,6 +374,7 @@ impl ExportJob {
             size_bytes: self.result.as_ref().map(|r| r.size_bytes),
             download_expires_at: link.as_ref().map(|l| l.expires_at.to_string()),
             download_url: link.map(|l| l.url),
+            evidence_url: evidence.map(|l| l.url),
             error,
         }
     }
@@ -349,6 +402,8 @@ pub struct ExportView<'a> {
     pub size_bytes: Option<u64>,
     pub download_url: Option<String>,
     pub download_expires_at: Option<String>,
+    /// The evidence file (a presigned GET like `download_url`, same lifetime).
+    pub evidence_url: Option<String>,
     pub error: Option<String>,
 }
 
@@ -412,16 +467,16 @@ mod tests {
         let now: Timestamp = "2024-04-22T07:00:00Z".parse().unwrap();
         let mut job = ExportJob::new(ExportFilters::parse(b"").unwrap(), "u_1".into(), now);
         job.status = ExportStatus::Resuming;
-        assert_eq!(job.view(None, now).status, ShownStatus::Running);
+        assert_eq!(job.view(None, None, now).status, ShownStatus::Running);
         let later = now + SignedDuration::from_mins(31);
-        let stale = job.view(None, later);
+        let stale = job.view(None, None, later);
         assert_eq!(stale.status, ShownStatus::Failed);
         assert!(stale.error.unwrap().contains("request it again"));
         let link = DownloadLink {
             url: "https://x".into(),
             expires_at: now,
         };
-        let shown = serde_json::to_value(job.view(Some(link), now)).unwrap();
+        let shown = serde_json::to_value(job.view(Some(link), None, now)).unwrap();
         assert_eq!(shown["download_url"], Value::Null);
         assert_eq!(shown["status"], "running");
         assert_eq!(shown["filters"]["tz"], "UTC");

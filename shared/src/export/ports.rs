@@ -7,15 +7,21 @@
 //! Every future is `Send`, so a worker built on the real adapters can run on any task.
 
 use std::future::Future;
+use std::ops::Range;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use crate::domain::export::{ExportId, ExportJob, UploadedPart};
 use crate::domain::{AccountId, LogFilter};
+use crate::integrity::merkle::Hash;
+use crate::integrity::note::{Checkpoint, NoteError, origin, sign_checkpoint};
 use crate::store::StoreError;
 use crate::store::events::{EventStore, Page};
 use crate::store::exports::{ExportStore, StoredJob};
 use crate::store::exports_bucket::{self, BucketError, ExportsBucket};
+use crate::store::log::LogStore;
+use crate::store::log_keys::LogKeys;
 
 /// The export jobs, read and replaced with optimistic concurrency.
 pub trait JobStore {
@@ -87,6 +93,76 @@ pub trait ExportUpload {
         key: &str,
         upload_id: &str,
     ) -> impl Future<Output = Result<(), BucketError>> + Send;
+}
+
+/// The account's tamper-evident log, as an export with evidence needs it.
+pub trait ExportLog {
+    /// The log index of the entry stored under `sort_key`, once the sequencer appended it.
+    fn sequenced(
+        &self,
+        account: &AccountId,
+        sort_key: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// A signed checkpoint note of the log's first `size` leaves (the log may hold more).
+    fn seal(
+        &self,
+        account: &AccountId,
+        size: u64,
+    ) -> impl Future<Output = Result<String, SealError>> + Send;
+
+    /// The leaf hashes of `range`, in index order (at most [`LEAF_HASHES_AT_ONCE`]).
+    fn leaf_hashes(
+        &self,
+        account: &AccountId,
+        range: Range<u64>,
+    ) -> impl Future<Output = Result<Vec<Hash>, StoreError>> + Send;
+}
+
+/// Leaf hashes read at once: 100 tiles, one BatchGetItem.
+pub const LEAF_HASHES_AT_ONCE: u64 = 100 * 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing the export's checkpoint failed: {0}")]
+    Sign(#[from] NoteError),
+}
+
+/// The log table and the checkpoint key: what the Lambda's worker seals exports with.
+#[derive(Clone)]
+pub struct LogSealer {
+    pub log: LogStore,
+    pub keys: Arc<LogKeys>,
+}
+
+impl ExportLog for LogSealer {
+    async fn sequenced(
+        &self,
+        account: &AccountId,
+        sort_key: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        self.log.entry_log_index(account, sort_key).await
+    }
+
+    async fn seal(&self, account: &AccountId, size: u64) -> Result<String, SealError> {
+        let checkpoint = Checkpoint {
+            origin: origin(account),
+            size,
+            root: self.log.root_at(account, size).await?,
+        };
+        let signer = self.keys.signer().await.map_err(NoteError::from)?;
+        Ok(sign_checkpoint(&checkpoint, signer).await?)
+    }
+
+    async fn leaf_hashes(
+        &self,
+        account: &AccountId,
+        range: Range<u64>,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.log.leaf_hashes(account, range).await
+    }
 }
 
 /// The current time, for leases, deadlines and timestamps on the job.

@@ -20,15 +20,23 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::csv::{CsvEncoder, CsvStart};
-use super::ports::{Clock, EntrySource, ExportUpload, JobStore, SystemClock};
+use super::ports::{
+    Clock, EntrySource, ExportLog, ExportUpload, JobStore, LEAF_HASHES_AT_ONCE, LogSealer,
+    SealError, SystemClock,
+};
 use crate::domain::export::{
-    Checkpoint, ExportId, ExportJob, ExportResult, ExportStatus, UploadedPart,
+    Checkpoint, ExportId, ExportJob, ExportPhase, ExportResult, ExportStatus, SealedLog,
+    UploadedPart,
 };
 use crate::domain::{AccountId, LogFilter};
+use crate::integrity::canonical::{CanonicalError, LeafData};
+use crate::integrity::evidence::EvidenceWriter;
 use crate::store::StoreError;
 use crate::store::events::EventStore;
 use crate::store::exports::{ExportStore, StoredJob};
-use crate::store::exports_bucket::{BucketError, ExportsBucket, MIN_PART_BYTES, export_key};
+use crate::store::exports_bucket::{
+    BucketError, ExportsBucket, MIN_PART_BYTES, evidence_key, export_key,
+};
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -38,6 +46,8 @@ pub struct WorkerSettings {
     pub part_bytes: usize,
     /// Entries read per storage page.
     pub page_size: usize,
+    /// How long to wait for the sequencer to append the export's own request entry.
+    pub seal_wait: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -46,6 +56,7 @@ impl Default for WorkerSettings {
             reserve: Duration::from_secs(60),
             part_bytes: MIN_PART_BYTES,
             page_size: 1000,
+            seal_wait: Duration::from_secs(60),
         }
     }
 }
@@ -73,46 +84,72 @@ enum RunError {
     Bucket(#[from] BucketError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the log did not reach the export's request entry in time")]
+    Unsealed,
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error("evidence: {0}")]
+    Evidence(&'static str),
+    #[error(transparent)]
+    Canonical(#[from] CanonicalError),
 }
+
+/// How often the worker looks whether the sequencer appended the export's request entry.
+const SEAL_POLL: Duration = Duration::from_millis(200);
+
+/// An export with evidence leaves out entries due to expire within this long of its request:
+/// TTL may delete their items while it runs, and the CSV and the evidence must list the same.
+const EXPIRY_MARGIN: SignedDuration = SignedDuration::from_hours(24);
 
 enum Progress {
     Done(ExportResult),
     Paused(Checkpoint),
 }
 
-/// The export worker over a job store `J`, an entry source `E` and an upload target `B`, telling
-/// time by `C`. The defaults are what the Lambda runs: DynamoDB, S3 and the system clock.
+/// The export worker over a job store `J`, an entry source `E`, an upload target `B` and the
+/// account's log `L`, telling time by `C`. The defaults are what the Lambda runs: DynamoDB, S3,
+/// the log table with the checkpoint key, and the system clock.
 #[derive(Clone)]
-pub struct ExportWorker<J = ExportStore, E = EventStore, B = ExportsBucket, C = SystemClock> {
+pub struct ExportWorker<
+    J = ExportStore,
+    E = EventStore,
+    B = ExportsBucket,
+    L = LogSealer,
+    C = SystemClock,
+> {
     jobs: J,
     events: E,
     bucket: B,
+    log: L,
     settings: WorkerSettings,
     clock: C,
 }
 
-impl<J, E, B> ExportWorker<J, E, B>
+impl<J, E, B, L> ExportWorker<J, E, B, L>
 where
     J: JobStore,
     E: EntrySource,
     B: ExportUpload,
+    L: ExportLog,
 {
-    pub fn new(jobs: J, events: E, bucket: B, settings: WorkerSettings) -> Self {
+    pub fn new(jobs: J, events: E, bucket: B, log: L, settings: WorkerSettings) -> Self {
         Self {
             jobs,
             events,
             bucket,
+            log,
             settings,
             clock: SystemClock,
         }
     }
 }
 
-impl<J, E, B, C> ExportWorker<J, E, B, C>
+impl<J, E, B, L, C> ExportWorker<J, E, B, L, C>
 where
     J: JobStore,
     E: EntrySource,
     B: ExportUpload,
+    L: ExportLog,
     C: Clock,
 {
     /// Runs (or continues) one job until it finishes or `deadline` draws near.
@@ -156,7 +193,7 @@ where
         );
 
         let checkpoint = job.checkpoint.take();
-        let outcome = match self.export(account, &job, checkpoint, deadline).await {
+        let outcome = match self.export(account, &mut job, checkpoint, deadline).await {
             Ok(Progress::Done(result)) => {
                 let rows = result.row_count;
                 job.status = ExportStatus::Succeeded;
@@ -186,6 +223,29 @@ where
                         "reading the security logs failed; please request the export again"
                             .to_owned()
                     }
+                    RunError::Unsealed => {
+                        tracing::error!(
+                            export = id.as_str(),
+                            "the log did not reach the export's request"
+                        );
+                        "the tamper-evident log is behind; please request the export again"
+                            .to_owned()
+                    }
+                    RunError::Seal(e) => {
+                        tracing::error!(export = id.as_str(), error = %e, "sealing the export failed");
+                        "signing the export's checkpoint failed; please request the export again"
+                            .to_owned()
+                    }
+                    RunError::Evidence(e) => {
+                        tracing::error!(export = id.as_str(), error = %e, "writing the evidence failed");
+                        "writing the export's evidence failed; please request the export again"
+                            .to_owned()
+                    }
+                    RunError::Canonical(e) => {
+                        tracing::error!(export = id.as_str(), error = %e, "an entry has no canonical form");
+                        "writing the export's evidence failed; please request the export again"
+                            .to_owned()
+                    }
                 };
                 job.status = ExportStatus::Failed;
                 job.completed_at = Some(self.clock.now());
@@ -210,24 +270,82 @@ where
     async fn export(
         &self,
         account: &AccountId,
-        job: &ExportJob,
-        checkpoint: Option<Checkpoint>,
+        job: &mut ExportJob,
+        mut checkpoint: Option<Checkpoint>,
         deadline: Timestamp,
     ) -> Result<Progress, RunError> {
-        let key = export_key(account, job.id.as_str());
-        let mut checkpoint = match checkpoint {
+        if let Some(audit_key) = job.audit_key.clone()
+            && job.log.is_none()
+        {
+            job.log = Some(self.seal(account, &audit_key).await?);
+        }
+        if job.phase == ExportPhase::Rows {
+            let key = export_key(account, job.id.as_str());
+            let mut rows = self
+                .continue_upload(&key, &job.file_name(account), checkpoint.take())
+                .await?;
+            let progress = self
+                .stream_rows(account, job, &key, &mut rows, deadline)
+                .await;
+            match self.abort_on_error(&key, &rows, progress).await? {
+                Progress::Paused(paused) => return Ok(Progress::Paused(paused)),
+                Progress::Done(result) if job.log.is_none() => return Ok(Progress::Done(result)),
+                Progress::Done(result) => {
+                    job.result = Some(result);
+                    job.phase = ExportPhase::Evidence;
+                    if self.near(deadline) {
+                        // The evidence starts in the next invocation, with a new upload.
+                        return Ok(Progress::Paused(Checkpoint::default()));
+                    }
+                }
+            }
+        }
+        let key = evidence_key(account, job.id.as_str());
+        let mut evidence = self
+            .continue_upload(&key, &job.evidence_file_name(account), checkpoint)
+            .await?;
+        let progress = self
+            .stream_evidence(account, job, &key, &mut evidence, deadline)
+            .await;
+        match self.abort_on_error(&key, &evidence, progress).await? {
+            Progress::Paused(paused) => Ok(Progress::Paused(paused)),
+            Progress::Done(_) => {
+                let mut result = job
+                    .result
+                    .clone()
+                    .ok_or(RunError::Evidence("the CSV's result is missing"))?;
+                result.evidence_key = Some(key);
+                Ok(Progress::Done(result))
+            }
+        }
+    }
+
+    /// The upload a checkpoint continues, or a new one if it has no part yet.
+    async fn continue_upload(
+        &self,
+        key: &str,
+        filename: &str,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<Checkpoint, RunError> {
+        Ok(match checkpoint {
             Some(c) if !c.parts.is_empty() => c,
             // No part uploaded yet: nothing to keep, start (over) with a new upload.
             _ => Checkpoint {
-                upload_id: self.bucket.start(&key, &job.file_name(account)).await?,
+                upload_id: self.bucket.start(key, filename).await?,
                 ..Checkpoint::default()
             },
-        };
-        let result = self
-            .stream_rows(account, job, &key, &mut checkpoint, deadline)
-            .await;
+        })
+    }
+
+    /// A failed run aborts its upload (its parts would otherwise linger until the lifecycle).
+    async fn abort_on_error(
+        &self,
+        key: &str,
+        checkpoint: &Checkpoint,
+        result: Result<Progress, RunError>,
+    ) -> Result<Progress, RunError> {
         if result.is_err()
-            && let Err(abort) = self.bucket.abort(&key, &checkpoint.upload_id).await
+            && let Err(abort) = self.bucket.abort(key, &checkpoint.upload_id).await
         {
             tracing::warn!(
                 detail = abort.detail(),
@@ -235,6 +353,117 @@ where
             );
         }
         result
+    }
+
+    fn near(&self, deadline: Timestamp) -> bool {
+        let reserve =
+            SignedDuration::try_from(self.settings.reserve).unwrap_or(SignedDuration::MAX);
+        deadline.duration_since(self.clock.now()) < reserve
+    }
+
+    /// Waits until the log holds the export's own request entry, and signs a checkpoint of the
+    /// log just before it: every entry recorded before the request (the sequencer appends an
+    /// account's entries in time order, so they precede it).
+    async fn seal(&self, account: &AccountId, audit_key: &str) -> Result<SealedLog, RunError> {
+        let attempts = (self.settings.seal_wait.as_millis() / SEAL_POLL.as_millis()).max(1);
+        for _ in 0..attempts {
+            if let Some(index) = self.log.sequenced(account, audit_key).await? {
+                let note = self.log.seal(account, index).await?;
+                return Ok(SealedLog { size: index, note });
+            }
+            tokio::time::sleep(SEAL_POLL).await;
+        }
+        Err(RunError::Unsealed)
+    }
+
+    /// The evidence file: header, the log's leaf hashes, then every retained entry newest
+    /// first, in full when the CSV holds it, else as leaf data.
+    async fn stream_evidence(
+        &self,
+        account: &AccountId,
+        job: &ExportJob,
+        key: &str,
+        checkpoint: &mut Checkpoint,
+        deadline: Timestamp,
+    ) -> Result<Progress, RunError> {
+        let log = job
+            .log
+            .as_ref()
+            .ok_or(RunError::Evidence("the export has no checkpoint"))?;
+        let part_bytes = self.settings.part_bytes.max(B::MIN_PART_BYTES);
+        let mut writer = match checkpoint.evidence {
+            Some(state) => EvidenceWriter::resume(state),
+            None => {
+                let mut writer =
+                    EvidenceWriter::start(&log.note, job.id.as_str(), &job.filters, log.size);
+                let mut start = 0;
+                while start < log.size {
+                    let end = (start + LEAF_HASHES_AT_ONCE).min(log.size);
+                    let hashes = self.log.leaf_hashes(account, start..end).await?;
+                    for tile in hashes.chunks(256) {
+                        writer.leaf_hashes(tile);
+                    }
+                    if writer.len() >= part_bytes {
+                        self.upload(key, checkpoint, writer.take()).await?;
+                    }
+                    start = end;
+                }
+                writer
+            }
+        };
+        let everything = LogFilter::default();
+        let expiry = expiry_cutoff(job);
+        let mut after = checkpoint.after.clone();
+        loop {
+            let page = self
+                .events
+                .page(
+                    account,
+                    &everything,
+                    after.as_deref(),
+                    self.settings.page_size,
+                    expiry,
+                )
+                .await?;
+            for entry in &page.entries {
+                let Some(index) = entry.log_index.filter(|&i| i < log.size) else {
+                    continue;
+                };
+                let exported = job.filters.filter.admits(
+                    entry.event_type.as_str(),
+                    entry.occurred_at,
+                    &entry.actor.id,
+                );
+                if exported {
+                    writer.entry(index, entry)?;
+                } else {
+                    writer.other(index, &LeafData::of(entry)?);
+                }
+                if writer.len() >= part_bytes {
+                    self.upload(key, checkpoint, writer.take()).await?;
+                    checkpoint.after = Some(entry.sort_key());
+                    if self.near(deadline) {
+                        checkpoint.evidence = Some(writer.state());
+                        return Ok(Progress::Paused(checkpoint.clone()));
+                    }
+                }
+            }
+            match page.resume_after {
+                Some(position) => after = Some(position),
+                None => break,
+            }
+        }
+        writer.finish();
+        self.upload(key, checkpoint, writer.take()).await?;
+        self.bucket
+            .complete(key, &checkpoint.upload_id, &checkpoint.parts)
+            .await?;
+        Ok(Progress::Done(ExportResult {
+            object_key: key.to_owned(),
+            row_count: 0,
+            size_bytes: checkpoint.bytes,
+            evidence_key: None,
+        }))
     }
 
     async fn stream_rows(
@@ -256,7 +485,16 @@ where
             SignedDuration::try_from(self.settings.reserve).unwrap_or(SignedDuration::MAX);
         let mut rows_in_parts = 0;
         let mut after = checkpoint.after.clone();
-        let filter = snapshot(job);
+        // With a sealed log, the export is the entries of the log at its checkpoint that match
+        // the filters; without (jobs seeded by tools), the entries that occurred before it.
+        let (filter, now, size) = match &job.log {
+            Some(log) => (
+                job.filters.filter.clone(),
+                expiry_cutoff(job),
+                Some(log.size),
+            ),
+            None => (snapshot(job), self.clock.now(), None),
+        };
         loop {
             let page = self
                 .events
@@ -265,10 +503,13 @@ where
                     &filter,
                     after.as_deref(),
                     self.settings.page_size,
-                    self.clock.now(),
+                    now,
                 )
                 .await?;
             for entry in &page.entries {
+                if size.is_some_and(|size| entry.log_index.is_none_or(|i| i >= size)) {
+                    continue;
+                }
                 encoder.row(entry);
                 if encoder.buffered() >= part_bytes {
                     self.upload(key, checkpoint, encoder.take()).await?;
@@ -297,6 +538,7 @@ where
             object_key: key.to_owned(),
             row_count: checkpoint.rows,
             size_bytes: checkpoint.bytes,
+            evidence_key: None,
         }))
     }
 
@@ -319,6 +561,13 @@ where
         checkpoint.bytes += size;
         Ok(())
     }
+}
+
+/// Entries that expire before this are left out of an export with evidence (both files).
+fn expiry_cutoff(job: &ExportJob) -> Timestamp {
+    job.created_at
+        .checked_add(EXPIRY_MARGIN)
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// The job's filter, cut off just before the moment it was requested: an export is a snapshot
@@ -727,7 +976,7 @@ mod tests {
 
     // ---- fixtures ---------------------------------------------------------------------------
 
-    type TestWorker = ExportWorker<MemoryJobs, MemoryEntries, MemoryUpload, FixedClock>;
+    type TestWorker = ExportWorker<MemoryJobs, MemoryEntries, MemoryUpload, MemoryLog, FixedClock>;
 
     /// Entries before the request: what every export of the fixture lists.
     const ROWS: u64 = 25;
@@ -752,6 +1001,7 @@ mod tests {
             reserve: Duration::from_secs(60),
             part_bytes: 300,
             page_size: 3,
+            seal_wait: Duration::from_millis(400),
         }
     }
 
@@ -780,11 +1030,53 @@ mod tests {
         }
     }
 
+    // ---- the log -----------------------------------------------------------------------------
+
+    /// The account's log in memory: each entry's index (by sort key), the leaf hashes, and a
+    /// local key that signs checkpoints.
+    #[derive(Clone)]
+    struct MemoryLog {
+        indices: Arc<Mutex<HashMap<String, u64>>>,
+        hashes: Vec<crate::integrity::merkle::Hash>,
+    }
+
+    fn log_signer() -> crate::integrity::note::LocalSigner {
+        crate::integrity::note::LocalSigner::from_seed(&[4; 32])
+    }
+
+    impl ExportLog for MemoryLog {
+        async fn sequenced(
+            &self,
+            _account: &AccountId,
+            sort_key: &str,
+        ) -> Result<Option<u64>, StoreError> {
+            Ok(self.indices.lock().unwrap().get(sort_key).copied())
+        }
+
+        async fn seal(&self, account: &AccountId, size: u64) -> Result<String, SealError> {
+            let checkpoint = crate::integrity::note::Checkpoint {
+                origin: crate::integrity::note::origin(account),
+                size,
+                root: crate::integrity::merkle::root(&self.hashes[..size as usize]),
+            };
+            Ok(crate::integrity::note::sign_checkpoint(&checkpoint, &log_signer()).await?)
+        }
+
+        async fn leaf_hashes(
+            &self,
+            _account: &AccountId,
+            range: std::ops::Range<u64>,
+        ) -> Result<Vec<crate::integrity::merkle::Hash>, StoreError> {
+            Ok(self.hashes[range.start as usize..range.end as usize].to_vec())
+        }
+    }
+
     struct Harness {
         account: AccountId,
         jobs: MemoryJobs,
         entries: MemoryEntries,
         upload: MemoryUpload,
+        log: MemoryLog,
     }
 
     impl Harness {
@@ -812,11 +1104,32 @@ mod tests {
                 requested() + SignedDuration::from_secs(1),
                 EventType::Login,
             ));
+            // The log holds every entry, in the order of their numbers (not of their times).
+            for (n, entry) in entries.iter_mut().enumerate() {
+                entry.log_index = Some(n as u64);
+            }
+            let log = MemoryLog {
+                indices: Arc::new(Mutex::new(
+                    entries
+                        .iter()
+                        .map(|e| (e.sort_key(), e.log_index.unwrap()))
+                        .collect(),
+                )),
+                hashes: entries
+                    .iter()
+                    .map(|e| {
+                        crate::integrity::canonical::LeafData::of(e)
+                            .unwrap()
+                            .leaf_hash()
+                    })
+                    .collect(),
+            };
             Self {
                 account: AccountId::parse("acct_1").unwrap(),
                 jobs: MemoryJobs::default(),
                 entries: MemoryEntries::new(entries),
                 upload: MemoryUpload::default(),
+                log,
             }
         }
 
@@ -826,6 +1139,7 @@ mod tests {
                 jobs: self.jobs.clone(),
                 events: self.entries.clone(),
                 bucket: self.upload.clone(),
+                log: self.log.clone(),
                 settings: settings(),
                 clock: FixedClock(now),
             }
@@ -848,9 +1162,39 @@ mod tests {
                 result: None,
                 error: None,
                 invocations: 0,
+                audit_key: None,
+                log: None,
+                phase: ExportPhase::Rows,
             };
             self.jobs.insert(&self.account, &job);
             job.id
+        }
+
+        /// A new `pending` export as the API creates it: with its audit entry, so with evidence.
+        fn pending_job_with_evidence(&self) -> ExportId {
+            let id = self.pending_job();
+            let audit = self
+                .entries
+                .0
+                .lock()
+                .unwrap()
+                .entries
+                .iter()
+                .find(|e| e.event_type == EventType::SecurityLogsExported)
+                .unwrap()
+                .sort_key();
+            let mut jobs = self.jobs.0.lock().unwrap();
+            let stored = jobs
+                .jobs
+                .get_mut(&(self.account.as_str().to_owned(), id.as_str().to_owned()))
+                .unwrap();
+            stored.job.audit_key = Some(audit);
+            id
+        }
+
+        fn evidence(&self, id: &ExportId) -> Option<StoredFile> {
+            let key = evidence_key(&self.account, id.as_str());
+            self.upload.state().files.get(&key).cloned()
         }
 
         /// One invocation of the job at `now` with `budget` until its deadline.
@@ -940,6 +1284,7 @@ mod tests {
                 object_key: export_key(&h.account, id.as_str()),
                 row_count: ROWS,
                 size_bytes: file.bytes.len() as u64,
+                evidence_key: None,
             })
         );
         assert_eq!(stored.job.completed_at, Some(t0()));
@@ -1177,6 +1522,130 @@ mod tests {
                 .all(|&n| n == 1),
             "no part uploaded twice"
         );
+    }
+
+    fn verify_export(h: &Harness, id: &ExportId) -> crate::integrity::evidence::Verified {
+        let csv = h.file(id).expect("the CSV is complete");
+        let evidence = h.evidence(id).expect("the evidence is complete");
+        let key = crate::integrity::note::VerifierKey::new(
+            &crate::integrity::note::origin(&h.account),
+            &crate::integrity::note::Signer::public_key(&log_signer()),
+        )
+        .unwrap();
+        crate::integrity::evidence::verify(
+            csv.bytes.as_slice(),
+            evidence.bytes.as_slice(),
+            &key,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("the evidence does not verify: {e}"))
+    }
+
+    #[tokio::test]
+    async fn a_job_the_api_created_exports_the_log_before_its_request_with_evidence() {
+        let h = Harness::new();
+        let id = h.pending_job_with_evidence();
+        assert_eq!(
+            h.run(&id, t0(), WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        assert!(
+            h.file(&id).unwrap().bytes == h.expected_csv(),
+            "the same rows as ever"
+        );
+        let verified = verify_export(&h, &id);
+        assert_eq!(
+            (verified.rows, verified.size, verified.expired),
+            (ROWS, ROWS, 0)
+        );
+        let job = h.job(&id).job;
+        assert_eq!(
+            job.log.map(|l| l.size),
+            Some(ROWS),
+            "the log up to the request entry"
+        );
+        assert_eq!(
+            job.result.unwrap().evidence_key,
+            Some(evidence_key(&h.account, id.as_str()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_filtered_export_proves_the_other_entries_do_not_match() {
+        let h = Harness::new();
+        let id = h.pending_job_with_evidence();
+        {
+            let mut jobs = h.jobs.0.lock().unwrap();
+            let stored = jobs
+                .jobs
+                .get_mut(&(h.account.as_str().to_owned(), id.as_str().to_owned()))
+                .unwrap();
+            stored.job.filters.filter.actor = Some("u_3".into());
+        }
+        assert_eq!(
+            h.run(&id, t0(), WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: 1 }
+        );
+        let verified = verify_export(&h, &id);
+        assert_eq!((verified.rows, verified.size), (1, ROWS));
+    }
+
+    #[tokio::test]
+    async fn evidence_written_across_invocations_is_the_file_of_a_single_run() {
+        let h = Harness::new();
+        let single = h.pending_job_with_evidence();
+        h.run(&single, t0(), WHOLE).await.unwrap();
+        let resumed = h.pending_job_with_evidence();
+        let mut now = t0();
+        let mut invocations = 0;
+        let mut evidence_pauses = 0;
+        loop {
+            invocations += 1;
+            assert!(invocations <= 20 * ROWS, "no progress");
+            match h.run(&resumed, now, SHORT).await.unwrap() {
+                Outcome::Checkpointed { .. } => {
+                    let job = h.job(&resumed).job;
+                    if job.checkpoint.and_then(|c| c.evidence).is_some() {
+                        evidence_pauses += 1;
+                    }
+                }
+                Outcome::Succeeded { rows } => {
+                    assert_eq!(rows, ROWS);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            now += SignedDuration::from_secs(5);
+        }
+        assert!(
+            evidence_pauses >= 2,
+            "the evidence was checkpointed too: {evidence_pauses}"
+        );
+        assert!(h.file(&resumed).unwrap().bytes == h.file(&single).unwrap().bytes);
+        let (a, b) = (h.evidence(&resumed).unwrap(), h.evidence(&single).unwrap());
+        // The same file but for the export's id in its header.
+        let b = String::from_utf8(b.bytes)
+            .unwrap()
+            .replace(single.as_str(), resumed.as_str());
+        assert!(
+            a.bytes == b.as_bytes(),
+            "the checkpointed evidence differs from a single run"
+        );
+        verify_export(&h, &resumed);
+    }
+
+    #[tokio::test]
+    async fn an_export_whose_request_never_reaches_the_log_fails_with_a_reason() {
+        let h = Harness::new();
+        let id = h.pending_job_with_evidence();
+        h.log.indices.lock().unwrap().clear();
+        match h.run(&id, t0(), WHOLE).await.unwrap() {
+            Outcome::Failed { reason } => {
+                assert!(reason.contains("tamper-evident log"), "{reason}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(h.file(&id).is_none() && h.evidence(&id).is_none());
     }
 
     #[tokio::test]

@@ -38,6 +38,7 @@ pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_DOWNLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 /// The media type of every export file, stored on the object and forced on downloads.
 pub const CSV_CONTENT_TYPE: &str = "text/csv; charset=utf-8";
+pub const EVIDENCE_CONTENT_TYPE: &str = "application/json";
 /// The only key prefix the functions may touch.
 pub const KEY_PREFIX: &str = "exports/";
 
@@ -54,6 +55,20 @@ pub fn export_key(account: &AccountId, export_id: &str) -> String {
         "export ids are service-generated: {export_id:?}"
     );
     format!("{KEY_PREFIX}{}/{export_id}.csv", account.as_str())
+}
+
+/// The object key of an export's evidence file: `exports/<account>/<export id>.evidence.json`.
+pub fn evidence_key(account: &AccountId, export_id: &str) -> String {
+    export_key(account, export_id).replace(".csv", ".evidence.json")
+}
+
+/// The content type of an export file, from its name: the CSV or its JSON evidence.
+fn content_type(name: &str) -> &'static str {
+    if name.ends_with(".json") {
+        EVIDENCE_CONTENT_TYPE
+    } else {
+        CSV_CONTENT_TYPE
+    }
 }
 
 /// The `Content-Disposition` of an export download: `attachment; filename="<filename>"`.
@@ -184,7 +199,7 @@ impl ExportsBucket {
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
-            .content_type(CSV_CONTENT_TYPE)
+            .content_type(content_type(filename))
             .content_disposition(attachment_disposition(filename))
             .send()
             .await
@@ -302,7 +317,7 @@ impl ExportsBucket {
             .bucket(&self.bucket)
             .key(key)
             .response_content_disposition(attachment_disposition(filename))
-            .response_content_type(CSV_CONTENT_TYPE)
+            .response_content_type(content_type(filename))
             .presigned(config)
             .await
             .map_err(|e| {

@@ -172,6 +172,89 @@ impl LogStore {
             .collect())
     }
 
+    /// The `log_index` of the entry stored under `sort_key` (strongly consistent), once stamped.
+    pub async fn entry_log_index(
+        &self,
+        account: &AccountId,
+        sort_key: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.events_table)
+            .set_key(Some(Self::key(account, sort_key)))
+            .projection_expression("#index")
+            .expression_attribute_names("#index", LOG_INDEX)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(output.item.and_then(|item| {
+            item.get(LOG_INDEX)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+        }))
+    }
+
+    /// The root of the tree of the account's first `size` leaves (the log may hold more).
+    pub async fn root_at(&self, account: &AccountId, size: u64) -> Result<Hash, StoreError> {
+        if size == 0 {
+            return Ok(crate::integrity::merkle::empty_root());
+        }
+        let edge = self.read_edge(account).await?;
+        if size > edge.size() {
+            return Err(StoreError::Corrupt(format!("no tree of size {size} yet")));
+        }
+        let whole = 0..size;
+        Ok(self
+            .subtree_hashes(account, std::slice::from_ref(&whole))
+            .await?[0])
+    }
+
+    /// The leaf hashes of `range` (below the tree's size): level-0 tiles, the last from the edge.
+    pub async fn leaf_hashes(
+        &self,
+        account: &AccountId,
+        range: Range<u64>,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let edge = self.read_edge(account).await?;
+        if range.end > edge.size() {
+            return Err(StoreError::Corrupt(format!(
+                "no leaf {} yet",
+                range.end - 1
+            )));
+        }
+        let width = 1u64 << edge.height();
+        let complete = edge.size() / width;
+        let ids: Vec<TileId> = (range.start / width..range.end.div_ceil(width))
+            .filter(|&index| index < complete)
+            .map(|index| TileId { level: 0, index })
+            .collect();
+        let tiles = self.read_tiles(account, &ids).await?;
+        let mut hashes = Vec::with_capacity((range.end - range.start) as usize);
+        for index in range.start / width..range.end.div_ceil(width) {
+            let tile = if index < complete {
+                tiles
+                    .get(&TileId { level: 0, index })
+                    .ok_or_else(|| StoreError::Corrupt(format!("tile 0/{index} is missing")))?
+            } else {
+                edge.partial()
+                    .first()
+                    .ok_or_else(|| StoreError::Corrupt("edge without leaves".into()))?
+            };
+            let first = index * width;
+            for (offset, hash) in tile.iter().enumerate() {
+                if range.contains(&(first + offset as u64)) {
+                    hashes.push(*hash);
+                }
+            }
+        }
+        if hashes.len() as u64 != range.end - range.start {
+            return Err(StoreError::Corrupt("leaf tiles are short".into()));
+        }
+        Ok(hashes)
+    }
+
     fn edge_put(&self, account: &AccountId, commit: &Commit<'_>) -> Put {
         let mut item = Self::key(account, EDGE);
         item.insert(

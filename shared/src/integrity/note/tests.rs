@@ -271,6 +271,9 @@ fn a_key_whose_base64_holds_a_plus_parses() {
     let signer = LocalSigner::from_seed(&[8; 32]);
     let key = VerifierKey::new("security-logs/acct_cli", &signer.public_key()).unwrap();
     let text = key.to_string();
-    assert!(text.rsplit('+').next().unwrap().len() < 45, "the key's base64 holds a '+': {text}");
+    assert!(
+        text.rsplit('+').next().unwrap().len() < 45,
+        "the key's base64 holds a '+': {text}"
+    );
     assert_eq!(VerifierKey::parse(&text), Ok(key));
 }
