@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-micro build bench deploy
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
@@ -47,6 +47,11 @@ bench-export:
 	@infra/dynalite.sh >/dev/null
 	$(CARGO) build --release -p export-bench
 	target/release/export-bench
+
+## bench-evidence: evidence bytes per row and seclog-verify's time and peak memory at 10k, 100k, 1M rows
+bench-evidence:
+	$(CARGO) build --release -p seclog-verify -p evidence-bench
+	target/release/evidence-bench
 
 ## bench-micro: criterion benchmarks (CSV rendering vs raw csv::Writer; list page for 100 entries)
 bench-micro:

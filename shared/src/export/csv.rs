@@ -214,6 +214,28 @@ fn push_ip(ip: IpAddr, out: &mut Vec<u8>) {
 }
 
 /// A CSV writer into memory: RFC 4180 quoting (only where needed) and CRLF line ends.
+/// Writes records read back from an export file exactly as [`CsvEncoder`] writes rows, so that a
+/// verifier can compare a row with the service's rendering of its entry byte for byte.
+pub struct RowWriter(::csv::Writer<Vec<u8>>);
+
+impl Default for RowWriter {
+    fn default() -> Self {
+        Self(memory_writer())
+    }
+}
+
+impl RowWriter {
+    /// The bytes of `record` as one export row (cells as they are: already guarded).
+    pub fn encode(&mut self, record: &::csv::ByteRecord) -> Vec<u8> {
+        self.0
+            .write_byte_record(record)
+            .expect("a CSV record always fits in memory");
+        std::mem::replace(&mut self.0, memory_writer())
+            .into_inner()
+            .expect("flushing into memory cannot fail")
+    }
+}
+
 fn memory_writer() -> ::csv::Writer<Vec<u8>> {
     ::csv::WriterBuilder::new()
         .terminator(::csv::Terminator::CRLF)

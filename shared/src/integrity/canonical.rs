@@ -61,21 +61,30 @@ fn write_value(out: &mut String, value: &Json) {
 /// short form when JSON has one, else `\u00xx` in lowercase hex.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Runs of characters written as themselves are copied whole; only `"`, `\` and controls
+    // below U+0020 (all ASCII, so never inside a multi-byte character) are escaped.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            0x0c => "\\f",
+            b'\r' => "\\r",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -137,6 +146,17 @@ impl LeafData {
             entry_sha256: Sha256::digest(canonical.as_bytes()).into(),
             unfamiliar: entry.unfamiliar.is_some(),
         })
+    }
+
+    /// The leaf data of `entry` whose canonical JSON, already computed, is `canonical`.
+    pub fn of_canonical(entry: &LogEntry, canonical: &str) -> Self {
+        Self {
+            event_type: entry.event_type.as_str().to_owned(),
+            occurred_at: entry.occurred_at.to_string(),
+            actor_id: entry.actor.id.clone(),
+            entry_sha256: Sha256::digest(canonical.as_bytes()).into(),
+            unfamiliar: entry.unfamiliar.is_some(),
+        }
     }
 
     /// The leaf data bytes: canonical JSON of

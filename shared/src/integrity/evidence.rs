@@ -2,15 +2,17 @@
 //! exactly the entries of the account's log at a signed checkpoint that match the export's
 //! filters, each row unchanged (docs/integrity.md, "Export evidence").
 //!
-//! The file is one JSON object whose members come in this order:
+//! The file is one JSON object, laid out in lines so that a verifier reads it one line at a time
+//! (JSON strings never hold a raw newline):
 //!
 //! ```text
-//! {"format":"security-logs-evidence","version":1,
-//!  "checkpoint":"<signed checkpoint note>",
-//!  "export":{"id":"<export id>","filters":{"from","to","types","actor","tz"}},
-//!  "size":N,
-//!  "leaf_hashes":["<base64 of up to 256 concatenated 32-byte leaf hashes>", ...],
-//!  "leaves":[{"index":i,"entry":{<canonical entry>}} | {"index":i,"leaf":"<leaf data>"}, ...]}
+//! {"format":"security-logs-evidence","version":1,"checkpoint":"<signed checkpoint note>","export":{"id":"<export id>","filters":{"from","to","types","actor","tz"}},"size":N,"leaf_hashes":[
+//! "<base64 of up to 256 concatenated 32-byte leaf hashes>"
+//! ,"<base64 ...>"
+//! ],"leaves":[
+//! {"index":i,"entry":{<canonical entry>}}
+//! ,{"index":i,"leaf":"<leaf data>"}
+//! ]}
 //! ```
 //!
 //! `leaf_hashes` are the N leaf hashes of the log in index order (their tree's root is the
@@ -87,6 +89,7 @@ impl EvidenceWriter {
         )
         .expect("filters serialize");
         buf.extend_from_slice(format!(r#","size":{size},"leaf_hashes":["#).as_bytes());
+        buf.push(b'\n');
         Self {
             buf,
             state: EvidenceState {
@@ -122,12 +125,12 @@ impl EvidenceWriter {
         self.buf.push(b'"');
         self.buf
             .extend_from_slice(STANDARD.encode(hashes.concat()).as_bytes());
-        self.buf.push(b'"');
+        self.buf.extend_from_slice(b"\"\n");
     }
 
     fn enter_leaves(&mut self) {
         if self.state.section == Section::LeafHashes {
-            self.buf.extend_from_slice(br#"],"leaves":["#);
+            self.buf.extend_from_slice(b"],\"leaves\":[\n");
             self.state = EvidenceState {
                 section: Section::Leaves,
                 empty: true,
@@ -143,7 +146,7 @@ impl EvidenceWriter {
         self.buf
             .extend_from_slice(format!(r#"{{"index":{index},"entry":"#).as_bytes());
         self.buf.extend_from_slice(canonical.as_bytes());
-        self.buf.push(b'}');
+        self.buf.extend_from_slice(b"}\n");
         Ok(())
     }
 
@@ -155,13 +158,13 @@ impl EvidenceWriter {
             .extend_from_slice(format!(r#"{{"index":{index},"leaf":"#).as_bytes());
         let data = String::from_utf8(leaf.to_bytes()).expect("leaf data is UTF-8 JSON");
         serde_json::to_writer(&mut self.buf, &data).expect("strings serialize");
-        self.buf.push(b'}');
+        self.buf.extend_from_slice(b"}\n");
     }
 
     /// Closes the file.
     pub fn finish(&mut self) {
         self.enter_leaves();
-        self.buf.extend_from_slice(b"]}");
+        self.buf.extend_from_slice(b"]}\n");
         self.state.section = Section::Done;
     }
 

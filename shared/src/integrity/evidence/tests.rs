@@ -238,7 +238,7 @@ fn evidence_that_does_not_match_its_checkpoint_fails() {
     let genuine = export(6, &[]);
     let text = String::from_utf8(genuine.evidence.clone()).unwrap();
     // Swap two leaf hashes' base64 characters: the root changes.
-    let start = text.find(r#""leaf_hashes":[""#).unwrap() + 16;
+    let start = text.find("\"leaf_hashes\":[\n\"").unwrap() + 17;
     let mut bytes = text.into_bytes();
     bytes.swap(start, start + 1);
     let tampered = Export {
@@ -276,18 +276,18 @@ fn a_matching_entry_left_out_of_the_csv_is_a_missing_row() {
     let genuine = export(6, &[]);
     let leaf = String::from_utf8(LeafData::of(&entry(2)).unwrap().to_bytes()).unwrap();
     let text = String::from_utf8(genuine.evidence.clone()).unwrap();
-    let start = text.find(r#"{"index":2,"entry":"#).unwrap();
-    let end = start
-        + text[start..]
-            .find(r#"}},{"index""#)
-            .map(|e| e + 2)
-            .unwrap_or_else(|| text[start..].find("}]}").unwrap() + 1);
-    let evidence = format!(
-        "{}{{\"index\":2,\"leaf\":{}}}{}",
-        &text[..start],
-        serde_json::to_string(&leaf).unwrap(),
-        &text[end..]
-    );
+    // Its line, with or without the leading comma, becomes the leaf data line.
+    let evidence: String = text
+        .split_inclusive('\n')
+        .map(|line| match line.find(r#"{"index":2,"entry":"#) {
+            Some(at) => format!(
+                "{}{{\"index\":2,\"leaf\":{}}}\n",
+                &line[..at],
+                serde_json::to_string(&leaf).unwrap()
+            ),
+            None => line.to_owned(),
+        })
+        .collect();
     let row = csv_lines(&genuine)
         .iter()
         .position(|l| l.contains("entry 2"))
@@ -371,4 +371,26 @@ fn malformed_evidence_is_an_error_not_a_panic() {
     }
     let truncated = &genuine.evidence[..genuine.evidence.len() - 3];
     assert!(verify(genuine.csv.as_slice(), truncated, &genuine.key, None).is_err());
+}
+
+#[test]
+fn an_entry_not_in_canonical_form_is_not_the_logs() {
+    // The same entry with one space added: its digest differs, so it is refused.
+    let genuine = export(6, &[]);
+    let evidence = String::from_utf8(genuine.evidence.clone())
+        .unwrap()
+        .replace(
+            r#"{"index":4,"entry":{"actor""#,
+            r#"{"index":4,"entry":{ "actor""#,
+        );
+    assert_ne!(evidence.as_bytes(), genuine.evidence.as_slice());
+    let tampered = Export {
+        evidence: evidence.into_bytes(),
+        ..with_lines(&genuine, csv_lines(&genuine))
+    };
+    let error = check(&tampered).unwrap_err();
+    assert!(
+        matches!(error, VerifyError::Leaf { index: 4, .. }),
+        "{error}"
+    );
 }

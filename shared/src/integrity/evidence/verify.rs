@@ -1,23 +1,22 @@
 //! Checking an export against its evidence, offline: the signed checkpoint, the log's leaf
 //! hashes, each CSV row against the entry it renders (with the service's own CSV code), and that
-//! no other leaf of the log matches the export's filters. The evidence is read as a stream (one
-//! leaf at a time), the CSV alongside it; memory is the leaf hashes (32 bytes per leaf).
+//! no other leaf of the log matches the export's filters. The evidence is read a line at a time
+//! (one leaf per line), the CSV alongside it; memory is the leaf hashes (32 bytes per leaf).
 
 use std::fmt;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
 use super::{FORMAT, VERSION};
+use crate::domain::LogEntry;
 use crate::domain::export::ExportFilters;
-use crate::domain::{Json, LogEntry};
-use crate::export::csv::{COLUMNS, CsvEncoder, CsvStart};
-use crate::integrity::canonical::{LeafData, canonical_entry, canonical_json};
+use crate::export::csv::{COLUMNS, CsvEncoder, CsvStart, RowWriter};
+use crate::integrity::canonical::LeafData;
 use crate::integrity::merkle::{Hash, root};
 use crate::integrity::note::{Checkpoint, VerifierKey, verify_checkpoint};
 
@@ -102,41 +101,160 @@ pub fn verify(
         )));
     }
     let mut check = Check {
-        key,
         pinned,
         csv,
-        record: ::csv::StringRecord::new(),
-        failure: None,
+        bytes: ::csv::ByteRecord::new(),
+        rows_out: RowWriter::default(),
         checkpoint: None,
         filters: None,
-        size: None,
         hashes: Vec::new(),
         seen: Vec::new(),
         rows: 0,
         previous_key: None,
         encoder: None,
     };
-    let mut reader = serde_json::Deserializer::from_reader(std::io::BufReader::new(evidence));
-    let parsed = (&mut check)
-        .deserialize(&mut reader)
-        .and_then(|()| reader.end());
-    if let Some(failure) = check.failure.take() {
-        return Err(failure);
+    let mut lines = Lines {
+        reader: BufReader::new(evidence),
+        line: String::new(),
+        number: 0,
+    };
+
+    // The header: every member but the two arrays, on the first line.
+    let first = lines
+        .next()?
+        .ok_or_else(|| VerifyError::Malformed("the file is empty".into()))?;
+    let head = first
+        .strip_suffix(HASHES_OPEN)
+        .ok_or_else(|| VerifyError::Malformed("line 1 is not an evidence header".into()))?;
+    let header: Header = serde_json::from_str(&format!("{head}}}"))
+        .map_err(|e| VerifyError::Malformed(format!("line 1: {e}")))?;
+    if header.format != FORMAT || header.version != VERSION {
+        return Err(VerifyError::Malformed(format!(
+            "not a {FORMAT} file of version {VERSION}"
+        )));
     }
-    parsed.map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let checkpoint = verify_checkpoint(&header.checkpoint, key)
+        .map_err(|e| VerifyError::Checkpoint(e.to_string()))?;
+    if checkpoint.size != header.size {
+        return Err(VerifyError::Malformed(format!(
+            "size {} is not the checkpoint's",
+            header.size
+        )));
+    }
+    check.checkpoint = Some(checkpoint);
+    check.filters = Some(header.export.filters);
+
+    // The leaf hashes, a line of up to 256 at a time.
+    let mut first_item = true;
+    loop {
+        let number = lines.number + 1;
+        let line = lines.next()?.ok_or_else(|| truncated(number))?;
+        if line == LEAVES_OPEN {
+            break;
+        }
+        let text: String = serde_json::from_str(item(&line, &mut first_item, number)?)
+            .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
+        let bytes = STANDARD
+            .decode(text)
+            .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
+        if !bytes.len().is_multiple_of(32)
+            || (check.hashes.len() + bytes.len() / 32) as u64 > header.size
+        {
+            return Err(VerifyError::Malformed(format!(
+                "line {number}: leaf hashes do not add up to the log's size"
+            )));
+        }
+        check.hashes.extend(
+            bytes
+                .chunks_exact(32)
+                .map(|c| <Hash>::try_from(c).expect("32 bytes")),
+        );
+    }
+    check.hashes_done(header.size)?;
+
+    // The leaves, one per line, checked as they are read.
+    let mut first_item = true;
+    loop {
+        let number = lines.number + 1;
+        let line = lines.next()?.ok_or_else(|| truncated(number))?;
+        if line == CLOSE {
+            break;
+        }
+        let leaf: Item = serde_json::from_str(item(&line, &mut first_item, number)?)
+            .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
+        check.leaf(leaf)?;
+    }
+    if lines.next()?.is_some() {
+        return Err(VerifyError::Malformed(
+            "lines after the end of the object".into(),
+        ));
+    }
     check.finish()
 }
 
-struct Check<'k, R> {
-    key: &'k VerifierKey,
+const HASHES_OPEN: &str = r#","leaf_hashes":["#;
+const LEAVES_OPEN: &str = r#"],"leaves":["#;
+const CLOSE: &str = "]}";
+
+fn truncated(number: u64) -> VerifyError {
+    VerifyError::Malformed(format!("the file ends at line {number}, before its end"))
+}
+
+/// An array item's text: the first without a comma, every later one after a leading comma.
+fn item<'l>(line: &'l str, first: &mut bool, number: u64) -> Result<&'l str, VerifyError> {
+    let text = if *first {
+        Some(line)
+    } else {
+        line.strip_prefix(',')
+    };
+    *first = false;
+    text.ok_or_else(|| VerifyError::Malformed(format!("line {number}: a comma must start it")))
+}
+
+/// The evidence file's lines, without their newline.
+struct Lines<R> {
+    reader: BufReader<R>,
+    line: String,
+    number: u64,
+}
+
+impl<R: Read> Lines<R> {
+    fn next(&mut self) -> Result<Option<String>, VerifyError> {
+        self.line.clear();
+        let read = self
+            .reader
+            .read_line(&mut self.line)
+            .map_err(|e| VerifyError::Malformed(format!("line {}: {e}", self.number + 1)))?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.number += 1;
+        Ok(Some(
+            self.line
+                .strip_suffix('\n')
+                .unwrap_or(&self.line)
+                .to_owned(),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: String,
+    version: u32,
+    checkpoint: String,
+    export: ExportMember,
+    size: u64,
+}
+
+struct Check<R> {
     pinned: Option<Checkpoint>,
     csv: ::csv::Reader<R>,
-    record: ::csv::StringRecord,
-    /// The first failure; parsing stops at it.
-    failure: Option<VerifyError>,
+    bytes: ::csv::ByteRecord,
+    rows_out: RowWriter,
     checkpoint: Option<Checkpoint>,
     filters: Option<ExportFilters>,
-    size: Option<u64>,
     hashes: Vec<Hash>,
     seen: Vec<bool>,
     rows: u64,
@@ -164,23 +282,9 @@ struct ExportMember {
     filters: ExportFilters,
 }
 
-impl<R: Read> Check<'_, R> {
-    /// Records a failure and gives the parser an error to stop with.
-    fn fail<E: de::Error>(&mut self, failure: VerifyError) -> E {
-        let message = failure.to_string();
-        self.failure.get_or_insert(failure);
-        E::custom(message)
-    }
-
-    fn hashes_done(&mut self) -> Result<(), VerifyError> {
-        let (checkpoint, size) = match (&self.checkpoint, self.size) {
-            (Some(c), Some(s)) => (c, s),
-            _ => {
-                return Err(VerifyError::Malformed(
-                    "leaf_hashes before checkpoint and size".into(),
-                ));
-            }
-        };
+impl<R: Read> Check<R> {
+    fn hashes_done(&mut self, size: u64) -> Result<(), VerifyError> {
+        let checkpoint = self.checkpoint.as_ref().expect("header read first");
         if self.hashes.len() as u64 != size {
             return Err(VerifyError::Malformed(format!(
                 "{} leaf hashes for a log of size {size}",
@@ -220,17 +324,14 @@ impl<R: Read> Check<'_, R> {
         let filters = self.filters.as_ref().expect("export read before leaves");
         match (item.entry, item.leaf) {
             (Some(raw), None) => {
-                let canonical = Json::parse(raw.get())
-                    .map(|json| canonical_json(&json))
-                    .map_err(|e| leaf_error(format!("entry is not JSON: {e}")))?;
-                let entry: LogEntry = serde_json::from_str(raw.get())
+                // Entries are given in canonical form and hashed as given: a digest equal to the
+                // log's proves the text is exactly the stored entry's canonical JSON (any other
+                // spelling, member or value would hash differently), so `entry` is the stored
+                // entry and needs no canonicalizing here.
+                let canonical = raw.get();
+                let entry: LogEntry = serde_json::from_str(canonical)
                     .map_err(|e| leaf_error(format!("entry is not a stored entry: {e}")))?;
-                if canonical_entry(&entry).ok().as_deref() != Some(canonical.as_str()) {
-                    return Err(leaf_error(
-                        "entry has members a stored entry does not".into(),
-                    ));
-                }
-                let leaf = LeafData::of(&entry).map_err(|e| leaf_error(e.to_string()))?;
+                let leaf = LeafData::of_canonical(&entry, canonical);
                 if leaf.leaf_hash() != expected {
                     return Err(leaf_error(
                         "the entry given for it is not the one in the log".into(),
@@ -285,7 +386,8 @@ impl<R: Read> Check<'_, R> {
         }
     }
 
-    /// The next CSV row must be `entry` rendered as the service renders it, cell by cell.
+    /// The next CSV row must be `entry` rendered as the service renders it: compared as bytes,
+    /// then cell by cell to name a difference.
     fn compare_row(&mut self, row: u64, index: u64, entry: &LogEntry) -> Result<(), VerifyError> {
         let filters = self.filters.as_ref().expect("export read before leaves");
         let encoder = self
@@ -293,15 +395,9 @@ impl<R: Read> Check<'_, R> {
             .get_or_insert_with(|| CsvEncoder::new(filters.zone(), CsvStart::Resumed));
         encoder.row(entry);
         let rendered = encoder.take();
-        let mut expected = ::csv::StringRecord::new();
-        ::csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(rendered.as_slice())
-            .read_record(&mut expected)
-            .map_err(|e| VerifyError::Csv(e.to_string()))?;
         let found = self
             .csv
-            .read_record(&mut self.record)
+            .read_byte_record(&mut self.bytes)
             .map_err(|e| VerifyError::Csv(format!("row {row}: {e}")))?;
         if !found {
             return Err(VerifyError::Row {
@@ -311,17 +407,28 @@ impl<R: Read> Check<'_, R> {
                 ),
             });
         }
-        if self.record.len() != expected.len() {
+        if self.rows_out.encode(&self.bytes) == rendered {
+            return Ok(());
+        }
+        let got = ::csv::StringRecord::from_byte_record(self.bytes.clone())
+            .map_err(|e| VerifyError::Csv(format!("row {row}: {e}")))?;
+        let mut expected = ::csv::StringRecord::new();
+        ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(rendered.as_slice())
+            .read_record(&mut expected)
+            .map_err(|e| VerifyError::Csv(e.to_string()))?;
+        if got.len() != expected.len() {
             return Err(VerifyError::Row {
                 row,
                 problem: format!(
                     "has {} cells, an export row has {}",
-                    self.record.len(),
+                    got.len(),
                     expected.len()
                 ),
             });
         }
-        for ((column, got), want) in COLUMNS.iter().zip(self.record.iter()).zip(expected.iter()) {
+        for ((column, got), want) in COLUMNS.iter().zip(got.iter()).zip(expected.iter()) {
             if got != want {
                 return Err(VerifyError::Row {
                     row,
@@ -331,7 +438,10 @@ impl<R: Read> Check<'_, R> {
                 });
             }
         }
-        Ok(())
+        Err(VerifyError::Row {
+            row,
+            problem: format!("is not written as the service writes log leaf {index}"),
+        })
     }
 
     fn finish(mut self) -> Result<Verified, VerifyError> {
@@ -344,7 +454,7 @@ impl<R: Read> Check<'_, R> {
         }
         if self
             .csv
-            .read_record(&mut self.record)
+            .read_byte_record(&mut self.bytes)
             .map_err(|e| VerifyError::Csv(e.to_string()))?
         {
             return Err(VerifyError::Row {
@@ -359,156 +469,5 @@ impl<R: Read> Check<'_, R> {
             expired: self.seen.iter().filter(|s| !**s).count() as u64,
             pinned: self.pinned.map(|p| p.size),
         })
-    }
-}
-
-impl<'de, R: Read> DeserializeSeed<'de> for &mut Check<'_, R> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-const MEMBERS: [&str; 7] = [
-    "format",
-    "version",
-    "checkpoint",
-    "export",
-    "size",
-    "leaf_hashes",
-    "leaves",
-];
-
-impl<'de, R: Read> Visitor<'de> for &mut Check<'_, R> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an export evidence object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        for expected in MEMBERS {
-            let name: String = map
-                .next_key()?
-                .ok_or_else(|| de::Error::custom(format!("member {expected:?} is missing")))?;
-            if name != expected {
-                return Err(de::Error::custom(format!(
-                    "member {expected:?} expected, found {name:?} (members come in a fixed order)"
-                )));
-            }
-            match expected {
-                "format" => {
-                    if map.next_value::<String>()? != FORMAT {
-                        return Err(de::Error::custom("not a security-logs evidence file"));
-                    }
-                }
-                "version" => {
-                    let version: u32 = map.next_value()?;
-                    if version != VERSION {
-                        return Err(de::Error::custom(format!(
-                            "version {version} is not supported"
-                        )));
-                    }
-                }
-                "checkpoint" => {
-                    let note: String = map.next_value()?;
-                    match verify_checkpoint(&note, self.key) {
-                        Ok(checkpoint) => self.checkpoint = Some(checkpoint),
-                        Err(e) => return Err(self.fail(VerifyError::Checkpoint(e.to_string()))),
-                    }
-                }
-                "export" => self.filters = Some(map.next_value::<ExportMember>()?.filters),
-                "size" => {
-                    let size: u64 = map.next_value()?;
-                    if self.checkpoint.as_ref().map(|c| c.size) != Some(size) {
-                        return Err(self.fail(VerifyError::Malformed(format!(
-                            "size {size} is not the checkpoint's"
-                        ))));
-                    }
-                    self.size = Some(size);
-                }
-                "leaf_hashes" => {
-                    map.next_value_seed(Hashes(&mut *self))?;
-                    if let Err(e) = self.hashes_done() {
-                        return Err(self.fail(e));
-                    }
-                }
-                _ => map.next_value_seed(Leaves(&mut *self))?,
-            }
-        }
-        if map.next_key::<IgnoredAny>()?.is_some() {
-            return Err(de::Error::custom("members after `leaves`"));
-        }
-        Ok(())
-    }
-}
-
-/// `leaf_hashes`: base64 strings of whole 32-byte hashes.
-struct Hashes<'c, 'k, R>(&'c mut Check<'k, R>);
-
-impl<'de, R: Read> DeserializeSeed<'de> for Hashes<'_, '_, R> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de, R: Read> Visitor<'de> for Hashes<'_, '_, R> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of base64 leaf hashes")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let size = self.0.size.unwrap_or(0);
-        while let Some(text) = seq.next_element::<String>()? {
-            let bytes = STANDARD
-                .decode(text)
-                .map_err(|e| de::Error::custom(format!("leaf hashes: {e}")))?;
-            if !bytes.len().is_multiple_of(32)
-                || (self.0.hashes.len() + bytes.len() / 32) as u64 > size
-            {
-                return Err(de::Error::custom(
-                    "leaf hashes do not add up to the log's size",
-                ));
-            }
-            self.0.hashes.extend(
-                bytes
-                    .chunks_exact(32)
-                    .map(|c| <Hash>::try_from(c).expect("32 bytes")),
-            );
-        }
-        Ok(())
-    }
-}
-
-/// `leaves`, checked one at a time as they are read.
-struct Leaves<'c, 'k, R>(&'c mut Check<'k, R>);
-
-impl<'de, R: Read> DeserializeSeed<'de> for Leaves<'_, '_, R> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de, R: Read> Visitor<'de> for Leaves<'_, '_, R> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of leaves")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<Item>()? {
-            if let Err(failure) = self.0.leaf(item) {
-                return Err(self.0.fail(failure));
-            }
-        }
-        Ok(())
     }
 }
