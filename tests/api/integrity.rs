@@ -325,3 +325,76 @@ async fn an_export_comes_with_evidence_that_proves_it_offline_and_catches_an_edi
             .unwrap_err();
     assert!(error.to_string().starts_with("CSV row 1:"), "{error}");
 }
+
+#[tokio::test]
+async fn an_export_over_expired_entries_says_so_and_still_verifies() {
+    let app = spawn_app().await;
+    let acct = account();
+    app.ingest((0..4).map(|m| event(&acct, "login", m)).collect())
+        .await;
+    sequenced(&app, &acct, 4).await;
+    // Retention ran out for the oldest entry: its item is past its TTL (DynamoDB deletes such
+    // items lazily; reads leave them out from the moment they expire). Its hash stays in the log.
+    let oldest = stored_entries(&app, &acct).await.remove(0);
+    app.dynamodb
+        .update_item()
+        .table_name(&app.tables.events)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(acct.clone()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(oldest.sort_key()),
+        )
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let id = app.request_export(&acct, &serde_json::json!({})).await;
+    let export = app.wait_for_export(&acct, &id).await;
+    assert_eq!(export["status"], "succeeded", "{export}");
+    let csv = app
+        .http
+        .get(export["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let evidence = app
+        .http
+        .get(export["evidence_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (_, key) = get_text(&app, &acct, "/v1/integrity/key").await;
+    let key = VerifierKey::parse(key.trim_end()).unwrap();
+    let verified =
+        seclog::integrity::evidence::verify(&csv[..], &evidence[..], &key, None).unwrap();
+    assert_eq!((verified.rows, verified.size, verified.expired), (3, 4, 1));
+    assert!(
+        verified.to_string().contains("1 leaves had expired"),
+        "{verified}"
+    );
+    // Proofs over the old size still work: the log kept the hash.
+    let (status, proof) = app
+        .get_with_token(
+            &format!(
+                "/v1/integrity/proof/inclusion?index={}&size=4",
+                oldest.log_index.unwrap()
+            ),
+            Some(&token(&acct)),
+        )
+        .await;
+    assert_eq!(status, 200, "{proof}");
+}
