@@ -46,3 +46,12 @@ pub fn verifier_key_template(key: &LocalLogKey) -> String {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     )
 }
+
+/// The verifier key of `account`'s log, as `GET /v1/integrity/key` serves it.
+pub fn verifier_key(key: &LocalLogKey, account: &str) -> io::Result<String> {
+    let account = seclog::domain::AccountId::parse(account).map_err(io::Error::other)?;
+    let public = LocalSigner::from_seed(&key.0).public_key();
+    seclog::integrity::note::VerifierKey::new(&seclog::integrity::note::origin(&account), &public)
+        .map(|k| k.to_string())
+        .map_err(|e| io::Error::other(e.to_string()))
+}

@@ -48,6 +48,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         verifier_key = %dev_server::log_key::verifier_key_template(&log_key),
         "checkpoint key (an account's verifier key names the account: GET /v1/integrity/key)"
     );
+    for account in ["acct_demo", "acct_other"] {
+        let key = dev_server::log_key::verifier_key(&log_key, account)?;
+        tracing::info!(account, verifier_key = %key, "verifier key of the README's demo account");
+    }
 
     // A fresh secret per run, in the local Secrets Manager: cursors from an earlier run are
     // refused, as after a key rotation.

@@ -34,7 +34,7 @@ fn entry(i: u64) -> LogEntry {
     let at = jiff::Timestamp::from_second(1_700_000_000 + i as i64).expect("time");
     LogEntry {
         id: EntryId::from_stored(format!("01HW3Z9V7Q{i:016}")),
-        event_type: if i % 5 == 0 { EventType::LoginFailed } else { EventType::Login },
+        event_type: if i.is_multiple_of(5) { EventType::LoginFailed } else { EventType::Login },
         occurred_at: at,
         actor: Actor {
             id: format!("u_{}", i % 50),

@@ -394,3 +394,21 @@ fn an_entry_not_in_canonical_form_is_not_the_logs() {
         "{error}"
     );
 }
+
+#[test]
+fn a_row_from_another_accounts_log_is_refused() {
+    // An entry of another log, rendered as the service renders rows, slipped into the CSV.
+    let genuine = export(6, &[]);
+    let mut foreign = entry(2);
+    foreign.id = EntryId::from_stored("01HW3Z9V7Q4M8K2N5P6R7S8TZZ".into());
+    foreign.summary = "entry of acct_other".into();
+    let mut encoder = CsvEncoder::new(ViewerZone::parse("Asia/Manila").unwrap(), CsvStart::Resumed);
+    encoder.row(&foreign);
+    let row = String::from_utf8(encoder.take()).unwrap();
+    let mut lines = csv_lines(&genuine);
+    lines.insert(2, row);
+    match check(&with_lines(&genuine, lines)) {
+        Err(VerifyError::Row { row: 2, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
