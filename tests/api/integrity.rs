@@ -398,3 +398,44 @@ async fn an_export_over_expired_entries_says_so_and_still_verifies() {
         .await;
     assert_eq!(status, 200, "{proof}");
 }
+
+/// Our checkpoints through an independent implementation of the signed-note format (Python's
+/// `cryptography`, `infra/signed_note.py`), not only through our own code.
+#[tokio::test]
+async fn an_independent_implementation_verifies_our_checkpoints() {
+    let app = spawn_app().await;
+    let acct = account();
+    app.ingest((0..3).map(|m| event(&acct, "login", m)).collect())
+        .await;
+    let checkpoint = sequenced(&app, &acct, 3).await;
+    let (_, key) = get_text(&app, &acct, "/v1/integrity/key").await;
+    let (_, note) = get_text(&app, &acct, "/v1/integrity/checkpoint").await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |note: &str| {
+        let path = dir.path().join("note.txt");
+        std::fs::write(&path, note).unwrap();
+        std::process::Command::new(dev_server::LocalStack::python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../infra/signed_note.py"
+            ))
+            .arg(key.trim_end())
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let output = run(&note);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let root: String = checkpoint.root.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim_end(),
+        format!("security-logs/{acct} 3 {root}")
+    );
+    // A changed size, or another account's key, is refused there too.
+    let forged = note.replacen("\n3\n", "\n4\n", 1);
+    assert_eq!(run(&forged).status.code(), Some(1));
+}
