@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{EventType, LogEntry, Unfamiliar, UnfamiliarReason, device};
+use super::{EventType, LogEntry, Unfamiliar, UnfamiliarReason};
 
 /// How far back known sign-ins count.
 pub const WINDOW: SignedDuration = SignedDuration::from_hours(90 * 24);
@@ -34,7 +34,9 @@ impl Signals {
     /// judged and never teach the profile).
     pub fn of(entry: &LogEntry) -> Option<Self> {
         (entry.event_type == EventType::Login).then(|| Self {
-            device: entry.user_agent.as_deref().and_then(device::describe),
+            // The entry's device is `device::describe` of its user agent, made at ingest (a
+            // producer cannot set it): browser and OS families, no versions.
+            device: entry.device.clone(),
             network: entry.ip.map(network),
             country: entry.location.as_ref().and_then(|l| l.country.clone()),
         })

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::device;
 
 const CHROME_124_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const CHROME_125_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.6422.60 Safari/537.36";
@@ -129,7 +130,7 @@ fn failed_logins_have_no_signals() {
         },
         ip: Some("203.0.113.45".parse().unwrap()),
         user_agent: Some(SAFARI_MACOS.into()),
-        device: None,
+        device: device::describe(SAFARI_MACOS),
         location: None,
         details: Json::object(),
         summary: String::new(),
