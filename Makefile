@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-micro build bench deploy
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
@@ -53,6 +53,11 @@ bench-export: bench-evidence
 bench-evidence:
 	$(CARGO) build --release -p seclog-verify -p evidence-bench
 	target/release/evidence-bench
+
+## bench-signins: ingest latency of a batch of 100 sign-ins with and without unfamiliar-sign-in judging (local stack)
+bench-signins: venv
+	$(CARGO) build --release -p signin-bench
+	target/release/signin-bench
 
 ## bench-micro: criterion benchmarks (CSV rendering vs raw csv::Writer; list page for 100 entries)
 bench-micro:

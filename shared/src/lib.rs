@@ -20,6 +20,8 @@ pub mod integrity;
 #[cfg(feature = "aws")]
 pub mod sequencer;
 #[cfg(feature = "aws")]
+pub mod signins;
+#[cfg(feature = "aws")]
 pub mod store;
 #[cfg(feature = "aws")]
 pub mod telemetry;

@@ -101,7 +101,8 @@ async fn an_export_is_requested_polled_and_downloaded() {
             "Location",
             "Details",
             "Event ID",
-            "Received (UTC)"
+            "Received (UTC)",
+            "Unfamiliar"
         ]
     );
     assert_eq!(rows.len(), 4, "{rows:?}");

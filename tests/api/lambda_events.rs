@@ -40,4 +40,30 @@ async fn sample_ingest_and_list_events_run_through_the_handlers() {
         "2024-04-22T14:32:15+08:00"
     );
     assert_eq!(page["data"][0]["device"], "Safari on macOS");
+    assert_eq!(
+        page["data"][0]["unfamiliar"],
+        Value::Null,
+        "a first sign-in"
+    );
+
+    // The same user from a new device and network: listed by the `unfamiliar=true` sample.
+    let mut odd: Value = serde_json::from_str(&sample("ingest.json")).unwrap();
+    let mut body: Value = serde_json::from_str(odd["body"].as_str().unwrap()).unwrap();
+    body["event_id"] = "evt-sample-2".into();
+    body["occurred_at"] = "2024-04-22T07:00:00Z".into();
+    body["ip"] = "198.51.100.7".into();
+    body["user_agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36".into();
+    odd["body"] = body.to_string().into();
+    let response = ingest
+        .handle(lambda_http::request::from_str(&odd.to_string()).unwrap())
+        .await;
+    assert_eq!(response.status(), 201);
+    let request = lambda_http::request::from_str(&sample("list-logs-unfamiliar.json"))
+        .expect("API Gateway v2 event");
+    let page: Value = serde_json::from_slice(list.handle(request).await.body().as_ref()).unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(
+        page["data"][0]["unfamiliar"],
+        serde_json::json!({"reasons": ["new_device", "new_network"]})
+    );
 }

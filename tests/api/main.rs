@@ -7,4 +7,5 @@ mod ingest;
 mod integrity;
 mod lambda_events;
 mod list;
+mod signins;
 mod trust;

@@ -7,6 +7,7 @@ use seclog::config::{ConfigError, Stack};
 use seclog::domain::query::parse_no_params;
 use seclog::domain::{IngestBatch, IngestContext, Producer};
 use seclog::http::{Endpoint, json, query_params};
+use seclog::signins::SignIns;
 use seclog::store::events::EventStore;
 use seclog::store::record::RecordError;
 use seclog::{ApiError, FieldError};
@@ -14,11 +15,15 @@ use serde_json::json;
 
 pub struct Ingest {
     store: EventStore,
+    signins: SignIns,
 }
 
 impl Ingest {
     pub fn new(store: EventStore) -> Self {
-        Self { store }
+        Self {
+            signins: SignIns::new(store.clone()),
+            store,
+        }
     }
 
     /// The composition root of the ingest function.
@@ -36,8 +41,11 @@ impl Endpoint for Ingest {
             now,
             producer: &producer,
         };
-        let batch = IngestBatch::parse(request.body().as_ref(), &context)?;
+        let mut batch = IngestBatch::parse(request.body().as_ref(), &context)?;
         let count = batch.events.len();
+        // Unfamiliar sign-ins are decided before anything is stored, so the flag is stored
+        // with the entry.
+        let learning = self.signins.flag(&mut batch.events).await?;
         let recorded = match self.store.record(&batch.events, now).await {
             Ok(recorded) => recorded,
             Err(RecordError::Conflict(conflicts)) => {
@@ -58,6 +66,14 @@ impl Endpoint for Ingest {
             }
             Err(RecordError::Store(err)) => return Err(err.into()),
         };
+        // The entries are stored: a profile that cannot be updated now is logged, not turned
+        // into an error a producer would answer by sending the batch again.
+        if let Err(error) = self.signins.learn(learning, &recorded).await {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "sign-in profiles not updated"
+            );
+        }
         let duplicates = recorded.iter().filter(|r| r.duplicate).count();
         tracing::info!(count, duplicates, "events recorded");
         let events: Vec<_> = recorded

@@ -87,6 +87,8 @@ pub struct LogEntryView<'a> {
     pub received_at: String,
     /// The entry's position in the account's tamper-evident log; null until it is sequenced.
     pub log_index: Option<u64>,
+    /// On sign-ins judged unusual for their user: `{"reasons": [...]}`; null otherwise.
+    pub unfamiliar: Option<&'a Unfamiliar>,
 }
 
 impl LogEntry {
@@ -116,6 +118,7 @@ impl LogEntry {
             event_id: self.event_id.as_deref(),
             received_at: self.received_at.to_string(),
             log_index: self.log_index,
+            unfamiliar: self.unfamiliar.as_ref(),
         }
     }
 }

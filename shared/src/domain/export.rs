@@ -86,6 +86,8 @@ pub struct FiltersView<'a> {
     to: Option<String>,
     types: Vec<&'static str>,
     actor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unfamiliar: Option<bool>,
     tz: &'a str,
 }
 
@@ -112,17 +114,26 @@ impl ExportFilters {
         let mut errors = Errors::default();
         let mut parsed = None;
         if let Some(mut fields) = Fields::object(&value, "", &mut errors) {
-            fields.deny_unknown(&["from", "to", "types", "actor", "tz"]);
+            fields.deny_unknown(&["from", "to", "types", "actor", "unfamiliar", "tz"]);
             let from = fields.optional_parsed("from", parse_rfc3339);
             let to = fields.optional_parsed("to", parse_rfc3339);
             let actor = fields.optional_parsed("actor", parse_actor_id);
             let zone = fields.optional_parsed("tz", ViewerZone::parse);
             let types = parse_types(&mut fields);
-            parsed = Some((from, to, actor, zone, types));
+            let unfamiliar = match fields.get("unfamiliar") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(flag)) => Some(*flag),
+                Some(_) => {
+                    fields.error("unfamiliar", "must be true or false");
+                    None
+                }
+            };
+            parsed = Some((from, to, actor, zone, types, unfamiliar));
         }
         errors.into_result()?;
-        let (from, to, actor, zone, types) = parsed.expect("an object was parsed");
+        let (from, to, actor, zone, types, unfamiliar) = parsed.expect("an object was parsed");
         let filter = LogFilter::new(from, to, types, actor, "to")
+            .map(|f| LogFilter { unfamiliar, ..f })
             .map_err(|e| ApiError::Validation(vec![e]))?;
         Ok(Self {
             filter,
@@ -136,6 +147,7 @@ impl ExportFilters {
             to: self.filter.to.map(|t| t.to_string()),
             types: self.filter.types.iter().map(|t| t.as_str()).collect(),
             actor: self.filter.actor.as_deref(),
+            unfamiliar: self.filter.unfamiliar,
             tz: self.tz.name(),
         }
     }

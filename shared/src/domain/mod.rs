@@ -17,6 +17,7 @@ mod proptests;
 pub mod query;
 mod raw_members;
 pub mod secrets;
+pub mod signin;
 pub mod summary;
 pub mod time;
 pub mod unfamiliar;

@@ -24,6 +24,9 @@ pub struct LogFilter {
     pub types: Vec<EventType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// `true`: only sign-ins flagged unfamiliar; `false`: only entries that are not flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfamiliar: Option<bool>,
 }
 
 impl LogFilter {
@@ -47,18 +50,33 @@ impl LogFilter {
             to,
             types,
             actor,
+            unfamiliar: None,
         })
     }
 
-    /// Whether an entry of this type, time and actor matches: `from <= occurred_at <= to`
-    /// (inclusive, full precision), its type among `types` (all when empty), its actor `actor`.
+    /// Whether a filter may skip most of what storage reads (an actor, the unfamiliar flag):
+    /// pages then read within a bound and may end early.
+    pub fn thins(&self) -> bool {
+        self.actor.is_some() || self.unfamiliar.is_some()
+    }
+
+    /// Whether an entry of this type, time, actor and flag matches: `from <= occurred_at <= to`
+    /// (inclusive, full precision), its type among `types` (all when empty), its actor `actor`,
+    /// flagged unfamiliar or not as `unfamiliar` asks.
     /// Storage applies the same rule as key conditions and a filter expression
     /// (`store::merge::KeyRange`); export evidence is checked with this one.
-    pub fn admits(&self, event_type: &str, occurred_at: Timestamp, actor_id: &str) -> bool {
+    pub fn admits(
+        &self,
+        event_type: &str,
+        occurred_at: Timestamp,
+        actor_id: &str,
+        unfamiliar: bool,
+    ) -> bool {
         self.from.is_none_or(|from| from <= occurred_at)
             && self.to.is_none_or(|to| occurred_at <= to)
             && (self.types.is_empty() || self.types.iter().any(|t| t.as_str() == event_type))
             && self.actor.as_deref().is_none_or(|actor| actor == actor_id)
+            && self.unfamiliar.is_none_or(|wanted| wanted == unfamiliar)
     }
 
     /// What a cursor of this filter, for this account, is bound to.
@@ -72,7 +90,19 @@ impl LogFilter {
             .collect::<Vec<_>>()
             .join(",");
         let actor = self.actor.as_deref().unwrap_or_default();
-        Scope::of(&["logs", account.as_str(), &from, &to, &types, actor])
+        match self.unfamiliar {
+            // Cursors issued before the flag existed stay valid for the filters they had.
+            None => Scope::of(&["logs", account.as_str(), &from, &to, &types, actor]),
+            Some(flag) => Scope::of(&[
+                "logs",
+                account.as_str(),
+                &from,
+                &to,
+                &types,
+                actor,
+                if flag { "unfamiliar" } else { "familiar" },
+            ]),
+        }
     }
 }
 
@@ -86,7 +116,16 @@ pub struct LogQuery {
     pub zone: ViewerZone,
 }
 
-const PARAMS: [&str; 7] = ["from", "to", "type", "actor", "limit", "cursor", "tz"];
+const PARAMS: [&str; 8] = [
+    "from",
+    "to",
+    "type",
+    "actor",
+    "unfamiliar",
+    "limit",
+    "cursor",
+    "tz",
+];
 
 /// Routes that take no query parameters (ingest, export creation, one export) reject every one,
 /// so a misspelt filter or an `account` override is never silently ignored.
@@ -155,7 +194,12 @@ impl LogQuery {
             Some(v) => errors.take(field("tz", ViewerZone::parse(v))),
             None => Some(ViewerZone::utc()),
         };
-        let filter = errors.take(LogFilter::new(from, to, types, actor, "to"));
+        let unfamiliar = single
+            .get("unfamiliar")
+            .and_then(|v| errors.take(field("unfamiliar", parse_flag(v))));
+        let filter = errors
+            .take(LogFilter::new(from, to, types, actor, "to"))
+            .map(|f| LogFilter { unfamiliar, ..f });
         errors.into_result()?;
         let (filter, limit, zone) = (
             filter.expect("no errors means a filter"),
@@ -180,6 +224,15 @@ impl LogQuery {
 
 fn field<T>(name: &str, result: Result<T, String>) -> Result<T, FieldError> {
     result.map_err(|message| FieldError::new(name, message))
+}
+
+/// `unfamiliar`: `true` or `false`.
+fn parse_flag(value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
 }
 
 /// `limit`: an integer from 1 to [`MAX_LIMIT`].

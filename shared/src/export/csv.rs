@@ -7,11 +7,12 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 
+use crate::domain::signin::reasons_text;
 use crate::domain::time::CsvTimes;
 use crate::domain::{Actor, Location, LogEntry, ViewerZone};
 
 /// The header row, in contract order (columns are only ever added at the end).
-pub const COLUMNS: [&str; 10] = [
+pub const COLUMNS: [&str; 11] = [
     "Timestamp",
     "Timestamp (UTC)",
     "Event Type",
@@ -22,6 +23,7 @@ pub const COLUMNS: [&str; 10] = [
     "Details",
     "Event ID",
     "Received (UTC)",
+    "Unfamiliar",
 ];
 
 /// Guards one cell against formula injection: a cell that begins with `=`, `+`, `-`, `@` or any
@@ -136,6 +138,12 @@ impl CsvEncoder {
         cell.clear();
         utc.push(entry.received_at, cell);
         write_field(writer, guarded, cell);
+        let unfamiliar = entry
+            .unfamiliar
+            .as_ref()
+            .map(reasons_text)
+            .unwrap_or_default();
+        write_field(writer, guarded, unfamiliar.as_bytes());
         self.end_row();
         self.rows += 1;
     }
@@ -382,6 +390,16 @@ mod tests {
     }
 
     #[test]
+    fn a_flagged_sign_in_names_its_reasons_in_the_unfamiliar_column() {
+        use crate::domain::{Unfamiliar, UnfamiliarReason};
+        let mut e = entry();
+        e.unfamiliar = Some(Unfamiliar {
+            reasons: vec![UnfamiliarReason::NewDevice, UnfamiliarReason::NewNetwork],
+        });
+        assert_eq!(encode(&[e])[1][10], "New device, new network");
+    }
+
+    #[test]
     fn header_comes_first_in_contract_order() {
         let rows = encode(&[entry()]);
         assert_eq!(
@@ -396,7 +414,8 @@ mod tests {
                 "Location",
                 "Details",
                 "Event ID",
-                "Received (UTC)"
+                "Received (UTC)",
+                "Unfamiliar"
             ]
         );
         assert_eq!(rows.len(), 2);
@@ -418,6 +437,7 @@ mod tests {
                 "Failed login: bad password",
                 "01HW3Z9V7Q4M8K2N5P6R7S8T9V",
                 "2024-04-22 06:32:16 +00:00",
+                "",
             ]
         );
     }
@@ -531,7 +551,8 @@ mod tests {
         assert_eq!(rows[1][4], "");
         assert_eq!(rows[1][5], "");
         assert_eq!(rows[1][6], "");
-        assert_eq!(rows[1].len(), 10);
+        assert_eq!(rows[1][10], "", "not flagged: an empty Unfamiliar cell");
+        assert_eq!(rows[1].len(), 11);
     }
 
     #[test]

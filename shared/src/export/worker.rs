@@ -433,6 +433,7 @@ where
                     entry.event_type.as_str(),
                     entry.occurred_at,
                     &entry.actor.id,
+                    entry.unfamiliar.is_some(),
                 );
                 if exported {
                     writer.entry(index, entry)?;

@@ -16,6 +16,8 @@ use crate::domain::{AccountId, EntryId, EventType, LogEntry, LogFilter, NewEvent
 
 const ENTRY: &str = "entry";
 const ACTOR_ID: &str = "actor_id";
+/// Present (true) on sign-ins flagged unfamiliar, absent otherwise: the list filter's key.
+const UNFAMILIAR: &str = "unfamiliar";
 
 /// The outcome of storing one event: its id, and whether it had been stored before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +80,7 @@ impl EventStore {
         expires_at: i64,
     ) -> HashMap<String, AttributeValue> {
         let json = serde_json::to_string(entry).expect("entries serialize");
-        HashMap::from([
+        let mut item = HashMap::from([
             (PK.to_owned(), attr_s(account.as_str())),
             (SK.to_owned(), attr_s(&entry.sort_key())),
             (
@@ -91,7 +93,11 @@ impl EventStore {
                 AttributeValue::N(expires_at.to_string()),
             ),
             (ENTRY.to_owned(), attr_s(&json)),
-        ])
+        ]);
+        if entry.unfamiliar.is_some() {
+            item.insert(UNFAMILIAR.to_owned(), AttributeValue::Bool(true));
+        }
+        item
     }
 
     /// Up to `limit` entries matching `filter`, newest first, strictly older than `after`.
@@ -115,7 +121,7 @@ impl EventStore {
                 resume_after: None,
             });
         };
-        let page_size = query_limit(limit, filter.actor.is_some());
+        let page_size = query_limit(limit, filter.thins());
         let partitions: Vec<Partition> = if filter.types.is_empty() {
             vec![Partition {
                 index: None,
@@ -196,6 +202,14 @@ impl EventStore {
             request = request
                 .expression_attribute_names("#actor", ACTOR_ID)
                 .expression_attribute_values(":actor", attr_s(actor));
+        }
+        if let Some(flagged) = filter.unfamiliar {
+            filter_expression.push_str(if flagged {
+                " AND attribute_exists(#unfamiliar)"
+            } else {
+                " AND attribute_not_exists(#unfamiliar)"
+            });
+            request = request.expression_attribute_names("#unfamiliar", UNFAMILIAR);
         }
         let output = request
             .filter_expression(filter_expression)

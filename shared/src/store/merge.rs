@@ -72,11 +72,11 @@ const AFTER_EVERY_ID: &str = "#~";
 /// page that ends exactly at the last match gets no resume position (no empty last page).
 /// Without an actor filter every item of the key range is a match (bar expired items, not yet
 /// deleted by the TTL, which the FilterExpression drops too), so `limit + 1` items fill a page
-/// in one Query per partition. With an actor filter, see `ACTOR_FILTER_READ_FACTOR` (4 times
-/// as many, at most `MAX_FILTERED_QUERY_LIMIT`, 1000).
-pub fn query_limit(limit: usize, actor_filter: bool) -> usize {
+/// in one Query per partition. With a thinning filter (an actor, the unfamiliar flag), see
+/// `ACTOR_FILTER_READ_FACTOR` (4 times as many, at most `MAX_FILTERED_QUERY_LIMIT`, 1000).
+pub fn query_limit(limit: usize, thinning: bool) -> usize {
     let want = limit + 1;
-    if actor_filter {
+    if thinning {
         (want * ACTOR_FILTER_READ_FACTOR).min(MAX_FILTERED_QUERY_LIMIT)
     } else {
         want

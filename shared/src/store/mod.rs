@@ -19,6 +19,7 @@ pub mod merge;
 pub mod record;
 pub mod retry;
 pub mod schema;
+pub mod signins;
 
 use thiserror::Error;
 

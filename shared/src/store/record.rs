@@ -296,7 +296,7 @@ impl EventStore {
 
     /// Strongly consistent BatchGetItem of `(pk, sk)` keys (at most 100), unprocessed keys
     /// retried with backoff.
-    async fn batch_get(
+    pub(super) async fn batch_get(
         &self,
         keys: &[(String, String)],
     ) -> Result<HashMap<(String, String), HashMap<String, AttributeValue>>, StoreError> {
@@ -348,7 +348,10 @@ impl EventStore {
     }
 
     /// One `TransactWriteItems`; a cancellation is an outcome, any other failure an error.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Outcome, StoreError> {
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Outcome, StoreError> {
         let result = self
             .client
             .transact_write_items()

@@ -105,10 +105,12 @@ fn export(count: usize, skip: &[u64]) -> Export {
         if skip.contains(&index) {
             continue;
         }
-        if filters
-            .filter
-            .admits(e.event_type.as_str(), e.occurred_at, &e.actor.id)
-        {
+        if filters.filter.admits(
+            e.event_type.as_str(),
+            e.occurred_at,
+            &e.actor.id,
+            e.unfamiliar.is_some(),
+        ) {
             csv.row(e);
             evidence.entry(index, e).unwrap();
         } else {

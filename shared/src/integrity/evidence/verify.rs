@@ -343,6 +343,7 @@ impl<R: Read> Check<R> {
                     entry.event_type.as_str(),
                     entry.occurred_at,
                     &entry.actor.id,
+                    entry.unfamiliar.is_some(),
                 ) {
                     return Err(VerifyError::Row {
                         row,
@@ -371,10 +372,12 @@ impl<R: Read> Check<R> {
                     .occurred_at
                     .parse()
                     .map_err(|_| leaf_error("its occurred_at is not a timestamp".into()))?;
-                if filters
-                    .filter
-                    .admits(&leaf.event_type, occurred_at, &leaf.actor_id)
-                {
+                if filters.filter.admits(
+                    &leaf.event_type,
+                    occurred_at,
+                    &leaf.actor_id,
+                    leaf.unfamiliar,
+                ) {
                     return Err(leaf_error(format!(
                         "its entry ({} at {} by {}) matches the export's filters but is not in the CSV: a row is missing",
                         leaf.event_type, leaf.occurred_at, leaf.actor_id
