@@ -1,5 +1,6 @@
 use futures::future::join_all;
 use integration_tests::{account, event, spawn_app};
+use seclog::http::Endpoint;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -265,4 +266,47 @@ async fn api_key_values_and_account_numbers_are_never_stored() {
         "Payout account changed to BDO ****6789"
     );
     assert_eq!(page["data"][1]["details"]["key_id"], "sk_live_...4242");
+}
+
+/// Issue "load and faults": a batch of 100 idempotent events in at most 4 storage round trips,
+/// through the ingest handler as the Lambda runs it (sign-ins included: their profiles are two
+/// of the four).
+#[tokio::test]
+async fn a_hundred_idempotent_events_cost_at_most_four_round_trips() {
+    let app = spawn_app().await;
+    let (store, requests) = integration_tests::counting_store(&app);
+    let ingest = ingest::Ingest::new(store);
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/ingest.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let acct = account();
+    for (event_type, expected) in [("api_key.viewed", 2), ("login", 4)] {
+        let events: Vec<Value> = (0..100)
+            .map(|i| {
+                let mut e = event(&acct, event_type, i);
+                e["event_id"] = json!(format!("{event_type}-{i}"));
+                e["actor"]["id"] = json!(format!("u_{}", i % 30));
+                e
+            })
+            .collect();
+        let mut request = sample.clone();
+        request["body"] = json!({ "events": events }).to_string().into();
+        request["headers"]["content-length"] =
+            json!(request["body"].as_str().unwrap().len().to_string());
+        let before = requests.load(std::sync::atomic::Ordering::SeqCst);
+        let response = ingest
+            .handle(lambda_http::request::from_str(&request.to_string()).unwrap())
+            .await;
+        assert_eq!(response.status(), 201);
+        let used = requests.load(std::sync::atomic::Ordering::SeqCst) - before;
+        assert_eq!(
+            used, expected,
+            "{event_type}: {used} round trips for 100 new idempotent events"
+        );
+    }
 }

@@ -2,11 +2,8 @@
 //! and filtered in the list, exported in the CSV, learned without lost updates, in few round trips.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
 use integration_tests::{TestApp, account, spawn_app};
 use seclog::domain::{AccountId, IngestBatch, IngestContext, Producer};
 use seclog::signins::SignIns;
@@ -265,56 +262,10 @@ async fn the_unfamiliar_filter_pages_and_the_csv_has_the_column() {
     assert_eq!(cells, vec!["New device, new network"; 6]);
 }
 
-/// Counts the requests a DynamoDB client sends.
-#[derive(Debug, Default)]
-struct Counter(AtomicUsize);
-
-impl Intercept for Counter {
-    fn name(&self) -> &'static str {
-        "Counter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Shared(Arc<Counter>);
-
-impl Intercept for Shared {
-    fn name(&self) -> &'static str {
-        "SharedCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.read_before_transmit(context, components, cfg)
-    }
-}
-
 #[tokio::test]
 async fn a_batch_of_100_sign_ins_costs_two_extra_round_trips() {
     let app = spawn_app().await;
-    let counter = Arc::new(Counter::default());
-    let config = aws_sdk_dynamodb::config::Builder::from(&app.aws)
-        .interceptor(Shared(counter.clone()))
-        .build();
-    let store = EventStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        &app.tables.events,
-        365,
-    );
+    let (store, counter) = integration_tests::counting_store(&app);
     let signins = SignIns::new(store.clone());
     let producer = Producer::parse("arn:aws:iam::123456789012:role/auth").unwrap();
     // 100 sign-ins of 40 users, from a few networks.
@@ -339,7 +290,7 @@ async fn a_batch_of_100_sign_ins_costs_two_extra_round_trips() {
         };
         IngestBatch::parse(&body, &context).unwrap()
     };
-    let round_trips = || counter.0.load(Ordering::SeqCst);
+    let round_trips = || counter.load(Ordering::SeqCst);
 
     // The batch alone, as ingest stored it before sign-ins were judged.
     let baseline = batch(&account(), 0);

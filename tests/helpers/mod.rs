@@ -417,3 +417,42 @@ pub fn stream_event(account: &str, export_id: &str) -> LambdaEvent<StreamEvent> 
     context.deadline = (jiff::Timestamp::now().as_millisecond() + 900_000) as u64;
     LambdaEvent::new(payload, context)
 }
+
+/// Counts the requests a DynamoDB client sends (each is one storage round trip).
+#[derive(Debug, Clone)]
+struct RequestCounter(Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The app's events table through a client that counts its requests.
+pub fn counting_store(
+    app: &TestApp,
+) -> (
+    seclog::store::events::EventStore,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let config = aws_sdk_dynamodb::config::Builder::from(&app.aws)
+        .interceptor(RequestCounter(count.clone()))
+        .build();
+    let store = seclog::store::events::EventStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        &app.tables.events,
+        365,
+    );
+    (store, count)
+}
