@@ -29,6 +29,8 @@ pub mod vars {
     pub const DOWNLOAD_URL_TTL_SECONDS: &str = "DOWNLOAD_URL_TTL_SECONDS";
     pub const CHECKPOINT_RESERVE_SECONDS: &str = "CHECKPOINT_RESERVE_SECONDS";
     pub const LOG_TABLE: &str = "LOG_TABLE";
+    /// Exports `pending` or `running` per account at most (default 3).
+    pub const MAX_EXPORTS_IN_FLIGHT: &str = "MAX_EXPORTS_IN_FLIGHT";
     /// The KMS key (id, ARN or alias) that signs checkpoints: `ECC_NIST_EDWARDS25519`.
     pub const LOG_SIGNING_KEY_ID: &str = "LOG_SIGNING_KEY_ID";
 }
@@ -56,6 +58,8 @@ pub struct Settings {
     pub retention_days: i64,
     /// Days an export (file and job) is kept (default 7).
     pub export_expiry_days: i64,
+    /// Exports `pending` or `running` per account at most (default 3).
+    pub max_exports_in_flight: usize,
     /// How long a download link lives (default and maximum 900 s).
     pub link_ttl: Duration,
     /// The export worker's bounds; its checkpoint reserve comes from
@@ -75,6 +79,7 @@ impl Default for Settings {
             claim: AccountClaim::default_claim(),
             retention_days: 365,
             export_expiry_days: 7,
+            max_exports_in_flight: 3,
             link_ttl: Duration::from_secs(900),
             worker: WorkerSettings::default(),
         }
@@ -122,6 +127,10 @@ impl Settings {
                 .unwrap_or(defaults.claim),
             retention_days: number(vars::RETENTION_DAYS, defaults.retention_days)?,
             export_expiry_days: number(vars::EXPORT_EXPIRY_DAYS, defaults.export_expiry_days)?,
+            max_exports_in_flight: number(
+                vars::MAX_EXPORTS_IN_FLIGHT,
+                defaults.max_exports_in_flight as i64,
+            )? as usize,
             link_ttl: Duration::from_secs(link_ttl as u64),
             worker: WorkerSettings {
                 reserve: Duration::from_secs(number(

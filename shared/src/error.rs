@@ -38,6 +38,9 @@ pub enum ApiError {
     /// An `event_id` re-used with different content; each error names `events[i].event_id`.
     #[error("an event_id was already used for different content")]
     Conflict(Vec<FieldError>),
+    /// Too much in flight for this caller (exports); `retry_after` in seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     #[error("storage is unavailable, retry later")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]

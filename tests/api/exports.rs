@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use futures::future::join_all;
+
 use integration_tests::{Options, TestApp, account, event, spawn_app, spawn_app_with, token};
 use seclog::domain::export::ExportId;
 use seclog::domain::{AccountId, LogFilter, ViewerZone};
@@ -467,4 +469,64 @@ async fn a_checkpointed_export_resumes_through_the_stream_and_matches_a_single_r
         body == expected,
         "checkpointed file differs from a single pass"
     );
+}
+
+#[tokio::test]
+async fn a_fourth_export_in_flight_is_429_with_retry_after_until_one_finishes() {
+    // The worker does not run by itself: requested exports stay pending.
+    let app = spawn_app_with(Options {
+        trigger: false,
+        ..Options::default()
+    })
+    .await;
+    let (acct, other) = (account(), account());
+    app.ingest(vec![event(&acct, "login", 1)]).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.request_export(&acct, &json!({})).await);
+    }
+    let response = app
+        .post_with_token("/v1/exports", &json!({}), Some(&token(&acct)))
+        .await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "30");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], 429);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("3 exports"),
+        "{problem}"
+    );
+    // Another account is not held back.
+    app.request_export(&other, &json!({})).await;
+
+    // One finishes (the worker run as Lambda would): its place is free again.
+    let worker = integration_tests::worker(&app);
+    worker
+        .handle(integration_tests::stream_event(&acct, &ids[0]))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.wait_for_export(&acct, &ids[0]).await["status"],
+        "succeeded"
+    );
+    app.request_export(&acct, &json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_never_put_more_than_the_limit_in_flight() {
+    let app = spawn_app_with(Options {
+        trigger: false,
+        ..Options::default()
+    })
+    .await;
+    let acct = account();
+    let (body, bearer) = (json!({}), token(&acct));
+    let requests = (0..6).map(|_| app.post_with_token("/v1/exports", &body, Some(&bearer)));
+    let mut statuses: Vec<u16> = join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [202, 202, 202, 429, 429, 429]);
 }

@@ -17,14 +17,25 @@ pub struct CreateExport {
     jobs: ExportStore,
     events: EventStore,
     claim: AccountClaim,
+    /// Exports `pending` or `running` per account at most.
+    max_in_flight: usize,
 }
 
+/// What a caller over the limit is told to wait: about one small export's run.
+const RETRY_AFTER_SECONDS: u64 = 30;
+
 impl CreateExport {
-    pub fn new(jobs: ExportStore, events: EventStore, claim: AccountClaim) -> Self {
+    pub fn new(
+        jobs: ExportStore,
+        events: EventStore,
+        claim: AccountClaim,
+        max_in_flight: usize,
+    ) -> Self {
         Self {
             jobs,
             events,
             claim,
+            max_in_flight,
         }
     }
 
@@ -34,6 +45,7 @@ impl CreateExport {
             stack.export_store()?,
             stack.event_store()?,
             stack.settings.claim.clone(),
+            stack.settings.max_exports_in_flight,
         ))
     }
 }
@@ -56,9 +68,26 @@ impl Endpoint for CreateExport {
         );
         // The export covers the log up to its own request's entry (the worker waits for it).
         job.audit_key = Some(audit.entry.sort_key());
-        self.jobs
-            .create(&account, &job, &audit, &self.events, now)
+        let created = self
+            .jobs
+            .create(
+                &account,
+                &job,
+                &audit,
+                &self.events,
+                self.max_in_flight,
+                now,
+            )
             .await?;
+        if !created {
+            return Err(ApiError::TooManyRequests {
+                detail: format!(
+                    "this account already has {} exports pending or running; retry when one has finished",
+                    self.max_in_flight
+                ),
+                retry_after: RETRY_AFTER_SECONDS,
+            });
+        }
         tracing::info!(export = job.id.as_str(), "export requested");
         let location = format!("/v1/exports/{}", job.id.as_str());
         Ok(json_with_location(

@@ -201,15 +201,17 @@ impl<C: StreamConsumer> StreamTrigger<C> {
     }
 }
 
-/// The template's `FilterCriteria`: new jobs, and jobs a worker saved as `resuming`.
+/// The template's `FilterCriteria`: new jobs (items with a `job`, not the accounts' in-flight
+/// sets), and jobs a worker saved as `resuming`.
 pub fn matches_filter(record: &Record) -> bool {
     let name = record.event_name().map(|n| n.as_str()).unwrap_or_default();
-    let status = record
-        .dynamodb()
-        .and_then(|d| d.new_image())
+    let image = record.dynamodb().and_then(|d| d.new_image());
+    let status = image
         .and_then(|image| image.get("status"))
         .and_then(|v| v.as_s().ok());
-    name == "INSERT" || (name == "MODIFY" && status.map(String::as_str) == Some("resuming"))
+    let is_job = image.is_some_and(|image| image.contains_key("job"));
+    (name == "INSERT" && is_job)
+        || (name == "MODIFY" && status.map(String::as_str) == Some("resuming"))
 }
 
 /// The record as Lambda's event source mapping delivers it.

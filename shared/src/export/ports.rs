@@ -41,6 +41,13 @@ pub trait JobStore {
         job: &ExportJob,
         lease_until: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives up a finished job's place among the account's exports in flight (idempotent).
+    fn release(
+        &self,
+        account: &AccountId,
+        id: &ExportId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The log entries an export lists.
@@ -196,6 +203,10 @@ impl JobStore for ExportStore {
         lease_until: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         ExportStore::save(self, stored, job, lease_until)
+    }
+
+    async fn release(&self, account: &AccountId, id: &ExportId) -> Result<(), StoreError> {
+        ExportStore::release(self, account, id.as_str()).await
     }
 }
 

@@ -263,6 +263,12 @@ where
             );
             return Ok(Outcome::Skipped("export changed while running"));
         }
+        if job.status.is_finished()
+            && let Err(error) = self.jobs.release(account, id).await
+        {
+            // Its place is freed at the account's next request (a finished job holds none).
+            tracing::warn!(export = id.as_str(), %error, "releasing the export's place failed");
+        }
         tracing::info!(export = id.as_str(), outcome = ?outcome, "export invocation done");
         Ok(outcome)
     }
@@ -609,6 +615,8 @@ mod tests {
         fail_next_save_of: Option<ExportStatus>,
         /// `get` yields to other tasks after reading, so concurrent deliveries interleave there.
         yield_on_get: bool,
+        /// Jobs whose place in flight was given up, in order.
+        released: Vec<String>,
     }
 
     /// The export jobs table in memory, with [`ExportStore`]'s semantics: `save` writes only if
@@ -656,6 +664,11 @@ mod tests {
     }
 
     impl JobStore for MemoryJobs {
+        async fn release(&self, _account: &AccountId, id: &ExportId) -> Result<(), StoreError> {
+            self.0.lock().unwrap().released.push(id.as_str().to_owned());
+            Ok(())
+        }
+
         async fn get(
             &self,
             account: &AccountId,
@@ -1255,6 +1268,11 @@ mod tests {
         let outcome = h.run(&id, t0(), WHOLE).await.unwrap();
 
         assert_eq!(outcome, Outcome::Succeeded { rows: ROWS });
+        assert_eq!(
+            h.jobs.0.lock().unwrap().released,
+            [id.as_str()],
+            "a finished job gives up its place in flight"
+        );
         let file = h.file(&id).expect("the file is complete");
         assert!(file.bytes == h.expected_csv(), "exactly the rows, in order");
         let text = String::from_utf8(file.bytes.clone()).unwrap();

@@ -53,6 +53,11 @@ fn kind(error: &ApiError) -> Kind {
             "urn:security-logs:problem:payload-too-large",
             "Request body too large",
         ),
+        ApiError::TooManyRequests { .. } => (
+            429,
+            "urn:security-logs:problem:too-many-requests",
+            "Too many requests in flight",
+        ),
         ApiError::Storage(_) => (
             503,
             "urn:security-logs:problem:storage-unavailable",
@@ -116,6 +121,9 @@ pub fn problem(error: &ApiError) -> Response<Body> {
         }
         ApiError::MethodNotAllowed { allow, .. } => {
             headers.insert("allow", http::HeaderValue::from_static(allow));
+        }
+        ApiError::TooManyRequests { retry_after, .. } => {
+            headers.insert("retry-after", http::HeaderValue::from(*retry_after));
         }
         _ => {}
     }

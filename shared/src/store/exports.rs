@@ -8,19 +8,28 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::{Timestamp, ToSpan};
 
 use super::StoreError;
 use super::events::EventStore;
+use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{EXPIRES_AT, PK, SK};
-use crate::domain::export::{ExportId, ExportJob};
+use crate::domain::export::{ExportId, ExportJob, STALE_AFTER};
 use crate::domain::{AccountId, NewEvent};
 
 const STATUS: &str = "status";
 const VERSION: &str = "version";
 const LEASE_UNTIL: &str = "lease_until";
 const JOB: &str = "job";
+/// The set of an account's export ids in flight, in one item per account.
+const JOBS: &str = "jobs";
+const IN_FLIGHT: &str = "in_flight";
+
+/// Not an account (`#` never is one): the in-flight item stays out of the account's job list.
+fn in_flight_partition(account: &AccountId) -> String {
+    format!("{account}#exports")
+}
 
 /// A job with the version it was read at.
 #[derive(Debug, Clone)]
@@ -52,31 +61,123 @@ impl ExportStore {
         }
     }
 
-    /// Writes a new job and its `security_logs.exported` audit entry in one transaction:
-    /// either both exist (and the stream starts the worker) or neither does.
+    /// Writes a new job, its `security_logs.exported` audit entry and its place among the
+    /// account's exports in flight, in one transaction: all exist (and the stream starts the
+    /// worker) or none does. `Ok(false)` when `limit` exports are already in flight; jobs that
+    /// finished, went stale or are gone lose their place first, so a dead worker never holds one.
     pub async fn create(
         &self,
         account: &AccountId,
         job: &ExportJob,
         audit: &NewEvent,
         events: &EventStore,
+        limit: usize,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let put_job = Put::builder()
+    ) -> Result<bool, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let put_job = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(self.item(account, job, 1, 0)))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .expect("table and item are set");
+            let take_place = Update::builder()
+                .table_name(&self.table)
+                .key(PK, AttributeValue::S(in_flight_partition(account)))
+                .key(SK, AttributeValue::S(IN_FLIGHT.to_owned()))
+                .update_expression("ADD #jobs :job")
+                .condition_expression("attribute_not_exists(#jobs) OR size(#jobs) < :limit")
+                .expression_attribute_names("#jobs", JOBS)
+                .expression_attribute_values(
+                    ":job",
+                    AttributeValue::Ss(vec![job.id.as_str().to_owned()]),
+                )
+                .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+                .build()
+                .expect("table, key and expression are set");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put_job).build())
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(events.entry_put(audit, now))
+                        .build(),
+                )
+                .transact_items(TransactWriteItem::builder().update(take_place).build())
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(true),
+                Err(err) => err,
+            };
+            match super::record::cancellation(&err) {
+                Some(super::record::Outcome::ConditionsFailed(positions)) if positions == [2] => {
+                    if !self.free_places(account, now).await? {
+                        return Ok(false);
+                    }
+                }
+                Some(super::record::Outcome::Conflict) => backoff(attempt).await,
+                _ => return Err(StoreError::dynamo(err)),
+            }
+        }
+        Err(StoreError::Contention(
+            "the account's exports in flight kept changing",
+        ))
+    }
+
+    /// Frees the places of in-flight jobs that finished, went stale or are gone; whether any was.
+    async fn free_places(&self, account: &AccountId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut freed = false;
+        for id in self.in_flight(account).await? {
+            let done = match ExportId::parse(&id) {
+                Ok(parsed) => match self.get(account, &parsed).await? {
+                    None => true,
+                    Some(stored) => {
+                        stored.job.status.is_finished()
+                            || now.duration_since(stored.job.updated_at) > STALE_AFTER
+                    }
+                },
+                Err(_) => true,
+            };
+            if done {
+                self.release(account, &id).await?;
+                freed = true;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// The ids of the account's exports holding a place in flight.
+    pub async fn in_flight(&self, account: &AccountId) -> Result<Vec<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
             .table_name(&self.table)
-            .set_item(Some(self.item(account, job, 1, 0)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .build()
-            .expect("table and item are set");
+            .key(PK, AttributeValue::S(in_flight_partition(account)))
+            .key(SK, AttributeValue::S(IN_FLIGHT.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(output
+            .item
+            .and_then(|mut item| item.remove(JOBS))
+            .and_then(|jobs| jobs.as_ss().ok().cloned())
+            .unwrap_or_default())
+    }
+
+    /// Gives up a job's place in flight (when it finished; idempotent).
+    pub async fn release(&self, account: &AccountId, id: &str) -> Result<(), StoreError> {
         self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_job).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(events.entry_put(audit, now))
-                    .build(),
-            )
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(in_flight_partition(account)))
+            .key(SK, AttributeValue::S(IN_FLIGHT.to_owned()))
+            .update_expression("DELETE #jobs :job")
+            .expression_attribute_names("#jobs", JOBS)
+            .expression_attribute_values(":job", AttributeValue::Ss(vec![id.to_owned()]))
             .send()
             .await
             .map_err(StoreError::dynamo)?;
