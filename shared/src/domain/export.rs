@@ -15,9 +15,13 @@ use crate::integrity::evidence::EvidenceState;
 
 /// The same body limit as every route (413 above it).
 pub const MAX_REQUEST_BYTES: usize = super::new_event::MAX_BODY_BYTES;
-/// A job that made no progress for this long is reported as failed, so none is shown as
-/// running forever (a worker that crashed past its retries leaves exactly that behind).
+/// A running job that made no progress for this long is reported as failed, so none is shown
+/// as running forever (a worker that crashed past its retries leaves exactly that behind).
 pub const STALE_AFTER: SignedDuration = SignedDuration::from_mins(30);
+/// A pending job may wait behind its own account's earlier exports (the jobs stream runs one
+/// account's jobs in order); it is given up only when its stream record could be gone (the
+/// stream keeps records 24 hours).
+pub const PENDING_STALE_AFTER: SignedDuration = SignedDuration::from_hours(24);
 
 /// A job id: a ULID, so an account's jobs sort newest first by id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -351,6 +355,17 @@ impl ExportJob {
         )
     }
 
+    /// Whether the job stopped making progress: running without a write for [`STALE_AFTER`],
+    /// or pending for [`PENDING_STALE_AFTER`] (waiting in its account's queue is no failure).
+    pub fn is_stale(&self, now: Timestamp) -> bool {
+        let idle = now.duration_since(self.updated_at);
+        match self.status {
+            ExportStatus::Succeeded | ExportStatus::Failed => false,
+            ExportStatus::Pending => idle > PENDING_STALE_AFTER,
+            ExportStatus::Running | ExportStatus::Resuming => idle > STALE_AFTER,
+        }
+    }
+
     /// What callers see: `resuming` shows as `running`; a job stuck without progress shows
     /// as failed with a reason.
     pub fn view(
@@ -359,7 +374,7 @@ impl ExportJob {
         evidence: Option<DownloadLink>,
         now: Timestamp,
     ) -> ExportView<'_> {
-        let stale = !self.status.is_finished() && now.duration_since(self.updated_at) > STALE_AFTER;
+        let stale = self.is_stale(now);
         let (status, error) = match self.status {
             _ if stale => (
                 ShownStatus::Failed,
@@ -484,6 +499,12 @@ mod tests {
         let stale = job.view(None, None, later);
         assert_eq!(stale.status, ShownStatus::Failed);
         assert!(stale.error.unwrap().contains("request it again"));
+        // A pending job waiting behind its account's earlier exports is not failed.
+        job.status = ExportStatus::Pending;
+        assert_eq!(job.view(None, None, later).status, ShownStatus::Pending);
+        let next_day = now + SignedDuration::from_hours(25);
+        assert_eq!(job.view(None, None, next_day).status, ShownStatus::Failed);
+        job.status = ExportStatus::Resuming;
         let link = DownloadLink {
             url: "https://x".into(),
             expires_at: now,

@@ -15,7 +15,7 @@ use super::StoreError;
 use super::events::EventStore;
 use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{EXPIRES_AT, PK, SK};
-use crate::domain::export::{ExportId, ExportJob, STALE_AFTER};
+use crate::domain::export::{ExportId, ExportJob};
 use crate::domain::{AccountId, NewEvent};
 
 const STATUS: &str = "status";
@@ -134,10 +134,7 @@ impl ExportStore {
             let done = match ExportId::parse(&id) {
                 Ok(parsed) => match self.get(account, &parsed).await? {
                     None => true,
-                    Some(stored) => {
-                        stored.job.status.is_finished()
-                            || now.duration_since(stored.job.updated_at) > STALE_AFTER
-                    }
+                    Some(stored) => stored.job.status.is_finished() || stored.job.is_stale(now),
                 },
                 Err(_) => true,
             };
