@@ -247,6 +247,10 @@ pub struct Checkpoint {
     /// In the evidence phase: where the evidence writer stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceState>,
+    /// Bytes written but not yet in a part (base64), when the invocation's time ran out before
+    /// a part filled (a selective export): the next invocation's first part starts with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carry: Option<String>,
 }
 
 /// What a worker is writing: the CSV, then its evidence file.

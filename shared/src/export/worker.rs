@@ -37,6 +37,8 @@ use crate::store::exports::{ExportStore, StoredJob};
 use crate::store::exports_bucket::{
     BucketError, ExportsBucket, MIN_PART_BYTES, evidence_key, export_key,
 };
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -93,6 +95,10 @@ enum RunError {
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
 }
+
+/// At most this many bytes not yet in a part are carried in the job when time runs out before a
+/// part filled (base64 in the job item, which DynamoDB bounds at 400 KB).
+const MAX_CARRY: usize = 192 * 1024;
 
 /// How often the worker looks whether the sequencer appended the export's request entry.
 const SEAL_POLL: Duration = Duration::from_millis(200);
@@ -335,10 +341,11 @@ where
     ) -> Result<Checkpoint, RunError> {
         Ok(match checkpoint {
             Some(c) if !c.parts.is_empty() => c,
-            // No part uploaded yet: nothing to keep, start (over) with a new upload.
-            _ => Checkpoint {
+            // No part uploaded yet: a new upload, from where the checkpoint (if any, paused by
+            // time with its bytes carried) stands.
+            other => Checkpoint {
                 upload_id: self.bucket.start(key, filename).await?,
-                ..Checkpoint::default()
+                ..other.unwrap_or_default()
             },
         })
     }
@@ -397,6 +404,7 @@ where
             .as_ref()
             .ok_or(RunError::Evidence("the export has no checkpoint"))?;
         let part_bytes = self.settings.part_bytes.max(B::MIN_PART_BYTES);
+        let mut carried = take_carry(checkpoint)?;
         let mut writer = match checkpoint.evidence {
             Some(state) => EvidenceWriter::resume(state),
             None => {
@@ -446,8 +454,9 @@ where
                 } else {
                     writer.other(index, &LeafData::of(entry)?);
                 }
-                if writer.len() >= part_bytes {
-                    self.upload(key, checkpoint, writer.take()).await?;
+                if carried.len() + writer.len() >= part_bytes {
+                    let bytes = with_carry(&mut carried, writer.take());
+                    self.upload(key, checkpoint, bytes).await?;
                     checkpoint.after = Some(entry.sort_key());
                     if self.near(deadline) {
                         checkpoint.evidence = Some(writer.state());
@@ -459,9 +468,17 @@ where
                 Some(position) => after = Some(position),
                 None => break,
             }
+            // Time is running out before a part filled: carry the bytes, as rows do.
+            if self.near(deadline) && carried.len() + writer.len() <= MAX_CARRY {
+                checkpoint.after = after.clone();
+                checkpoint.evidence = Some(writer.state());
+                checkpoint.carry = Some(STANDARD.encode(with_carry(&mut carried, writer.take())));
+                return Ok(Progress::Paused(checkpoint.clone()));
+            }
         }
         writer.finish();
-        self.upload(key, checkpoint, writer.take()).await?;
+        let rest = with_carry(&mut carried, writer.take());
+        self.upload(key, checkpoint, rest).await?;
         self.bucket
             .complete(key, &checkpoint.upload_id, &checkpoint.parts)
             .await?;
@@ -481,7 +498,8 @@ where
         checkpoint: &mut Checkpoint,
         deadline: Timestamp,
     ) -> Result<Progress, RunError> {
-        let start = if checkpoint.parts.is_empty() {
+        let mut carried = take_carry(checkpoint)?;
+        let start = if checkpoint.parts.is_empty() && carried.is_empty() {
             CsvStart::Fresh
         } else {
             CsvStart::Resumed
@@ -518,8 +536,9 @@ where
                     continue;
                 }
                 encoder.row(entry);
-                if encoder.buffered() >= part_bytes {
-                    self.upload(key, checkpoint, encoder.take()).await?;
+                if carried.len() + encoder.buffered() >= part_bytes {
+                    let bytes = with_carry(&mut carried, encoder.take());
+                    self.upload(key, checkpoint, bytes).await?;
                     checkpoint.rows += encoder.rows() - rows_in_parts;
                     rows_in_parts = encoder.rows();
                     checkpoint.after = Some(entry.sort_key());
@@ -532,8 +551,17 @@ where
                 Some(position) => after = Some(position),
                 None => break,
             }
+            // Time is running out before a part filled (a selective export): keep the bytes
+            // in the job and continue after this page in the next invocation.
+            let pending = carried.len() + encoder.buffered();
+            if deadline.duration_since(self.clock.now()) < reserve && pending <= MAX_CARRY {
+                checkpoint.rows += encoder.rows() - rows_in_parts;
+                checkpoint.after = after.clone();
+                checkpoint.carry = Some(STANDARD.encode(with_carry(&mut carried, encoder.take())));
+                return Ok(Progress::Paused(checkpoint.clone()));
+            }
         }
-        let rest = encoder.take();
+        let rest = with_carry(&mut carried, encoder.take());
         if !rest.is_empty() || checkpoint.parts.is_empty() {
             self.upload(key, checkpoint, rest).await?;
         }
@@ -568,6 +596,26 @@ where
         checkpoint.bytes += size;
         Ok(())
     }
+}
+
+/// The bytes a paused invocation carried over, taken out of the checkpoint.
+fn take_carry(checkpoint: &mut Checkpoint) -> Result<Vec<u8>, RunError> {
+    match checkpoint.carry.take() {
+        None => Ok(Vec::new()),
+        Some(text) => STANDARD
+            .decode(text)
+            .map_err(|_| RunError::Evidence("the checkpoint's carried bytes are not base64")),
+    }
+}
+
+/// `bytes` after what was carried over (once).
+fn with_carry(carried: &mut Vec<u8>, bytes: Vec<u8>) -> Vec<u8> {
+    if carried.is_empty() {
+        return bytes;
+    }
+    let mut all = std::mem::take(carried);
+    all.extend_from_slice(&bytes);
+    all
 }
 
 /// Entries that expire before this are left out of an export with evidence (both files).
@@ -763,22 +811,30 @@ mod tests {
             if state.fail_page == Some(state.pages_read) {
                 return Err(StoreError::Dynamo("injected: Query failed".into()));
             }
-            let mut matching = state.entries.iter().filter(|e| {
+            let mut in_range = state.entries.iter().filter(|e| {
                 filter.from.is_none_or(|from| e.occurred_at >= from)
                     && filter.to.is_none_or(|to| e.occurred_at <= to)
                     && (filter.types.is_empty() || filter.types.contains(&e.event_type))
-                    && filter
-                        .actor
-                        .as_ref()
-                        .is_none_or(|actor| *actor == e.actor.id)
                     && after.is_none_or(|after| e.sort_key().as_str() < after)
             });
-            let entries: Vec<LogEntry> = matching.by_ref().take(limit).cloned().collect();
-            let resume_after = if matching.next().is_some() {
-                entries.last().map(LogEntry::sort_key)
+            // Like a Query with a FilterExpression: `limit` items read, the actor filter
+            // applied to them, so a thin filter gives short pages that resume where they read to.
+            let read: Vec<&LogEntry> = in_range.by_ref().take(limit).collect();
+            let resume_after = if in_range.next().is_some() {
+                read.last().map(|e| e.sort_key())
             } else {
                 None
             };
+            let entries: Vec<LogEntry> = read
+                .into_iter()
+                .filter(|e| {
+                    filter
+                        .actor
+                        .as_ref()
+                        .is_none_or(|actor| *actor == e.actor.id)
+                })
+                .cloned()
+                .collect();
             Ok(Page {
                 entries,
                 resume_after,
@@ -1651,6 +1707,75 @@ mod tests {
             "the checkpointed evidence differs from a single run"
         );
         verify_export(&h, &resumed);
+    }
+
+    /// Issue "load and faults": an export whose filter matches little fills no part before its
+    /// time runs out; it must still checkpoint (by time, carrying its few bytes), and the file
+    /// must be the one a single run writes.
+    #[tokio::test]
+    async fn a_selective_export_checkpoints_by_time_and_writes_the_same_files() {
+        for with_evidence in [false, true] {
+            let h = Harness::new();
+            let new_job = |h: &Harness| {
+                let id = if with_evidence {
+                    h.pending_job_with_evidence()
+                } else {
+                    h.pending_job()
+                };
+                let mut jobs = h.jobs.0.lock().unwrap();
+                let stored = jobs
+                    .jobs
+                    .get_mut(&(h.account.as_str().to_owned(), id.as_str().to_owned()))
+                    .unwrap();
+                stored.job.filters.filter.actor = Some("u_7".into());
+                id
+            };
+            let single = new_job(&h);
+            assert_eq!(
+                h.run(&single, t0(), WHOLE).await.unwrap(),
+                Outcome::Succeeded { rows: 1 }
+            );
+
+            let paused = new_job(&h);
+            let (mut now, mut invocations, mut carried) = (t0(), 0, 0);
+            loop {
+                invocations += 1;
+                assert!(invocations <= 100, "no progress");
+                match h.run(&paused, now, SHORT).await.unwrap() {
+                    Outcome::Checkpointed { .. } => {
+                        let checkpoint = h.job(&paused).job.checkpoint.unwrap();
+                        if checkpoint.carry.is_some() {
+                            carried += 1;
+                        }
+                    }
+                    Outcome::Succeeded { rows } => {
+                        assert_eq!(rows, 1);
+                        break;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+                now += SignedDuration::from_secs(5);
+            }
+            assert!(
+                carried >= 2,
+                "paused by time, carrying its bytes: {carried}"
+            );
+            assert!(
+                h.file(&paused).unwrap().bytes == h.file(&single).unwrap().bytes,
+                "the CSV of a run paused by time differs from a single run"
+            );
+            if with_evidence {
+                let a = h.evidence(&paused).unwrap();
+                let b = String::from_utf8(h.evidence(&single).unwrap().bytes)
+                    .unwrap()
+                    .replace(single.as_str(), paused.as_str());
+                assert!(
+                    a.bytes == b.as_bytes(),
+                    "the evidence differs from a single run"
+                );
+                verify_export(&h, &paused);
+            }
+        }
     }
 
     #[tokio::test]
