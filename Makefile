@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins bench-micro build bench deploy
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
@@ -58,6 +58,11 @@ bench-evidence:
 bench-signins: venv
 	$(CARGO) build --release -p signin-bench
 	target/release/signin-bench
+
+## load: 20 producers (20,000 events, 50 accounts), 20 dashboards and 10 exports against a fresh
+## dev server on loopback, at most 15 minutes; then every event and export checked (exit 1 if not)
+load:
+	infra/with-dev-server.sh target/debug/load
 
 ## bench-micro: criterion benchmarks (CSV rendering vs raw csv::Writer; list page for 100 entries)
 bench-micro:

@@ -2,12 +2,8 @@
 //! server's router on a free loopback port, reached over real HTTP.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use dev_server::streams::StreamTrigger;
 use dev_server::{App, LocalS3, LocalStack, Tables, jwt, router};
 use export_worker::{StreamEvent, Worker};
@@ -177,65 +173,7 @@ pub fn token(account: &str) -> String {
     jwt::unsigned_token(&json!({"account_id": account, "sub": "u_1"}))
 }
 
-/// How an internal service signs its ingest requests: SigV4 by the AWS SDK's own signer
-/// (`aws-sigv4`), for API Gateway (`execute-api`) in `us-east-1`. Locally the credentials are
-/// `local`/`local` (../shared/API.md, "Who is calling"); tests vary them to see refusals.
-#[derive(Debug, Clone)]
-pub struct Signer {
-    pub access_key: &'static str,
-    pub secret: &'static str,
-    pub region: &'static str,
-    pub service: &'static str,
-    /// The signing time, sent as `x-amz-date`.
-    pub time: SystemTime,
-}
-
-impl Signer {
-    /// The local development credentials, signing now.
-    pub fn local() -> Self {
-        Self {
-            access_key: "local",
-            secret: "local",
-            region: "us-east-1",
-            service: "execute-api",
-            time: SystemTime::now(),
-        }
-    }
-
-    /// The headers that sign this request (`authorization`, `x-amz-date`); `headers` are signed
-    /// too, like `host`, which comes from `url`.
-    pub fn sign(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Vec<(String, String)> {
-        let identity: Identity =
-            Credentials::new(self.access_key, self.secret, None, None, "tests").into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(self.region)
-            .name(self.service)
-            .time(self.time)
-            .settings(SigningSettings::default())
-            .build()
-            .expect("signing params")
-            .into();
-        let request = SignableRequest::new(
-            method,
-            url,
-            headers.iter().copied(),
-            SignableBody::Bytes(body),
-        )
-        .expect("signable request");
-        let (instructions, _signature) = sign(request, &params).expect("signs").into_parts();
-        instructions
-            .headers()
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .collect()
-    }
-}
+pub use dev_server::sigv4::Signer;
 
 impl TestApp {
     pub fn events_url(&self) -> String {

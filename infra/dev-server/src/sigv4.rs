@@ -333,6 +333,66 @@ fn signing_time(parts: &http::request::Parts) -> Result<Timestamp, Denied> {
     Ok(time)
 }
 
+/// How an internal service signs its ingest requests: SigV4 by the AWS SDK's own signer
+/// (`aws-sigv4`), for API Gateway (`execute-api`) in `us-east-1`. Locally the credentials are
+/// `local`/`local` (../shared/API.md, "Who is calling"); tests vary them to see refusals.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    pub access_key: &'static str,
+    pub secret: &'static str,
+    pub region: &'static str,
+    pub service: &'static str,
+    /// The signing time, sent as `x-amz-date`.
+    pub time: SystemTime,
+}
+
+impl Signer {
+    /// The local development credentials, signing now.
+    pub fn local() -> Self {
+        Self {
+            access_key: "local",
+            secret: "local",
+            region: "us-east-1",
+            service: "execute-api",
+            time: SystemTime::now(),
+        }
+    }
+
+    /// The headers that sign this request (`authorization`, `x-amz-date`); `headers` are signed
+    /// too, like `host`, which comes from `url`.
+    pub fn sign(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<(String, String)> {
+        let identity: Identity =
+            Credentials::new(self.access_key, self.secret, None, None, "local").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(self.region)
+            .name(self.service)
+            .time(self.time)
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing params")
+            .into();
+        let request = SignableRequest::new(
+            method,
+            url,
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .expect("signable request");
+        let (instructions, _signature) = sign(request, &params).expect("signs").into_parts();
+        instructions
+            .headers()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

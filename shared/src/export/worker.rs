@@ -100,6 +100,10 @@ enum RunError {
 /// part filled (base64 in the job item, which DynamoDB bounds at 400 KB).
 const MAX_CARRY: usize = 192 * 1024;
 
+/// How long after its request an export keeps waiting (over several invocations) for the
+/// sequencer to reach it, before it fails.
+const SEAL_GIVE_UP: SignedDuration = SignedDuration::from_mins(15);
+
 /// How often the worker looks whether the sequencer appended the export's request entry.
 const SEAL_POLL: Duration = Duration::from_millis(200);
 
@@ -289,7 +293,17 @@ where
         if let Some(audit_key) = job.audit_key.clone()
             && job.log.is_none()
         {
-            job.log = Some(self.seal(account, &audit_key).await?);
+            match self.seal(account, &audit_key).await {
+                Ok(log) => job.log = Some(log),
+                // The sequencer is behind (a burst of ingest): hand over to a fresh invocation
+                // and wait again, up to a limit, rather than fail a request that will succeed.
+                Err(RunError::Unsealed)
+                    if self.clock.now().duration_since(job.created_at) < SEAL_GIVE_UP =>
+                {
+                    return Ok(Progress::Paused(checkpoint.unwrap_or_default()));
+                }
+                Err(error) => return Err(error),
+            }
         }
         if job.phase == ExportPhase::Rows {
             let key = export_key(account, job.id.as_str());
@@ -1779,17 +1793,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_export_whose_request_never_reaches_the_log_fails_with_a_reason() {
+    async fn an_export_waits_for_the_log_then_fails_with_a_reason_if_it_never_comes() {
         let h = Harness::new();
         let id = h.pending_job_with_evidence();
-        h.log.indices.lock().unwrap().clear();
-        match h.run(&id, t0(), WHOLE).await.unwrap() {
+        let indices = std::mem::take(&mut *h.log.indices.lock().unwrap());
+        // The sequencer is behind: the invocation hands over instead of failing.
+        assert_eq!(
+            h.run(&id, t0(), WHOLE).await.unwrap(),
+            Outcome::Checkpointed { rows: 0 }
+        );
+        assert_eq!(h.job(&id).job.status, ExportStatus::Resuming);
+        // Still behind a quarter of an hour after the request: failed, with a reason.
+        let late = requested() + SignedDuration::from_mins(16);
+        match h.run(&id, late, WHOLE).await.unwrap() {
             Outcome::Failed { reason } => {
                 assert!(reason.contains("tamper-evident log"), "{reason}")
             }
             other => panic!("unexpected {other:?}"),
         }
         assert!(h.file(&id).is_none() && h.evidence(&id).is_none());
+        // Had it caught up in between, the export would have gone on.
+        *h.log.indices.lock().unwrap() = indices;
+        let other = h.pending_job_with_evidence();
+        assert_eq!(
+            h.run(&other, t0(), WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
     }
 
     #[tokio::test]
