@@ -17,11 +17,12 @@ use std::ops::Range;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::StoreError;
+use super::batch::batch_get;
 use super::events::{attr_s, text};
-use super::record::{Outcome, absent_put, cancellation};
+use super::record::{Outcome, TRANSACTION_MAX, absent_put, cancellation};
 use super::schema::{PK, SK};
 use crate::domain::AccountId;
 use crate::integrity::merkle::{Hash, HashSource};
@@ -87,44 +88,20 @@ impl LogStore {
         }
     }
 
-    /// The tiles `ids` (complete, so never changing: an eventually consistent read is exact).
+    /// The tiles `ids` (complete, so never changing).
     pub async fn read_tiles(
         &self,
         account: &AccountId,
         ids: &[TileId],
     ) -> Result<HashMap<TileId, Vec<Hash>>, StoreError> {
         let mut tiles = HashMap::new();
-        for chunk in ids.chunks(100) {
-            let mut keys = KeysAndAttributes::builder();
-            for id in chunk {
-                keys = keys.keys(Self::key(account, &tile_key(*id)));
-            }
-            let mut request =
-                HashMap::from([(self.table.clone(), keys.build().expect("keys are set"))]);
-            for attempt in 0..super::retry::MAX_ATTEMPTS {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(request))
-                    .send()
-                    .await
-                    .map_err(StoreError::dynamo)?;
-                for item in output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let id = parse_tile_key(&text(&item, SK)?)?;
-                    tiles.insert(id, hashes_of(&item, HASHES)?);
-                }
-                request = output.unprocessed_keys.unwrap_or_default();
-                if request.is_empty() {
-                    break;
-                }
-                super::retry::backoff(attempt).await;
-            }
-            if !request.is_empty() {
-                return Err(StoreError::Unprocessed(request.len()));
+        for chunk in ids.chunks(TRANSACTION_MAX) {
+            let keys: Vec<(String, String)> = chunk
+                .iter()
+                .map(|id| (account.as_str().to_owned(), tile_key(*id)))
+                .collect();
+            for ((_, sk), item) in batch_get(&self.client, &self.table, &keys).await? {
+                tiles.insert(parse_tile_key(&sk)?, hashes_of(&item, HASHES)?);
             }
         }
         Ok(tiles)

@@ -8,6 +8,7 @@
 //!   the sequencer once the entry is in its account's Merkle log ([`log`], the log table).
 
 pub mod aws;
+mod batch;
 pub mod cursor_keys;
 pub mod events;
 pub mod exports;

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use jiff::Timestamp;
 
 use super::StoreError;
@@ -294,57 +294,12 @@ impl EventStore {
             .collect()
     }
 
-    /// Strongly consistent BatchGetItem of `(pk, sk)` keys (at most 100), unprocessed keys
-    /// retried with backoff.
+    /// Strongly consistent BatchGetItem of `(pk, sk)` keys of the events table (at most 100).
     pub(super) async fn batch_get(
         &self,
         keys: &[(String, String)],
     ) -> Result<HashMap<(String, String), HashMap<String, AttributeValue>>, StoreError> {
-        debug_assert!(keys.len() <= TRANSACTION_MAX);
-        let unique: HashSet<&(String, String)> = keys.iter().collect();
-        let mut request = KeysAndAttributes::builder().consistent_read(true);
-        for (pk, sk) in unique {
-            request = request.keys(HashMap::from([
-                (PK.to_owned(), attr_s(pk)),
-                (SK.to_owned(), attr_s(sk)),
-            ]));
-        }
-        let mut pending = Some(
-            request
-                .build()
-                .map_err(|e| StoreError::Dynamo(Box::new(e)))?,
-        );
-        let mut found = HashMap::new();
-        for attempt in 0..MAX_ATTEMPTS {
-            let Some(keys) = pending.take() else {
-                return Ok(found);
-            };
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(StoreError::dynamo)?;
-            for item in output
-                .responses
-                .and_then(|mut by_table| by_table.remove(&self.table))
-                .unwrap_or_default()
-            {
-                found.insert((text(&item, PK)?, text(&item, SK)?), item);
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut by_table| by_table.remove(&self.table))
-                .filter(|k| !k.keys().is_empty());
-            if pending.is_some() {
-                backoff(attempt).await;
-            }
-        }
-        match pending {
-            None => Ok(found),
-            Some(keys) => Err(StoreError::Unprocessed(keys.keys().len())),
-        }
+        super::batch::batch_get(&self.client, &self.table, keys).await
     }
 
     /// One `TransactWriteItems`; a cancellation is an outcome, any other failure an error.
