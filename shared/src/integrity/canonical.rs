@@ -138,14 +138,7 @@ pub enum LeafError {
 
 impl LeafData {
     pub fn of(entry: &LogEntry) -> Result<Self, CanonicalError> {
-        let canonical = canonical_entry(entry)?;
-        Ok(Self {
-            event_type: entry.event_type.as_str().to_owned(),
-            occurred_at: entry.occurred_at.to_string(),
-            actor_id: entry.actor.id.clone(),
-            entry_sha256: Sha256::digest(canonical.as_bytes()).into(),
-            unfamiliar: entry.unfamiliar.is_some(),
-        })
+        Ok(Self::of_canonical(entry, &canonical_entry(entry)?))
     }
 
     /// The leaf data of `entry` whose canonical JSON, already computed, is `canonical`.

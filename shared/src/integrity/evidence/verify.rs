@@ -152,7 +152,7 @@ pub fn verify(
         if line == LEAVES_OPEN {
             break;
         }
-        let text: String = serde_json::from_str(item(&line, &mut first_item, number)?)
+        let text: String = serde_json::from_str(item(line, &mut first_item, number)?)
             .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
         let bytes = STANDARD
             .decode(text)
@@ -180,7 +180,7 @@ pub fn verify(
         if line == CLOSE {
             break;
         }
-        let leaf: Item = serde_json::from_str(item(&line, &mut first_item, number)?)
+        let leaf: Item = serde_json::from_str(item(line, &mut first_item, number)?)
             .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
         check.leaf(leaf)?;
     }
@@ -219,7 +219,8 @@ struct Lines<R> {
 }
 
 impl<R: Read> Lines<R> {
-    fn next(&mut self) -> Result<Option<String>, VerifyError> {
+    /// The next line, borrowed from the reader's buffer (no copy per line).
+    fn next(&mut self) -> Result<Option<&str>, VerifyError> {
         self.line.clear();
         let read = self
             .reader
@@ -229,12 +230,7 @@ impl<R: Read> Lines<R> {
             return Ok(None);
         }
         self.number += 1;
-        Ok(Some(
-            self.line
-                .strip_suffix('\n')
-                .unwrap_or(&self.line)
-                .to_owned(),
-        ))
+        Ok(Some(self.line.strip_suffix('\n').unwrap_or(&self.line)))
     }
 }
 
