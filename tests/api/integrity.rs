@@ -17,20 +17,6 @@ use seclog::store::events::EventStore;
 use seclog::store::log::LogStore;
 use serde_json::Value;
 
-async fn get_text(app: &TestApp, acct: &str, path: &str) -> (u16, String) {
-    let response = app
-        .http
-        .get(format!("{}{path}", app.base))
-        .bearer_auth(token(acct))
-        .send()
-        .await
-        .expect("request");
-    (
-        response.status().as_u16(),
-        response.text().await.expect("body"),
-    )
-}
-
 /// The account's stored entries (producer and all), in log order once all are sequenced.
 async fn stored_entries(app: &TestApp, acct: &str) -> Vec<LogEntry> {
     let store = EventStore::new(app.dynamodb.clone(), &app.tables.events, 365);
@@ -53,11 +39,11 @@ async fn stored_entries(app: &TestApp, acct: &str) -> Vec<LogEntry> {
 /// Waits (bounded) until every entry of the account has its `log_index` and the checkpoint
 /// covers them all; returns the verified checkpoint.
 async fn sequenced(app: &TestApp, acct: &str, count: u64) -> Checkpoint {
-    let (status, key) = get_text(app, acct, "/v1/integrity/key").await;
+    let (status, key) = app.get_text(acct, "/v1/integrity/key").await;
     assert_eq!(status, 200, "{key}");
     let key = VerifierKey::parse(key.trim_end()).expect("a C2SP verifier key");
     for _ in 0..300 {
-        let (status, note) = get_text(app, acct, "/v1/integrity/checkpoint").await;
+        let (status, note) = app.get_text(acct, "/v1/integrity/checkpoint").await;
         if status == 200 {
             let checkpoint = verify_checkpoint(&note, &key).expect("the checkpoint verifies");
             if checkpoint.size == count {
@@ -95,7 +81,7 @@ fn hashes(proof: &Value) -> Vec<Hash> {
 async fn entries_are_sequenced_and_the_signed_checkpoint_commits_to_them() {
     let app = spawn_app().await;
     let acct = account();
-    let (status, _) = get_text(&app, &acct, "/v1/integrity/checkpoint").await;
+    let (status, _) = app.get_text(&acct, "/v1/integrity/checkpoint").await;
     assert_eq!(status, 404, "an empty log has no checkpoint");
 
     app.ingest((0..5).map(|m| event(&acct, "login", m)).collect())
@@ -112,7 +98,7 @@ async fn entries_are_sequenced_and_the_signed_checkpoint_commits_to_them() {
     assert!(listed.iter().all(|e| e["log_index"].is_u64()), "{listed:?}");
 
     // The key is the test key, named after the account.
-    let (_, key) = get_text(&app, &acct, "/v1/integrity/key").await;
+    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
     let expected = VerifierKey::new(
         &checkpoint.origin,
         &seclog::integrity::note::Signer::public_key(&LocalSigner::from_seed(&TEST_LOG_SEED)),
@@ -288,24 +274,10 @@ async fn an_export_comes_with_evidence_that_proves_it_offline_and_catches_an_edi
     let export = app.wait_for_export(&acct, &id).await;
     assert_eq!(export["status"], "succeeded", "{export}");
     assert_eq!(export["row_count"], 6);
-    let download = |url: &Value| {
-        let url = url.as_str().expect("a link").to_owned();
-        let http = app.http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-                .to_vec()
-        }
-    };
-    let csv = download(&export["download_url"]).await;
-    let evidence = download(&export["evidence_url"]).await;
+    let csv = app.fetch(&export["download_url"]).await.into_bytes();
+    let evidence = app.fetch(&export["evidence_url"]).await.into_bytes();
 
-    let (_, key) = get_text(&app, &acct, "/v1/integrity/key").await;
+    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
     let key = VerifierKey::parse(key.trim_end()).unwrap();
     let verified =
         seclog::integrity::evidence::verify(csv.as_slice(), evidence.as_slice(), &key, None)
@@ -359,28 +331,13 @@ async fn an_export_over_expired_entries_says_so_and_still_verifies() {
     let id = app.request_export(&acct, &serde_json::json!({})).await;
     let export = app.wait_for_export(&acct, &id).await;
     assert_eq!(export["status"], "succeeded", "{export}");
-    let csv = app
-        .http
-        .get(export["download_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let evidence = app
-        .http
-        .get(export["evidence_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let (_, key) = get_text(&app, &acct, "/v1/integrity/key").await;
+    let csv = app.fetch(&export["download_url"]).await;
+    let evidence = app.fetch(&export["evidence_url"]).await;
+    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
     let key = VerifierKey::parse(key.trim_end()).unwrap();
     let verified =
-        seclog::integrity::evidence::verify(&csv[..], &evidence[..], &key, None).unwrap();
+        seclog::integrity::evidence::verify(csv.as_bytes(), evidence.as_bytes(), &key, None)
+            .unwrap();
     assert_eq!((verified.rows, verified.size, verified.expired), (3, 4, 1));
     assert!(
         verified.to_string().contains("1 leaves had expired"),
@@ -408,8 +365,8 @@ async fn an_independent_implementation_verifies_our_checkpoints() {
     app.ingest((0..3).map(|m| event(&acct, "login", m)).collect())
         .await;
     let checkpoint = sequenced(&app, &acct, 3).await;
-    let (_, key) = get_text(&app, &acct, "/v1/integrity/key").await;
-    let (_, note) = get_text(&app, &acct, "/v1/integrity/checkpoint").await;
+    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
+    let (_, note) = app.get_text(&acct, "/v1/integrity/checkpoint").await;
     let dir = tempfile::tempdir().unwrap();
     let run = |note: &str| {
         let path = dir.path().join("note.txt");

@@ -243,15 +243,7 @@ async fn the_unfamiliar_filter_pages_and_the_csv_has_the_column() {
     let export = app.wait_for_export(&acct, &id).await;
     assert_eq!(export["row_count"], 6, "{export}");
     assert_eq!(export["filters"]["unfamiliar"], true);
-    let csv = app
-        .http
-        .get(export["download_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.fetch(&export["download_url"]).await;
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     assert_eq!(header.get(10), Some("Unfamiliar"));

@@ -279,6 +279,29 @@ impl TestApp {
         panic!("export {id} did not finish");
     }
 
+    /// A dashboard route's status and body as text (`text/plain` answers, JSON kept verbatim).
+    pub async fn get_text(&self, account: &str, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token(account))
+            .send()
+            .await
+            .expect("request");
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+        )
+    }
+
+    /// The file behind a presigned link of an export object (`download_url`, `evidence_url`).
+    pub async fn fetch(&self, link: &Value) -> String {
+        let url = link.as_str().expect("a link");
+        let response = self.http.get(url).send().await.expect("request");
+        assert_eq!(response.status(), 200, "{url}");
+        response.text().await.expect("body")
+    }
+
     pub async fn get_with_token(&self, path_and_query: &str, token: Option<&str>) -> (u16, Value) {
         let mut request = self.http.get(format!("{}{path_and_query}", self.base));
         if let Some(token) = token {

@@ -1267,13 +1267,18 @@ mod tests {
                 .find(|e| e.event_type == EventType::SecurityLogsExported)
                 .unwrap()
                 .sort_key();
+            self.edit_job(&id, |job| job.audit_key = Some(audit));
+            id
+        }
+
+        /// Changes a stored job in place (what the API would have created differently).
+        fn edit_job(&self, id: &ExportId, change: impl FnOnce(&mut ExportJob)) {
             let mut jobs = self.jobs.0.lock().unwrap();
             let stored = jobs
                 .jobs
                 .get_mut(&(self.account.as_str().to_owned(), id.as_str().to_owned()))
-                .unwrap();
-            stored.job.audit_key = Some(audit);
-            id
+                .expect("the job exists");
+            change(&mut stored.job);
         }
 
         fn evidence(&self, id: &ExportId) -> Option<StoredFile> {
@@ -1663,14 +1668,7 @@ mod tests {
     async fn a_filtered_export_proves_the_other_entries_do_not_match() {
         let h = Harness::new();
         let id = h.pending_job_with_evidence();
-        {
-            let mut jobs = h.jobs.0.lock().unwrap();
-            let stored = jobs
-                .jobs
-                .get_mut(&(h.account.as_str().to_owned(), id.as_str().to_owned()))
-                .unwrap();
-            stored.job.filters.filter.actor = Some("u_3".into());
-        }
+        h.edit_job(&id, |job| job.filters.filter.actor = Some("u_3".into()));
         assert_eq!(
             h.run(&id, t0(), WHOLE).await.unwrap(),
             Outcome::Succeeded { rows: 1 }
@@ -1736,12 +1734,7 @@ mod tests {
                 } else {
                     h.pending_job()
                 };
-                let mut jobs = h.jobs.0.lock().unwrap();
-                let stored = jobs
-                    .jobs
-                    .get_mut(&(h.account.as_str().to_owned(), id.as_str().to_owned()))
-                    .unwrap();
-                stored.job.filters.filter.actor = Some("u_7".into());
+                h.edit_job(&id, |job| job.filters.filter.actor = Some("u_7".into()));
                 id
             };
             let single = new_job(&h);

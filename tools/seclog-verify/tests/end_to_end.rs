@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use integration_tests::{account, event, spawn_app, token};
+use integration_tests::{account, event, spawn_app};
 use serde_json::json;
 
 fn verify(csv: &Path, evidence: &Path, key: &str) -> (i32, String) {
@@ -33,22 +33,9 @@ async fn a_downloaded_export_verifies_and_every_tampering_fails() {
         .await;
     let export = app.wait_for_export(&acct, &id).await;
     assert_eq!(export["status"], "succeeded", "{export}");
-    let get = |url: &str| {
-        let (http, url) = (app.http.clone(), url.to_owned());
-        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
-    };
-    let csv = get(export["download_url"].as_str().unwrap()).await;
-    let evidence = get(export["evidence_url"].as_str().unwrap()).await;
-    let key = app
-        .http
-        .get(format!("{}/v1/integrity/key", app.base))
-        .bearer_auth(token(&acct))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.fetch(&export["download_url"]).await;
+    let evidence = app.fetch(&export["evidence_url"]).await;
+    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
 
     let dir = tempfile::tempdir().unwrap();
     let evidence_path = dir.path().join("evidence.json");
