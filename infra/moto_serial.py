@@ -126,5 +126,42 @@ def _transact_with_item_backups(self, transact_items):
 
 DynamoDBBackend.transact_write_items = _transact_with_item_backups
 
+
+# moto answers every Query by sorting the whole table (`all_items`), then keeping the queried
+# partition: about 220 ms per Query at 20,000 items, so a load test measures moto's sort. A
+# table Query here reads only its partition; an index Query still looks at every item (moto
+# keeps no index) but skips the table-wide sort, since it sorts its matches itself. The
+# results are the same items in the same order.
+_query = Table.query
+_all_items = Table.all_items
+_partition = None  # (table, hash key) of the table Query in progress
+
+
+def _items_for_query(self):
+    if _partition is not None and _partition[0] is self:
+        items = list(self.items.get(_partition[1], {}).values())
+        items.sort(key=lambda item: item.range_key)
+        return items
+    if _partition is not None:  # an index Query on this table: its own sort follows
+        if self.range_key_attr:
+            return [item for part in self.items.values() for item in part.values()]
+        return list(self.items.values())
+    return _all_items(self)
+
+
+def _query_one_partition(self, hash_key, *args, **kwargs):
+    global _partition
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    table_query = index_name is None and hash_key is not None and self.range_key_attr
+    _partition = (self, hash_key) if table_query else (None, None)
+    try:
+        return _query(self, hash_key, *args, **kwargs)
+    finally:
+        _partition = None
+
+
+Table.all_items = _items_for_query
+Table.query = _query_one_partition
+
 if __name__ == "__main__":
     sys.exit(moto.server.main())
