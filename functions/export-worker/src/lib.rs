@@ -8,8 +8,9 @@ use seclog::domain::AccountId;
 use seclog::domain::export::ExportId;
 use seclog::export::ports::LogSealer;
 use seclog::export::worker::{ExportWorker, Outcome};
+use seclog::store::exports::VERSION_ATTRIBUTE;
 
-pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 
 pub struct Worker {
     worker: ExportWorker,
@@ -41,15 +42,7 @@ impl Worker {
             .map_err(|e| Error::from(format!("bad deadline: {e}")))?;
         let mut outcomes = Vec::with_capacity(event.payload.records.len());
         for record in &event.payload.records {
-            let keys = &record.change.keys;
-            let text = |name: &str| match keys.get(name) {
-                Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
-                _ => None,
-            };
-            let (Some(account), Some(id)) = (
-                text("pk").and_then(|a| AccountId::parse(&a).ok()),
-                text("sk").and_then(|i| ExportId::parse(&i).ok()),
-            ) else {
+            let Some((account, id)) = export_of(record) else {
                 tracing::warn!(
                     event_id = record.event_id,
                     "stream record without an export key; skipped"
@@ -57,8 +50,28 @@ impl Worker {
                 outcomes.push(Outcome::Skipped("not an export job"));
                 continue;
             };
-            outcomes.push(self.worker.run(&account, &id, deadline).await?);
+            // The job's version this record wrote: tells a retry after a dead invocation.
+            let version = match record.change.new_image.get(VERSION_ATTRIBUTE) {
+                Some(serde_dynamo::AttributeValue::N(n)) => n.parse().ok(),
+                _ => None,
+            };
+            outcomes.push(
+                self.worker
+                    .run_delivery(&account, &id, version, deadline)
+                    .await?,
+            );
         }
         Ok(outcomes)
     }
+}
+
+/// The export a stream record is about: the job item's key.
+pub fn export_of(record: &StreamRecord) -> Option<(AccountId, ExportId)> {
+    let text = |name: &str| match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let account = AccountId::parse(text("pk")?).ok()?;
+    let id = ExportId::parse(text("sk")?).ok()?;
+    Some((account, id))
 }

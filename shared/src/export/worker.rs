@@ -10,7 +10,10 @@
 //!   sort key, counts). That write's stream record starts the next invocation, which
 //!   continues strictly after the checkpoint: no row is missed or repeated.
 //! - Any failure aborts the upload and leaves the job `failed` with a reason a merchant can
-//!   read; a worker that dies outright is shown as failed once its job goes stale.
+//!   read. A worker that dies outright (or cannot save its result) leaves the job `running`:
+//!   Lambda's retry of the same stream record takes it over at once and continues from the
+//!   last checkpoint ([`ExportWorker::run_delivery`]); a job nobody retries shows as failed
+//!   once it goes stale.
 //!
 //! The worker reaches storage, the bucket and the clock only through the traits of
 //! [`super::ports`]; [`ExportWorker`]'s type parameters default to the real adapters.
@@ -162,25 +165,56 @@ where
     L: ExportLog,
     C: Clock,
 {
-    /// Runs (or continues) one job until it finishes or `deadline` draws near.
+    /// Runs (or continues) one job until it finishes or `deadline` draws near, for a delivery
+    /// of unknown origin: a job running under a live lease is left to its owner.
     pub async fn run(
         &self,
         account: &AccountId,
         id: &ExportId,
         deadline: Timestamp,
     ) -> Result<Outcome, StoreError> {
+        self.run_delivery(account, id, None, deadline).await
+    }
+
+    /// Runs (or continues) one job for the stream record of the job's write at
+    /// `record_version` (the `version` in the record's new image).
+    ///
+    /// The event source mapping hands one item's records to one invocation at a time, in order,
+    /// and hands a batch again only after the invocation that had it ended in error, timeout or
+    /// crash. So a job found `running` at exactly `record_version + 1` was claimed from this
+    /// very record by an invocation that is over without having saved: it died (out of memory,
+    /// a panic, the timeout) or could not save. Its lease no longer protects anything: this
+    /// delivery takes the job over at once and continues from the last saved checkpoint,
+    /// instead of skipping it until the job goes stale.
+    pub async fn run_delivery(
+        &self,
+        account: &AccountId,
+        id: &ExportId,
+        record_version: Option<u64>,
+        deadline: Timestamp,
+    ) -> Result<Outcome, StoreError> {
         let Some(stored) = self.jobs.get(account, id).await? else {
             return Ok(Outcome::Skipped("no such export"));
         };
         let now = self.clock.now();
+        let claimed_from_this_record = record_version.is_some_and(|v| stored.version == v + 1);
         let claimable = match stored.job.status {
             ExportStatus::Pending | ExportStatus::Resuming => true,
-            // A worker that died mid-run: its lease has run out, continue from its checkpoint.
-            ExportStatus::Running => stored.lease_until < now.as_second(),
+            // A worker that died mid-run: continue from its checkpoint.
+            ExportStatus::Running => {
+                claimed_from_this_record || stored.lease_until < now.as_second()
+            }
             ExportStatus::Succeeded | ExportStatus::Failed => false,
         };
         if !claimable {
             return Ok(Outcome::Skipped("export is finished or running elsewhere"));
+        }
+        if stored.job.status == ExportStatus::Running {
+            tracing::warn!(
+                export = id.as_str(),
+                invocations = stored.job.invocations,
+                "taking over an export whose worker ended without saving"
+            );
         }
         let mut job = stored.job.clone();
         job.status = ExportStatus::Running;
@@ -307,12 +341,18 @@ where
         }
         if job.phase == ExportPhase::Rows {
             let key = export_key(account, job.id.as_str());
-            let mut rows = self
-                .continue_upload(&key, &job.file_name(account), checkpoint.take())
-                .await?;
-            let progress = self
+            let name = job.file_name(account);
+            let mut rows = self.continue_upload(&key, &name, checkpoint.take()).await?;
+            let resumed = !rows.parts.is_empty();
+            let mut progress = self
                 .stream_rows(account, job, &key, &mut rows, deadline)
                 .await;
+            if resumed && upload_gone(&progress) {
+                rows = self.continue_upload(&key, &name, None).await?;
+                progress = self
+                    .stream_rows(account, job, &key, &mut rows, deadline)
+                    .await;
+            }
             match self.abort_on_error(&key, &rows, progress).await? {
                 Progress::Paused(paused) => return Ok(Progress::Paused(paused)),
                 Progress::Done(result) if job.log.is_none() => return Ok(Progress::Done(result)),
@@ -327,12 +367,18 @@ where
             }
         }
         let key = evidence_key(account, job.id.as_str());
-        let mut evidence = self
-            .continue_upload(&key, &job.evidence_file_name(account), checkpoint)
-            .await?;
-        let progress = self
+        let name = job.evidence_file_name(account);
+        let mut evidence = self.continue_upload(&key, &name, checkpoint).await?;
+        let resumed = !evidence.parts.is_empty();
+        let mut progress = self
             .stream_evidence(account, job, &key, &mut evidence, deadline)
             .await;
+        if resumed && upload_gone(&progress) {
+            evidence = self.continue_upload(&key, &name, None).await?;
+            progress = self
+                .stream_evidence(account, job, &key, &mut evidence, deadline)
+                .await;
+        }
         match self.abort_on_error(&key, &evidence, progress).await? {
             Progress::Paused(paused) => Ok(Progress::Paused(paused)),
             Progress::Done(_) => {
@@ -637,6 +683,16 @@ fn expiry_cutoff(job: &ExportJob) -> Timestamp {
     job.created_at
         .checked_add(EXPIRY_MARGIN)
         .unwrap_or(Timestamp::MAX)
+}
+
+/// A checkpoint's upload that is gone was completed (by an invocation that died before saving
+/// the result) or aborted: that file starts over in a new upload, from its first row.
+fn upload_gone(progress: &Result<Progress, RunError>) -> bool {
+    let gone = matches!(progress, Err(RunError::Bucket(BucketError::UploadGone(_))));
+    if gone {
+        tracing::warn!("the checkpoint's upload is gone; starting the file over");
+    }
+    gone
 }
 
 /// The job's filter, cut off just before the moment it was requested: an export is a snapshot
@@ -1296,6 +1352,33 @@ mod tests {
             self.worker(now).run(&self.account, id, now + budget).await
         }
 
+        /// One invocation for the stream record of the job's write at `record_version`.
+        async fn deliver(
+            &self,
+            id: &ExportId,
+            record_version: u64,
+            now: Timestamp,
+            budget: SignedDuration,
+        ) -> Result<Outcome, StoreError> {
+            self.worker(now)
+                .run_delivery(&self.account, id, Some(record_version), now + budget)
+                .await
+        }
+
+        /// A job whose first invocation (at `t0`, for its insert's record) saved a checkpoint
+        /// after part 1: `resuming`, as that write's record carries it.
+        async fn checkpointed_job(&self) -> (ExportId, StoredJob) {
+            let id = self.pending_job();
+            let outcome = self.deliver(&id, 1, t0(), SHORT).await.unwrap();
+            assert!(
+                matches!(outcome, Outcome::Checkpointed { .. }),
+                "{outcome:?}"
+            );
+            let resuming = self.job(&id);
+            assert_eq!(resuming.job.status, ExportStatus::Resuming);
+            (id, resuming)
+        }
+
         fn job(&self, id: &ExportId) -> StoredJob {
             self.jobs.current(&self.account, id)
         }
@@ -1926,8 +2009,8 @@ mod tests {
                 [&1, &2]
             );
         }
-        // Retries within the lease are skipped. (Lambda's retries come at once, so in the cloud
-        // the job is then reported failed once stale, unless a delivery comes after the lease.)
+        // A delivery of unknown origin within the lease is skipped. (Lambda's retry of the record
+        // invocation 2 claimed from takes over at once: see the tests of `run_delivery` below.)
         assert_eq!(
             h.run(&id, t1, SHORT).await.unwrap(),
             Outcome::Skipped("export is finished or running elsewhere")
@@ -1952,6 +2035,119 @@ mod tests {
         let per_part = h.upload.uploads_per_part("upload-1");
         assert_eq!(per_part[&2], 2, "part 2 replaced");
         assert!(per_part.iter().all(|(&n, &count)| n == 2 || count == 1));
+    }
+
+    #[tokio::test]
+    async fn a_retry_of_the_record_a_dead_worker_claimed_from_takes_over_at_once() {
+        let h = Harness::new();
+        let (id, resuming) = h.checkpointed_job().await;
+        // Invocation 2, for that record, claims the job, uploads part 2 and dies in part 3
+        // (out of memory, a panic: its future is dropped) with its lease still ahead.
+        let t1 = t0() + SignedDuration::from_secs(5);
+        let _gate = h.upload.hold_part(3);
+        {
+            let doomed = h.worker(t1);
+            let mut running =
+                pin!(doomed.run_delivery(&h.account, &id, Some(resuming.version), t1 + WHOLE));
+            assert!(futures::poll!(&mut running).is_pending());
+        }
+        let dead = h.job(&id);
+        assert_eq!(dead.job.status, ExportStatus::Running);
+        assert_eq!(dead.version, resuming.version + 1);
+        assert!(
+            dead.lease_until > t1.as_second(),
+            "the lease is still ahead"
+        );
+
+        // A delivery of some other record (an older one, or of unknown origin) still leaves a
+        // job under a live lease alone...
+        let skipped = Outcome::Skipped("export is finished or running elsewhere");
+        assert_eq!(h.deliver(&id, 1, t1, WHOLE).await.unwrap(), skipped);
+        assert_eq!(h.run(&id, t1, WHOLE).await.unwrap(), skipped);
+        // ...but Lambda's retry of the same record takes it over at once, from the checkpoint,
+        // in the same upload: part 2 is uploaded again over the dead worker's.
+        assert_eq!(
+            h.deliver(&id, resuming.version, t1, WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        let file = h.file(&id).unwrap();
+        assert_eq!(file.upload_id, "upload-1");
+        assert!(file.bytes == h.expected_csv(), "no row missing or repeated");
+        assert_eq!(h.upload.uploads_per_part("upload-1")[&2], 2);
+        assert_eq!(h.job(&id).job.invocations, 3);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_lost_final_save_starts_the_completed_file_over() {
+        let h = Harness::new();
+        let (id, resuming) = h.checkpointed_job().await;
+        // Invocation 2 completes the upload, then DynamoDB fails its final save: the job stays
+        // `running` with invocation 1's checkpoint, whose upload no longer exists.
+        let t1 = t0() + SignedDuration::from_secs(5);
+        h.jobs.fail_next_save_of(ExportStatus::Succeeded);
+        let error = h
+            .deliver(&id, resuming.version, t1, WHOLE)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Dynamo(_)), "{error:?}");
+        assert_eq!(h.job(&id).job.status, ExportStatus::Running);
+        assert!(h.upload.state().open.is_empty(), "upload-1 was completed");
+
+        // Lambda retries the record: the checkpoint's upload is gone, so the file starts over
+        // in a new upload (a job that is not `succeeded` has no download link meanwhile).
+        let t2 = t1 + SignedDuration::from_secs(1);
+        assert_eq!(
+            h.deliver(&id, resuming.version, t2, WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        let file = h.file(&id).unwrap();
+        assert_eq!(file.upload_id, "upload-2");
+        assert!(file.bytes == h.expected_csv(), "no row missing or repeated");
+        let stored = h.job(&id);
+        assert_eq!(stored.job.status, ExportStatus::Succeeded);
+        assert_eq!(stored.job.result.unwrap().row_count, ROWS);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_lost_final_save_starts_the_completed_evidence_over() {
+        let h = Harness::new();
+        let single = h.pending_job_with_evidence();
+        h.run(&single, t0(), WHOLE).await.unwrap();
+        // Short invocations until the evidence is checkpointed with a part uploaded.
+        let id = h.pending_job_with_evidence();
+        let mut now = t0();
+        let record = loop {
+            let version = h.job(&id).version;
+            let outcome = h.deliver(&id, version, now, SHORT).await.unwrap();
+            assert!(
+                matches!(outcome, Outcome::Checkpointed { .. }),
+                "{outcome:?}"
+            );
+            now += SignedDuration::from_secs(5);
+            let checkpoint = h.job(&id).job.checkpoint.unwrap();
+            if checkpoint.evidence.is_some() && !checkpoint.parts.is_empty() {
+                break h.job(&id).version;
+            }
+        };
+        // The next invocation completes the evidence, and its final save fails.
+        h.jobs.fail_next_save_of(ExportStatus::Succeeded);
+        assert!(h.deliver(&id, record, now, WHOLE).await.is_err());
+        assert!(
+            h.upload.state().open.is_empty(),
+            "the evidence was completed"
+        );
+
+        assert_eq!(
+            h.deliver(&id, record, now, WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        let (a, b) = (h.evidence(&id).unwrap(), h.evidence(&single).unwrap());
+        let b = String::from_utf8(b.bytes)
+            .unwrap()
+            .replace(single.as_str(), id.as_str());
+        assert!(a.bytes == b.as_bytes(), "the evidence of a single run");
+        assert!(h.file(&id).unwrap().bytes == h.file(&single).unwrap().bytes);
+        verify_export(&h, &id);
     }
 
     #[tokio::test]

@@ -20,6 +20,8 @@ use crate::domain::{AccountId, NewEvent};
 
 const STATUS: &str = "status";
 const VERSION: &str = "version";
+/// The job item's version attribute, as stream records carry it in their new image.
+pub const VERSION_ATTRIBUTE: &str = VERSION;
 const LEASE_UNTIL: &str = "lease_until";
 const JOB: &str = "job";
 /// The set of an account's export ids in flight, in one item per account.
