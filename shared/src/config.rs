@@ -274,7 +274,7 @@ impl Stack {
         let settings = Settings::from_env()?;
         let aws = crate::store::aws::from_env().await;
         Ok(Self {
-            s3: aws.clone(),
+            s3: crate::store::aws::for_s3(&aws),
             aws,
             settings,
             local_log_key: None,

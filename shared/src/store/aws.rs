@@ -1,7 +1,9 @@
 //! AWS SDK configuration, built once per process, and the HTTPS client every SDK client shares.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -12,19 +14,60 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-/// Configuration from the Lambda environment (role credentials, region). `AWS_ENDPOINT_URL`
-/// is honoured by the SDK itself, which is how the benchmark points a function at the local stack.
+/// How long one call to DynamoDB, KMS or Secrets Manager may take, retries included, in the
+/// cloud. They answer in milliseconds; a call still unanswered after seconds means the service
+/// is unreachable, and the API should say so (503, so producers retry) well before API
+/// Gateway's 30 s integration limit and the functions' own timeouts (ingest: 10 s).
+const CLOUD_CALL_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The same bound on the local stack, which serves one request at a time: under load a call
+/// waits behind the queue for seconds. `LOCAL_STORAGE_TIMEOUT_SECS` overrides it (`make faults`
+/// shortens it so that an outage turns into 503s within its run).
+const LOCAL_CALL_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// A call's bound, and half of it for each attempt (the SDK retries an attempt that timed out).
+/// Connecting has its own, shorter bound from the SDK's defaults.
+pub fn call_timeouts(call: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(3100).min(call / 2))
+        .operation_attempt_timeout(call / 2)
+        .operation_timeout(call)
+        .build()
+}
+
+/// Configuration from the Lambda environment (role credentials, region), with the call bound
+/// of [`CLOUD_CALL_TIMEOUT`]. `AWS_ENDPOINT_URL` is honoured by the SDK itself, which is how the
+/// benchmark points a function at the local stack.
 pub async fn from_env() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
+        .timeout_config(call_timeouts(CLOUD_CALL_TIMEOUT))
         .load()
         .await
 }
 
+/// The same configuration for S3, without the call bound: a 5 MiB part upload is not a
+/// millisecond call, and the export worker has its own deadline.
+pub fn for_s3(config: &SdkConfig) -> SdkConfig {
+    config
+        .to_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(3100))
+                .build(),
+        )
+        .build()
+}
+
 /// Configuration for a local stand-in of AWS at `endpoint` (static test credentials).
 pub async fn local(endpoint: &str) -> SdkConfig {
+    let call = std::env::var("LOCAL_STORAGE_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(LOCAL_CALL_TIMEOUT, Duration::from_secs);
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
+        .timeout_config(call_timeouts(call))
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
