@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
+
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
@@ -18,6 +20,9 @@ use seclog::store::log_keys::LogKeys;
 use serde_dynamo::AttributeValue;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+
+/// How many accounts' logs one invocation appends to at once.
+const ACCOUNTS_AT_ONCE: usize = 8;
 
 pub struct SequencerFunction {
     sequencer: Sequencer<LogStore>,
@@ -56,20 +61,28 @@ impl SequencerFunction {
                 first.clone_from(&record.change.sequence_number);
             }
         }
-        let mut response = DynamoDbEventResponse::default();
-        for (account, (leaves, first)) in accounts {
+        // Accounts' logs are independent: append to several at once (each is a few round trips
+        // to DynamoDB). Lambda retries from the lowest sequence number among the failures.
+        let appends = accounts.into_iter().map(|(account, (leaves, first))| async move {
             match self.sequencer.append(signer, &account, leaves).await {
                 Ok(done) => {
-                    tracing::info!(%account, appended = done.appended, size = done.size, "log appended")
+                    tracing::info!(%account, appended = done.appended, size = done.size, "log appended");
+                    None
                 }
                 Err(error) => {
                     tracing::error!(%account, error = &error as &dyn std::error::Error, "appending to the log failed; the records are retried");
                     let mut failure = DynamoDbBatchItemFailure::default();
                     failure.item_identifier = first;
-                    response.batch_item_failures.push(failure);
+                    Some(failure)
                 }
             }
-        }
+        });
+        let mut response = DynamoDbEventResponse::default();
+        response.batch_item_failures = futures::stream::iter(appends)
+            .buffer_unordered(ACCOUNTS_AT_ONCE)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
         Ok(response)
     }
 }

@@ -15,8 +15,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use sequencer::SequencerFunction;
 use serde_json::{Map, Value, json};
 
-/// As the template's event source mapping: `MaximumRetryAttempts: 2`.
-const MAX_RETRIES: usize = 2;
+/// The longest pause between two retries of a failed batch.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
 /// A function behind an event source mapping.
@@ -25,6 +25,8 @@ pub trait StreamConsumer: Send + Sync + 'static {
     fn accepts(&self, record: &Record) -> bool;
     /// The mapping's `BatchSize`.
     fn batch_size(&self) -> usize;
+    /// The mapping's `MaximumRetryAttempts` (`None`: -1, until the batch succeeds).
+    fn max_retries(&self) -> Option<usize>;
     /// One invocation; an error (or a reported item failure) retries the batch.
     fn invoke(
         &self,
@@ -39,6 +41,10 @@ impl StreamConsumer for Worker {
 
     fn batch_size(&self) -> usize {
         1
+    }
+
+    fn max_retries(&self) -> Option<usize> {
+        Some(WORKER_RETRIES)
     }
 
     async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
@@ -60,7 +66,11 @@ impl StreamConsumer for SequencerFunction {
     }
 
     fn batch_size(&self) -> usize {
-        100
+        1000
+    }
+
+    fn max_retries(&self) -> Option<usize> {
+        None
     }
 
     async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
@@ -79,6 +89,19 @@ pub struct StreamTrigger<C> {
     pub consumer: Arc<C>,
     /// The function's timeout: each invocation's deadline is now + this.
     pub timeout: Duration,
+}
+
+impl<C> StreamTrigger<C> {
+    /// The same mapping, invoking another function.
+    pub fn with_consumer<D>(self, consumer: D) -> StreamTrigger<D> {
+        StreamTrigger {
+            streams: self.streams,
+            dynamodb: self.dynamodb,
+            table: self.table,
+            consumer: Arc::new(consumer),
+            timeout: self.timeout,
+        }
+    }
 }
 
 impl<C: StreamConsumer> StreamTrigger<C> {
@@ -181,7 +204,8 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                 return;
             }
         };
-        for attempt in 0..=MAX_RETRIES {
+        let mut attempt = 0;
+        loop {
             let mut context = Context::default();
             context.request_id = ulid::Ulid::generate().to_string();
             context.deadline =
@@ -192,14 +216,29 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                 .await
             {
                 Ok(()) => return,
-                Err(error) => tracing::warn!(%error, attempt, "stream consumer failed; retrying"),
+                Err(error) => tracing::warn!(%error, attempt, "stream consumer failed"),
             }
+            if self
+                .consumer
+                .max_retries()
+                .is_some_and(|max| attempt >= max)
+            {
+                tracing::error!(
+                    "stream consumer failed past its retries; the batch goes to the on-failure destination"
+                );
+                return;
+            }
+            attempt += 1;
+            let backoff = Duration::from_millis(200 << attempt.min(5)).min(MAX_BACKOFF);
+            tokio::time::sleep(backoff).await;
         }
-        tracing::error!(
-            "stream consumer failed past its retries; the batch goes to the on-failure destination"
-        );
     }
 }
+
+/// The export worker mapping's `MaximumRetryAttempts`, as in the template: a retry takes over
+/// the job its failed invocation left `running` (`ExportWorker::run_delivery`), so retrying is
+/// safe, and a few retries ride out a short storage outage.
+pub const WORKER_RETRIES: usize = 5;
 
 /// The template's `FilterCriteria`: new jobs (items with a `job`, not the accounts' in-flight
 /// sets), and jobs a worker saved as `resuming`.
