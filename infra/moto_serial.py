@@ -163,5 +163,31 @@ def _query_one_partition(self, hash_key, *args, **kwargs):
 Table.all_items = _items_for_query
 Table.query = _query_one_partition
 
+
+# moto turns each DynamoDB answer into JSON through its generic, model-driven serializer, which
+# walks every attribute of every item: about 60% of moto's time once the dashboards page through
+# lists. The items of a read are already in DynamoDB's wire form (`{"S": ...}`), so the reads'
+# answers are dumped as they are; anything json cannot dump goes the generic way.
+import json  # noqa: E402
+
+from moto.dynamodb.responses import DynamoResult  # noqa: E402
+
+_READS = {"Query", "Scan", "GetItem", "BatchGetItem"}
+_execute_result = DynamoResult.execute_result
+
+
+def _execute_read_result(self, context):
+    if context.operation_model.name in _READS:
+        try:
+            body = json.dumps(self.result)
+        except (TypeError, ValueError):
+            pass
+        else:
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+    return _execute_result(self, context)
+
+
+DynamoResult.execute_result = _execute_read_result
+
 if __name__ == "__main__":
     sys.exit(moto.server.main())
