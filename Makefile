@@ -3,17 +3,20 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
+# Where `infra/with-dev-server.sh` (cargo build --workspace --bins --tests) puts the tools.
+BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load bench-micro build bench deploy
+.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
 dev:
 	@infra/venv.sh stack
 	$(CARGO) run -p dev-server
 
-## test: format, lints, unit + integration tests, template and OpenAPI checks, a short fuzz
-test: venv fmt lint unit-and-integration check-template check-openapi fuzz-short
+## test: format, lints, unit + integration tests, template and OpenAPI checks, a short fuzz,
+## and short load and fault runs
+test: venv fmt lint unit-and-integration check-template check-openapi fuzz-short load-short faults-short
 
 venv:
 	@infra/venv.sh stack
@@ -62,7 +65,20 @@ bench-signins: venv
 ## load: 20 producers (20,000 events, 50 accounts), 20 dashboards and 10 exports against a fresh
 ## dev server on loopback, at most 15 minutes; then every event and export checked (exit 1 if not)
 load:
-	infra/with-dev-server.sh target/debug/load
+	infra/with-dev-server.sh $(BIN)/load
+
+## faults: storage stopped (SIGSTOP) for 30 s and export workers killed (SIGKILL) mid-export while
+## producers ingest; then every event, export and link checked (exit 1 if not)
+faults:
+	EXPORT_WORKER=process LOCAL_STORAGE_TIMEOUT_SECS=10 infra/with-dev-server.sh $(BIN)/faults
+
+## load-short, faults-short: the same scenarios, small (part of `make test`)
+load-short:
+	PRODUCERS=4 EVENTS=400 ACCOUNTS=5 DASHBOARDS=2 EXPORTS=2 infra/with-dev-server.sh $(BIN)/load
+
+faults-short:
+	EXPORT_WORKER=process LOCAL_STORAGE_TIMEOUT_SECS=3 OUTAGE_SECS=8 SEED=60 EXPORTS=2 PRODUCERS=2 ACCOUNTS=2 \
+	  infra/with-dev-server.sh $(BIN)/faults
 
 ## bench-micro: criterion benchmarks (CSV rendering vs raw csv::Writer; list page for 100 entries)
 bench-micro:

@@ -10,6 +10,7 @@ pub mod secrets;
 pub mod sigv4;
 pub mod stack;
 pub mod streams;
+pub mod worker_process;
 
 pub use gateway::{App, Tables, router};
 pub use s3::LocalS3;

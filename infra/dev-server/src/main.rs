@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dev_server::streams::StreamTrigger;
+use dev_server::worker_process::{self, WorkerProcess};
 use dev_server::{App, LocalS3, LocalStack, Tables, router};
-use seclog::config::{Settings, Stack};
+use seclog::config::{Settings, Stack, vars};
 use seclog::store::{aws, schema};
 
 const BUCKET: &str = "security-logs-exports";
@@ -21,14 +22,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Bind first: a busy port should fail before anything is started.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let stack = LocalStack::start(env_port("MOTO_PORT", 0))?;
-    tracing::info!(endpoint = %stack.dynamodb_endpoint, "local DynamoDB (moto) started");
+    let moto = LocalStack::start(env_port("MOTO_PORT", 0))?;
+    tracing::info!(endpoint = %moto.dynamodb_endpoint, "local DynamoDB (moto) started");
     let s3_dir = std::env::var("S3_DIR").unwrap_or_else(|_| ".local/s3".into());
     let s3 = LocalS3::start(&s3_dir, env_port("S3_PORT", 0)).await?;
     s3.create_bucket(BUCKET)?;
     tracing::info!(endpoint = %s3.endpoint, dir = %s3_dir, "local S3 (s3s-fs) started");
 
-    let dynamodb_config = aws::local(&stack.dynamodb_endpoint).await;
+    let dynamodb_config = aws::local(&moto.dynamodb_endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&dynamodb_config);
     let tables = Tables {
         events: "security-logs-events".into(),
@@ -72,11 +73,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trigger = StreamTrigger {
         streams: aws_sdk_dynamodbstreams::Client::new(&dynamodb_config),
         dynamodb: dynamodb.clone(),
-        table: tables.exports,
+        table: tables.exports.clone(),
         consumer: app.worker(),
         timeout: Duration::from_secs(900),
     };
-    let trigger = tokio::spawn(trigger.run());
+    // `EXPORT_WORKER=process`: each invocation in a process of its own (`make faults` kills it).
+    let trigger = if std::env::var("EXPORT_WORKER").as_deref() == Ok("process") {
+        let env = [
+            (vars::EVENTS_TABLE, tables.events.clone()),
+            (vars::EXPORTS_TABLE, tables.exports.clone()),
+            (vars::EXPORTS_BUCKET, BUCKET.to_owned()),
+            (vars::CURSOR_KEY_SECRET_ID, secret.clone()),
+            (vars::LOG_TABLE, tables.log.clone()),
+            (
+                worker_process::DYNAMODB_ENDPOINT,
+                moto.dynamodb_endpoint.clone(),
+            ),
+            (worker_process::S3_ENDPOINT, s3.endpoint.clone()),
+            (worker_process::LOG_KEY_FILE, key_file.clone()),
+        ];
+        let env = env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        tracing::info!("the export worker runs in a process per invocation");
+        tokio::spawn(trigger.with_consumer(WorkerProcess::new(env)?).run())
+    } else {
+        tokio::spawn(trigger.run())
+    };
     let sequencing = StreamTrigger {
         streams: aws_sdk_dynamodbstreams::Client::new(&dynamodb_config),
         dynamodb,
@@ -95,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     trigger.abort();
     sequencing.abort();
     drop(s3);
-    drop(stack);
+    drop(moto);
     tracing::info!("stopped");
     Ok(())
 }

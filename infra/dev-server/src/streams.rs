@@ -4,6 +4,7 @@
 //! worker on the jobs table (one record per batch), the sequencer on the events table.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Context, LambdaEvent};
 use sequencer::SequencerFunction;
 use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
 
 /// The longest pause between two retries of a failed batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -27,6 +29,11 @@ pub trait StreamConsumer: Send + Sync + 'static {
     fn batch_size(&self) -> usize;
     /// The mapping's `MaximumRetryAttempts` (`None`: -1, until the batch succeeds).
     fn max_retries(&self) -> Option<usize>;
+    /// The mapping's `ParallelizationFactor`: batches of a shard run this many at once, records
+    /// of one partition key always in the same lane, in order.
+    fn parallelization(&self) -> usize {
+        1
+    }
     /// One invocation; an error (or a reported item failure) retries the batch.
     fn invoke(
         &self,
@@ -45,6 +52,10 @@ impl StreamConsumer for Worker {
 
     fn max_retries(&self) -> Option<usize> {
         Some(WORKER_RETRIES)
+    }
+
+    fn parallelization(&self) -> usize {
+        WORKER_PARALLELIZATION
     }
 
     async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
@@ -105,17 +116,38 @@ impl<C> StreamTrigger<C> {
 }
 
 impl<C: StreamConsumer> StreamTrigger<C> {
-    /// Polls forever; run it as a task and abort it to stop.
+    /// Polls forever; run it as a task and abort it to stop (its lanes stop with it).
     pub async fn run(self) {
+        let this = Arc::new(self);
         let arn = loop {
-            match self.stream_arn().await {
+            match this.stream_arn().await {
                 Some(arn) => break arn,
                 None => tokio::time::sleep(POLL_EVERY).await,
             }
         };
+        // One task per lane, each invoking its batches one after the other.
+        let mut lanes = tokio::task::JoinSet::new();
+        let senders: Vec<mpsc::UnboundedSender<Vec<Record>>> =
+            (0..this.consumer.parallelization().max(1))
+                .map(|_| {
+                    let (sender, mut batches) = mpsc::unbounded_channel::<Vec<Record>>();
+                    let (this, arn) = (this.clone(), arn.clone());
+                    lanes.spawn(async move {
+                        while let Some(batch) = batches.recv().await {
+                            this.invoke(&arn, &batch).await;
+                        }
+                    });
+                    sender
+                })
+                .collect();
+        this.poll(&arn, &senders).await;
+    }
+
+    /// Reads the stream and hands each lane its accepted records, in batches.
+    async fn poll(&self, arn: &str, lanes: &[mpsc::UnboundedSender<Vec<Record>>]) {
         let mut iterators: HashMap<String, Option<String>> = HashMap::new();
         loop {
-            if let Err(error) = self.discover_shards(&arn, &mut iterators).await {
+            if let Err(error) = self.discover_shards(arn, &mut iterators).await {
                 tracing::warn!(%error, table = %self.table, "describing the stream failed");
             }
             for iterator in iterators.values_mut() {
@@ -130,13 +162,17 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                     .await
                 {
                     Ok(output) => {
-                        let accepted: Vec<&Record> = output
-                            .records()
-                            .iter()
-                            .filter(|r| self.consumer.accepts(r))
-                            .collect();
-                        for batch in accepted.chunks(self.consumer.batch_size()) {
-                            self.invoke(&arn, batch).await;
+                        let mut by_lane: Vec<Vec<Record>> = vec![Vec::new(); lanes.len()];
+                        for record in output.records() {
+                            if self.consumer.accepts(record) {
+                                by_lane[lane_of(record, lanes.len())].push(record.clone());
+                            }
+                        }
+                        for (lane, records) in lanes.iter().zip(by_lane) {
+                            for batch in records.chunks(self.consumer.batch_size()) {
+                                // A closed lane means the trigger is stopping.
+                                let _ = lane.send(batch.to_vec());
+                            }
                         }
                         *iterator = output.next_shard_iterator;
                     }
@@ -194,7 +230,7 @@ impl<C: StreamConsumer> StreamTrigger<C> {
         Ok(())
     }
 
-    async fn invoke(&self, arn: &str, records: &[&Record]) {
+    async fn invoke(&self, arn: &str, records: &[Record]) {
         let records: Vec<Value> = records.iter().map(|r| lambda_record(arn, r)).collect();
         let payload = json!({ "Records": records });
         let event: StreamEvent = match serde_json::from_value(payload) {
@@ -233,6 +269,22 @@ impl<C: StreamConsumer> StreamTrigger<C> {
             tokio::time::sleep(backoff).await;
         }
     }
+}
+
+/// The export worker mapping's `ParallelizationFactor`, as in the template: accounts' exports
+/// run side by side, an account's in order.
+pub const WORKER_PARALLELIZATION: usize = 10;
+
+/// The lane of a record: by its partition key, as Lambda keeps one key's records in order.
+fn lane_of(record: &Record, lanes: usize) -> usize {
+    let key = record
+        .dynamodb()
+        .and_then(|d| d.keys.as_ref())
+        .and_then(|keys| keys.get(seclog::store::schema::PK))
+        .and_then(|pk| pk.as_s().ok());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
 }
 
 /// The export worker mapping's `MaximumRetryAttempts`, as in the template: a retry takes over
