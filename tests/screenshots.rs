@@ -10,7 +10,7 @@ use integration_tests::spawn_app;
 
 /// Width, height, file name.
 const SHOTS: [(u32, u32, &str); 2] = [
-    (1280, 1000, "security-logs-desktop.png"),
+    (1280, 1250, "security-logs-desktop.png"),
     (390, 1500, "security-logs-phone.png"),
 ];
 
