@@ -44,6 +44,22 @@ async fn rows_once(browser: &Browser, status: &str) -> Vec<Value> {
     rows.as_array().expect("rows").clone()
 }
 
+/// Clicks "Export as CSV", then waits until the export's status line is in one of `states`;
+/// its text.
+async fn export_until(browser: &Browser, states: &[&str]) -> String {
+    let export = browser.find_in_component("button.export").await;
+    browser.click(&export).await;
+    let script = format!(
+        "{ROOT} const line = root.querySelector('.export-status');
+         return {states}.includes(line.dataset.state) && line.textContent",
+        states = json!(states)
+    );
+    let said = browser
+        .wait_for(&format!("the export status {states:?}"), &script)
+        .await;
+    said.as_str().expect("text").to_owned()
+}
+
 fn ids(rows: &[Value]) -> Vec<String> {
     rows.iter()
         .map(|row| row["id"].as_str().expect("id").to_owned())
@@ -160,9 +176,9 @@ async fn the_demo_page_lists_the_walk_through_newest_first_in_the_browsers_time_
         "Tamper-evident: the last signed checkpoint of this account's log covers 7 entries."
     );
 
-    // The toggle asks the API for flagged sign-ins only.
+    // The toggle (switched with the keyboard's space bar) asks the API for flagged sign-ins only.
     let toggle = browser.find_in_component("input[name=unfamiliar]").await;
-    browser.click(&toggle).await;
+    browser.type_text(&toggle, " ").await;
     let flagged = rows_once(
         &browser,
         "Showing 1 entry (unfamiliar sign-ins), newest first.",
@@ -245,7 +261,7 @@ async fn filters_and_load_more_show_what_the_api_answers() {
         "Showing 6 entries, newest first; more are available.",
     )
     .await;
-    browser.click(&load_more).await;
+    browser.type_text(&load_more, ENTER).await; // the keyboard works it too
     let everything = rows_once(&browser, "Showing 7 entries, newest first.").await;
     assert_eq!(ids(&everything), all);
     let hidden = browser
@@ -354,17 +370,7 @@ async fn an_export_shows_its_progress_and_downloads_the_csv() {
             json!([]),
         )
         .await;
-    let export = browser.find_in_component("button.export").await;
-    browser.click(&export).await;
-    let done = browser
-        .wait_for(
-            "the export to finish",
-            &format!(
-                "{ROOT} const line = root.querySelector('.export-status');
-                 return ['succeeded', 'failed'].includes(line.dataset.state) && line.textContent"
-            ),
-        )
-        .await;
+    let done = export_until(&browser, &["succeeded", "failed"]).await;
     assert_eq!(
         done,
         "Export ready: 4 rows. The download starts; if it does not, use the link."
@@ -429,18 +435,7 @@ async fn a_failed_export_says_why() {
     app.ingest(vec![event(&acct, "login", 0)]).await;
     let browser = open(&app, &acct).await;
     rows_once(&browser, "Showing 1 entry, newest first.").await;
-    let export = browser.find_in_component("button.export").await;
-    browser.click(&export).await;
-    let said = browser
-        .wait_for(
-            "the export to fail",
-            &format!(
-                "{ROOT} const line = root.querySelector('.export-status');
-                 return line.dataset.state === 'failed' && line.textContent"
-            ),
-        )
-        .await;
-    let said = said.as_str().expect("text");
+    let said = export_until(&browser, &["failed"]).await;
     assert!(
         said.starts_with("The export failed: ") && said.contains("unreachable"),
         "{said}"
@@ -463,17 +458,7 @@ async fn a_fourth_export_in_flight_says_when_to_try_again() {
     }
     let browser = open(&app, &acct).await;
     rows_once(&browser, "Showing 4 entries, newest first.").await;
-    let export = browser.find_in_component("button.export").await;
-    browser.click(&export).await;
-    let said = browser
-        .wait_for(
-            "the refusal",
-            &format!(
-                "{ROOT} const line = root.querySelector('.export-status');
-                 return line.dataset.state === 'error' && line.textContent"
-            ),
-        )
-        .await;
+    let said = export_until(&browser, &["error"]).await;
     assert_eq!(
         said,
         "Too many exports are in progress for this account. Try again in 30 seconds."

@@ -7,7 +7,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dev_server::process::die_with_parent;
+use dev_server::process::spawn_tied;
 use serde_json::{Value, json};
 
 /// The W3C names of element and shadow root references in WebDriver answers.
@@ -259,35 +259,21 @@ impl Drop for Browser {
 const SHADOW_TEXT: &str = "const host = document.querySelector('security-logs'); \
     return host && host.shadowRoot ? host.shadowRoot.querySelector('section')?.innerText : document.body.innerText;";
 
-/// chromedriver on `port`, in its own process group, with `TZ=time_zone`; its pid. Spawned and
-/// waited for by a thread of its own, which `PR_SET_PDEATHSIG` ties it to.
+/// chromedriver on `port`, in its own process group, with `TZ=time_zone`; its pid. It dies with
+/// the test process (`spawn_tied`).
 fn spawn_driver(port: u16, time_zone: &str) -> i32 {
     use std::os::unix::process::CommandExt;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let time_zone = time_zone.to_owned();
-    std::thread::spawn(move || {
-        let mut command = Command::new("chromedriver");
-        command
-            .arg(format!("--port={port}"))
-            .env("TZ", time_zone)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        match die_with_parent(&mut command).spawn() {
-            Ok(mut child) => {
-                let _ = sender.send(Ok(child.id() as i32));
-                let _ = child.wait();
-            }
-            Err(error) => {
-                let _ = sender.send(Err(error));
-            }
-        }
-    });
-    match receiver.recv().expect("driver thread") {
-        Ok(pid) => pid,
-        Err(error) => panic!(
+    let mut command = Command::new("chromedriver");
+    command
+        .arg(format!("--port={port}"))
+        .env("TZ", time_zone)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    spawn_tied(format!("chromedriver-{port}"), command).unwrap_or_else(|error| {
+        panic!(
             "chromedriver could not start ({error}): run `make browser` (infra/browser.sh installs Chromium and chromedriver)"
-        ),
-    }
+        )
+    })
 }
