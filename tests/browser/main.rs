@@ -537,3 +537,48 @@ async fn wait_for_checkpoint(app: &TestApp, account: &str, size: u64) {
     }
     panic!("no checkpoint of {size} entries for {account}");
 }
+
+/// A storage fault (503) offers Retry, which loads the list once the service is back.
+#[tokio::test]
+async fn a_server_error_offers_retry() {
+    let app = spawn_app().await;
+    let acct = account();
+    app.dynamodb
+        .delete_table()
+        .table_name(&app.tables.events)
+        .send()
+        .await
+        .expect("the events table goes");
+    let browser = open(&app, &acct).await;
+    let said = browser
+        .wait_for(
+            "the error",
+            &format!(
+                "{ROOT} const line = root.querySelector('.status');
+                 return line.dataset.kind === 'error' && !root.querySelector('button.retry').hidden
+                     && line.textContent"
+            ),
+        )
+        .await;
+    let said = said.as_str().expect("text");
+    assert!(
+        said.starts_with("The security logs could not be loaded: the service had a problem (5"),
+        "{said}"
+    );
+
+    seclog::store::schema::create_events_table(&app.dynamodb, &app.tables.events, true)
+        .await
+        .expect("the events table is back");
+    let retry = browser.find_in_component("button.retry").await;
+    browser.click(&retry).await;
+    let rows = rows_once(&browser, "No entries.").await;
+    assert!(rows.is_empty());
+    let empty_shown = browser
+        .execute(
+            &format!("{ROOT} return !root.querySelector('.empty').hidden"),
+            json!([]),
+        )
+        .await;
+    assert_eq!(empty_shown, true);
+    browser.quit().await;
+}
