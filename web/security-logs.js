@@ -157,8 +157,16 @@ export class SecurityLogs extends HTMLElement {
     this.#scheduleReload();
   }
 
-  /** Loads the first page again with the current filters. */
+  /** Loads the first page again with the current filters and token (call it when the signed-in
+   * user changes: an export being followed is dropped, it may belong to the previous user). */
   reload() {
+    this.#stopExportPoll();
+    if (this.#ui) {
+      this.#ui.exportButton.disabled = false;
+      this.#ui.exportStatus.replaceChildren();
+      delete this.#ui.exportStatus.dataset.state;
+      this.#ui.exportLinks.replaceChildren();
+    }
     this.#scheduleReload();
   }
 
