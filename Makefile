@@ -7,20 +7,35 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
-## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}
+## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
+## page at / (the README walk-through's events recorded on start; DEMO_DATA=0 skips them)
 dev:
 	@infra/venv.sh stack
 	$(CARGO) run -p dev-server
 
-## test: format, lints, unit + integration tests, template and OpenAPI checks, a short fuzz,
-## and short load and fault runs
-test: venv fmt lint unit-and-integration check-template check-openapi fuzz-short load-short faults-short
+## test: format, lints, unit + integration tests (the browser tests among them), template and
+## OpenAPI checks, a short fuzz, and short load and fault runs
+test: venv browser fmt lint unit-and-integration check-template check-openapi fuzz-short load-short faults-short
 
 venv:
 	@infra/venv.sh stack
 	@infra/venv.sh tools
+
+## browser: Debian's chromium and chromium-driver, installed with apt-get only if missing (says so)
+browser:
+	@infra/browser.sh
+
+## browser-test: only the browser tests (headless Chromium against the dev server's page)
+browser-test: browser
+	@infra/venv.sh stack
+	$(CARGO) test -p integration-tests --test browser
+
+## screenshots: the demo page at desktop and phone widths, into docs/screenshots/ (shown in README)
+screenshots: browser
+	@infra/venv.sh stack
+	$(CARGO) run -q -p integration-tests --bin screenshots -- docs/screenshots
 
 fmt:
 	$(CARGO) fmt --all -- --check

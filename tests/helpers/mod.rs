@@ -1,6 +1,8 @@
 //! Test harness: one local stack (moto) per test binary, fresh tables per test, and the dev
 //! server's router on a free loopback port, reached over real HTTP.
 
+pub mod browser;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -37,6 +39,8 @@ pub struct TestApp {
     pub s3: LocalS3,
     pub bucket: ExportsBucket,
     pub worker: Arc<Worker>,
+    /// Every handler, to call one in process (the demo data is recorded through it).
+    pub app: Arc<App>,
     _s3_dir: tempfile::TempDir,
 }
 
@@ -152,8 +156,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let served = app.clone();
     tokio::spawn(async move {
-        axum::serve(listener, router(app)).await.expect("serve");
+        axum::serve(listener, router(served)).await.expect("serve");
     });
     TestApp {
         base,
@@ -164,6 +169,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         s3,
         bucket,
         worker,
+        app,
         _s3_dir: s3_dir,
     }
 }

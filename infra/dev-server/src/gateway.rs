@@ -76,10 +76,21 @@ impl App {
     pub fn worker(&self) -> Arc<Worker> {
         self.worker.clone()
     }
+
+    /// One API request through the gateway, as if it came over HTTP (the demo data is recorded
+    /// this way, SigV4 check included).
+    pub async fn serve(&self, request: AxumRequest) -> AxumResponse {
+        let response = match handle(self, request).await {
+            Ok(response) => response,
+            Err(error) => problem(&error),
+        };
+        into_axum(response)
+    }
 }
 
+/// The demo page and the web component's files (`crate::web`), then every API route.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new().fallback(dispatch).with_state(app)
+    crate::web::routes().fallback(dispatch).with_state(app)
 }
 
 enum Route {
@@ -162,11 +173,7 @@ fn route(method: &str, path: &str) -> Result<Route, ApiError> {
 }
 
 async fn dispatch(State(app): State<Arc<App>>, request: AxumRequest) -> AxumResponse {
-    let response = match handle(&app, request).await {
-        Ok(response) => response,
-        Err(error) => problem(&error),
-    };
-    into_axum(response)
+    app.serve(request).await
 }
 
 async fn handle(app: &App, request: AxumRequest) -> Result<Response<Body>, ApiError> {

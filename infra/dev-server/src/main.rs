@@ -1,6 +1,7 @@
 //! `make dev`: the local stack and every function behind one loopback endpoint.
 //!
-//! Environment: `PORT` (3000), `MOTO_PORT` (free), `S3_PORT` (free), `S3_DIR` (.local/s3), and
+//! Environment: `PORT` (3000), `MOTO_PORT` (free), `S3_PORT` (free), `S3_DIR` (.local/s3),
+//! `DEMO_DATA` (`0` records no demo events), `WEB_DIR` (the page's files, `web/`), and
 //! the functions' own settings (`seclog::config::vars`: `ACCOUNT_CLAIM`, `RETENTION_DAYS`, ...).
 
 use std::sync::Arc;
@@ -49,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         verifier_key = %dev_server::log_key::verifier_key_template(&log_key),
         "checkpoint key (an account's verifier key names the account: GET /v1/integrity/key)"
     );
-    for account in ["acct_demo", "acct_other"] {
+    for account in dev_server::demo::ACCOUNTS {
         let key = dev_server::log_key::verifier_key(&log_key, account)?;
         tracing::info!(account, verifier_key = %key, "verifier key of the README's demo account");
     }
@@ -107,6 +108,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let sequencing = tokio::spawn(sequencing.run());
 
+    if std::env::var("DEMO_DATA").as_deref() != Ok("0") {
+        let recorded = dev_server::demo::seed(&app).await?;
+        tracing::info!(
+            recorded,
+            accounts = ?dev_server::demo::ACCOUNTS,
+            "demo events of the README's walk-through recorded (DEMO_DATA=0 skips them)"
+        );
+    }
+    tracing::info!(
+        "Security Logs page on http://127.0.0.1:{port}/ (pick a demo account, or #token=<JWT>)"
+    );
     tracing::info!(
         "security logs API on http://127.0.0.1:{port} (Ctrl-C stops it and the local stack)"
     );

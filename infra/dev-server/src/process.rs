@@ -31,6 +31,27 @@ pub fn die_with_parent(command: &mut Command) -> &mut Command {
     }
 }
 
+/// Spawns `command` from a thread made for it, which waits for the child, so the child's
+/// [`die_with_parent`] tie lasts exactly as long as the child: it dies with this process, not
+/// with whichever thread asked. Returns its pid; named `name` for the thread.
+pub fn spawn_tied(name: String, mut command: Command) -> io::Result<i32> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name(name).spawn(move || {
+        match die_with_parent(&mut command).spawn() {
+            Ok(mut child) => {
+                let _ = sender.send(Ok(child.id() as i32));
+                let _ = child.wait();
+            }
+            Err(error) => {
+                let _ = sender.send(Err(error));
+            }
+        }
+    })?;
+    receiver
+        .recv()
+        .map_err(|_| io::Error::other("the launcher thread died"))?
+}
+
 /// What a reaped child used: user + system CPU time and its peak resident set (`ru_maxrss`:
 /// the largest of it and its waited-for descendants).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -1,17 +1,16 @@
 //! The local AWS stack: moto (DynamoDB and its streams) as a child process on loopback.
 //!
 //! The child is started from a thread that lives as long as it does, with `PR_SET_PDEATHSIG`
-//! ([`die_with_parent`]), so it dies with this process even when the process is killed: tests
+//! ([`crate::process::die_with_parent`]), so it dies with this process even when the process is killed: tests
 //! and `make dev` leave no server behind.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::process::die_with_parent;
+use crate::process::spawn_tied;
 
 pub struct LocalStack {
     pid: i32,
@@ -49,30 +48,14 @@ impl LocalStack {
                 ),
             ));
         }
-        let (sender, receiver) = mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("moto-{port}"))
-            .spawn(move || {
-                let mut command = Command::new(&python);
-                command
-                    .arg(Self::launcher())
-                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-                match die_with_parent(&mut command).spawn() {
-                    Ok(mut child) => {
-                        let _ = sender.send(Ok(child.id() as i32));
-                        let _ = child.wait();
-                    }
-                    Err(error) => {
-                        let _ = sender.send(Err(error));
-                    }
-                }
-            })?;
-        let pid = receiver
-            .recv()
-            .map_err(|_| io::Error::other("moto launcher thread died"))??;
+        let mut command = Command::new(&python);
+        command
+            .arg(Self::launcher())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let pid = spawn_tied(format!("moto-{port}"), command)?;
         let stack = Self {
             pid,
             dynamodb_endpoint: format!("http://127.0.0.1:{port}"),
