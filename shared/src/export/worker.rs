@@ -83,6 +83,12 @@ pub enum Outcome {
     },
 }
 
+impl RunError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(error) if error.is_transient())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error(transparent)]
@@ -238,6 +244,17 @@ where
 
         let checkpoint = job.checkpoint.take();
         let outcome = match self.export(account, &mut job, checkpoint, deadline).await {
+            // DynamoDB is unreachable or overloaded, past the SDK's retries: no verdict. The
+            // invocation fails, Lambda retries the record, and the retry takes the job over
+            // from its last checkpoint (`run_delivery`); the upload is kept for it.
+            Err(RunError::Store(error)) if error.is_transient() => {
+                tracing::warn!(
+                    export = id.as_str(),
+                    error = &error as &dyn std::error::Error,
+                    "storage unavailable mid-export; left to the retry"
+                );
+                return Err(error);
+            }
             Ok(Progress::Done(result)) => {
                 let rows = result.row_count;
                 job.status = ExportStatus::Succeeded;
@@ -410,16 +427,16 @@ where
         })
     }
 
-    /// A failed run aborts its upload (its parts would otherwise linger until the lifecycle).
+    /// A failed run aborts its upload (its parts would otherwise linger until the lifecycle),
+    /// unless the failure is DynamoDB's passing fault: the retry continues that upload.
     async fn abort_on_error(
         &self,
         key: &str,
         checkpoint: &Checkpoint,
         result: Result<Progress, RunError>,
     ) -> Result<Progress, RunError> {
-        if result.is_err()
-            && let Err(abort) = self.bucket.abort(key, &checkpoint.upload_id).await
-        {
+        let fatal = matches!(&result, Err(error) if !error.is_transient());
+        if fatal && let Err(abort) = self.bucket.abort(key, &checkpoint.upload_id).await {
             tracing::warn!(
                 detail = abort.detail(),
                 "aborting the upload failed; the bucket lifecycle removes it"
@@ -842,6 +859,8 @@ mod tests {
         pages_read: usize,
         /// The read of this page (1-based, counted over the whole test) fails.
         fail_page: Option<usize>,
+        /// That read fails as an unreachable DynamoDB (transient), not as a refused Query.
+        fail_transient: bool,
     }
 
     /// The events table of one account over a `Vec`, with [`EventStore::page`]'s contract:
@@ -865,6 +884,12 @@ mod tests {
         fn fail_page(&self, page: usize) {
             self.0.lock().unwrap().fail_page = Some(page);
         }
+
+        fn fail_page_unavailable(&self, page: usize) {
+            let mut state = self.0.lock().unwrap();
+            state.fail_page = Some(page);
+            state.fail_transient = true;
+        }
     }
 
     impl EntrySource for MemoryEntries {
@@ -879,7 +904,10 @@ mod tests {
             let mut state = self.0.lock().unwrap();
             state.pages_read += 1;
             if state.fail_page == Some(state.pages_read) {
-                return Err(StoreError::Dynamo("injected: Query failed".into()));
+                return Err(match state.fail_transient {
+                    true => StoreError::Unavailable("injected: no answer in time".into()),
+                    false => StoreError::Dynamo("injected: Query failed".into()),
+                });
             }
             let mut in_range = state.entries.iter().filter(|e| {
                 filter.from.is_none_or(|from| e.occurred_at >= from)
@@ -1951,6 +1979,33 @@ mod tests {
             "the upload of the first invocation"
         );
         assert!(upload.open.is_empty() && upload.files.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_read_while_dynamodb_is_unavailable_leaves_the_job_to_the_retry() {
+        let h = Harness::new();
+        let (id, resuming) = h.checkpointed_job().await;
+        let pages_read = h.entries.0.lock().unwrap().pages_read;
+        h.entries.fail_page_unavailable(pages_read + 2);
+        let t1 = t0() + SignedDuration::from_secs(5);
+
+        // No verdict: the invocation fails (Lambda retries the record), the upload is kept.
+        let error = h
+            .deliver(&id, resuming.version, t1, WHOLE)
+            .await
+            .unwrap_err();
+        assert!(error.is_transient(), "{error:?}");
+        assert_eq!(h.job(&id).job.status, ExportStatus::Running);
+        assert!(h.upload.state().aborted.is_empty());
+
+        // The retry takes the job over from its checkpoint and finishes it.
+        assert_eq!(
+            h.deliver(&id, resuming.version, t1, WHOLE).await.unwrap(),
+            Outcome::Succeeded { rows: ROWS }
+        );
+        let file = h.file(&id).unwrap();
+        assert_eq!(file.upload_id, "upload-1");
+        assert!(file.bytes == h.expected_csv(), "no row missing or repeated");
     }
 
     #[tokio::test]

@@ -34,6 +34,10 @@ type Cause = Box<dyn std::error::Error + Send + Sync>;
 pub enum StoreError {
     #[error("DynamoDB call failed")]
     Dynamo(#[source] Cause),
+    /// No answer in time, throttling or a fault of DynamoDB's own: the same call may succeed
+    /// later (after the SDK's own retries ran out).
+    #[error("DynamoDB is unreachable or overloaded")]
+    Unavailable(#[source] Cause),
     /// Retries of DynamoDB's own contention (transaction conflicts) ran out.
     #[error("DynamoDB kept refusing: {0}")]
     Contention(&'static str),
@@ -46,10 +50,43 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn dynamo<E: std::error::Error + Send + Sync + 'static>(
-        err: aws_sdk_dynamodb::error::SdkError<E>,
-    ) -> Self {
-        Self::Dynamo(Box::new(err))
+    pub fn dynamo<E>(err: aws_sdk_dynamodb::error::SdkError<E>) -> Self
+    where
+        E: std::error::Error
+            + aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + Send
+            + Sync
+            + 'static,
+    {
+        use aws_sdk_dynamodb::error::SdkError;
+        let transient = match &err {
+            SdkError::DispatchFailure(_)
+            | SdkError::TimeoutError(_)
+            | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(service) => matches!(
+                service.err().code(),
+                Some(
+                    "ThrottlingException"
+                        | "ProvisionedThroughputExceededException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                )
+            ),
+            _ => false,
+        };
+        match transient {
+            true => Self::Unavailable(Box::new(err)),
+            false => Self::Dynamo(Box::new(err)),
+        }
+    }
+
+    /// Whether the same call may succeed later: worth a retry rather than a verdict.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Contention(_) | Self::Unprocessed(_)
+        )
     }
 }
 

@@ -13,9 +13,10 @@
 //!    `ACCOUNTS` (6) other accounts until the end of the outage, re-sending a batch unchanged
 //!    after a 5xx or no answer until it is stored (201).
 //! 3. Requests half of the exports; kills (`SIGKILL`) each one's worker process once the job is
-//!    `running`: the stream mapping's retry must take the job over.
+//!    `running`: the stream mapping's retry must take the job over. Waits for them to end.
 //! 4. Requests the other half, then stops moto (`SIGSTOP`) for `OUTAGE_SECS` (30) and resumes
 //!    it (`SIGCONT`): its state survives, as DynamoDB's does when it is unreachable from us.
+//!    Workers caught by the outage fail their invocation and the mapping's retries take over.
 //! 5. Checks: every batch answered 201 is stored exactly once, and so is every batch re-sent
 //!    after a 503; every export ends `succeeded` with exactly its account's events, or `failed`
 //!    with a reason, within 10 minutes (never `running`); no export ever shows a download link
@@ -165,6 +166,22 @@ async fn follow(
     last
 }
 
+/// The first of `exports` seen `running` within 10 s, polled as fast as the API answers.
+async fn running_soon(faults: &Faults, exports: &[(String, String)]) -> Option<String> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        for (account, id) in exports {
+            let path = format!("/v1/exports/{id}");
+            if let Some((200, body)) = faults.api.get("GET /v1/exports/{id}", &path, account).await
+                && serde_json::from_str::<Value>(&body).is_ok_and(|job| job["status"] == "running")
+            {
+                return Some(account.clone());
+            }
+        }
+    }
+    None
+}
+
 /// Kills the worker process of export `id` once the job is claimed (`running`).
 async fn kill_worker(faults: &Faults, server: i32, account: &str, id: &str) -> Option<String> {
     let started = Instant::now();
@@ -270,6 +287,12 @@ async fn main() {
     if kills == 0 && !requested.is_empty() {
         failures.push("no worker was killed mid-export".into());
     }
+    let mut finished = Vec::new();
+    for (account, id) in requested.drain(..) {
+        let job = follow(&faults, &account, &id, &early_link).await;
+        faults.log(format!("{account}'s export ended {}", job["status"]));
+        finished.push((account, job));
+    }
 
     // 4. Exports running into an outage of the storage.
     for account in outage_exports {
@@ -278,8 +301,12 @@ async fn main() {
             Err(e) => failures.push(e),
         }
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Storage goes away while a worker runs (claimed, not finished), if one can be caught.
+    let caught = running_soon(&faults, &requested).await;
     assert!(signal(moto, libc::SIGSTOP), "SIGSTOP moto");
+    if let Some(account) = caught {
+        faults.log(format!("{account}'s export was running"));
+    }
     faults.log(format!(
         "storage stopped (SIGSTOP moto, pid {moto}) for {outage:?}"
     ));
@@ -307,7 +334,9 @@ async fn main() {
     // 5. The checks.
     let (mut succeeded, mut failed) = (0, 0);
     for follower in followers {
-        let (account, job) = follower.await.expect("follower");
+        finished.push(follower.await.expect("follower"));
+    }
+    for (account, job) in finished {
         match job["status"].as_str() {
             Some("succeeded") => match faults.api.download(&job).await {
                 Ok(rows) => {
