@@ -1407,6 +1407,27 @@ mod tests {
             (id, resuming)
         }
 
+        /// Lambda's retry of the record at `record_version` finishes the export at `now`, its
+        /// file assembled by `upload_id` with every row once.
+        async fn retry_finishes_in(
+            &self,
+            id: &ExportId,
+            record_version: u64,
+            now: Timestamp,
+            upload_id: &str,
+        ) {
+            assert_eq!(
+                self.deliver(id, record_version, now, WHOLE).await.unwrap(),
+                Outcome::Succeeded { rows: ROWS }
+            );
+            let file = self.file(id).unwrap();
+            assert_eq!(file.upload_id, upload_id);
+            assert!(
+                file.bytes == self.expected_csv(),
+                "no row missing or repeated"
+            );
+        }
+
         fn job(&self, id: &ExportId) -> StoredJob {
             self.jobs.current(&self.account, id)
         }
@@ -1999,13 +2020,8 @@ mod tests {
         assert!(h.upload.state().aborted.is_empty());
 
         // The retry takes the job over from its checkpoint and finishes it.
-        assert_eq!(
-            h.deliver(&id, resuming.version, t1, WHOLE).await.unwrap(),
-            Outcome::Succeeded { rows: ROWS }
-        );
-        let file = h.file(&id).unwrap();
-        assert_eq!(file.upload_id, "upload-1");
-        assert!(file.bytes == h.expected_csv(), "no row missing or repeated");
+        h.retry_finishes_in(&id, resuming.version, t1, "upload-1")
+            .await;
     }
 
     #[tokio::test]
@@ -2121,13 +2137,8 @@ mod tests {
         assert_eq!(h.run(&id, t1, WHOLE).await.unwrap(), skipped);
         // ...but Lambda's retry of the same record takes it over at once, from the checkpoint,
         // in the same upload: part 2 is uploaded again over the dead worker's.
-        assert_eq!(
-            h.deliver(&id, resuming.version, t1, WHOLE).await.unwrap(),
-            Outcome::Succeeded { rows: ROWS }
-        );
-        let file = h.file(&id).unwrap();
-        assert_eq!(file.upload_id, "upload-1");
-        assert!(file.bytes == h.expected_csv(), "no row missing or repeated");
+        h.retry_finishes_in(&id, resuming.version, t1, "upload-1")
+            .await;
         assert_eq!(h.upload.uploads_per_part("upload-1")[&2], 2);
         assert_eq!(h.job(&id).job.invocations, 3);
     }
