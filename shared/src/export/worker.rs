@@ -84,8 +84,9 @@ pub enum Outcome {
 }
 
 impl RunError {
+    /// DynamoDB's passing fault (reading entries, the log, or sealing it): worth a retry.
     fn is_transient(&self) -> bool {
-        matches!(self, Self::Store(error) if error.is_transient())
+        matches!(self, Self::Store(error) | Self::Seal(SealError::Store(error)) if error.is_transient())
     }
 }
 
@@ -247,7 +248,9 @@ where
             // DynamoDB is unreachable or overloaded, past the SDK's retries: no verdict. The
             // invocation fails, Lambda retries the record, and the retry takes the job over
             // from its last checkpoint (`run_delivery`); the upload is kept for it.
-            Err(RunError::Store(error)) if error.is_transient() => {
+            Err(RunError::Store(error) | RunError::Seal(SealError::Store(error)))
+                if error.is_transient() =>
+            {
                 tracing::warn!(
                     export = id.as_str(),
                     error = &error as &dyn std::error::Error,
@@ -1206,6 +1209,8 @@ mod tests {
     struct MemoryLog {
         indices: Arc<Mutex<HashMap<String, u64>>>,
         hashes: Vec<crate::integrity::merkle::Hash>,
+        /// The next seal fails as an unreachable log table would.
+        seal_unavailable: Arc<std::sync::atomic::AtomicBool>,
     }
 
     fn log_signer() -> crate::integrity::note::LocalSigner {
@@ -1222,6 +1227,12 @@ mod tests {
         }
 
         async fn seal(&self, account: &AccountId, size: u64) -> Result<String, SealError> {
+            if self
+                .seal_unavailable
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+            {
+                return Err(StoreError::Unavailable("injected: no answer in time".into()).into());
+            }
             let checkpoint = crate::integrity::note::Checkpoint {
                 origin: crate::integrity::note::origin(account),
                 size,
@@ -1277,6 +1288,7 @@ mod tests {
                 entry.log_index = Some(n as u64);
             }
             let log = MemoryLog {
+                seal_unavailable: Arc::default(),
                 indices: Arc::new(Mutex::new(
                     entries
                         .iter()
@@ -2022,6 +2034,23 @@ mod tests {
         // The retry takes the job over from its checkpoint and finishes it.
         h.retry_finishes_in(&id, resuming.version, t1, "upload-1")
             .await;
+    }
+
+    #[tokio::test]
+    async fn a_seal_while_the_log_table_is_unavailable_leaves_the_job_to_the_retry() {
+        let h = Harness::new();
+        let id = h.pending_job_with_evidence();
+        h.log
+            .seal_unavailable
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+
+        let error = h.deliver(&id, 1, t0(), WHOLE).await.unwrap_err();
+        assert!(error.is_transient(), "{error:?}");
+        assert_eq!(h.job(&id).job.status, ExportStatus::Running);
+
+        let outcome = h.deliver(&id, 1, t0(), WHOLE).await.unwrap();
+        assert_eq!(outcome, Outcome::Succeeded { rows: ROWS });
+        verify_export(&h, &id);
     }
 
     #[tokio::test]
