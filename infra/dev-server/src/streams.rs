@@ -21,19 +21,41 @@ use tokio::sync::mpsc;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
+/// An event source mapping's settings, as `template.yaml` declares them.
+pub struct Mapping {
+    /// `FilterCriteria`.
+    pub accepts: fn(&Record) -> bool,
+    /// `BatchSize`.
+    pub batch_size: usize,
+    /// `MaximumRetryAttempts` (`None`: -1, until the batch succeeds).
+    pub max_retries: Option<usize>,
+    /// `ParallelizationFactor`: batches of a shard run this many at once, records of one
+    /// partition key always in the same lane, in order.
+    pub parallelization: usize,
+}
+
+/// The export worker on the jobs table. Its retries are safe: a retry takes over the job its
+/// failed invocation left `running` (`ExportWorker::run_delivery`), so a few ride out a short
+/// storage outage. Its lanes run accounts' exports side by side, an account's in order.
+pub const EXPORT_JOBS: Mapping = Mapping {
+    accepts: is_job_to_run,
+    batch_size: 1,
+    max_retries: Some(5),
+    parallelization: 10,
+};
+
+/// The sequencer on the events table: entry inserts (items with the type index key, not
+/// markers), retried until they succeed.
+pub const NEW_ENTRIES: Mapping = Mapping {
+    accepts: is_entry_insert,
+    batch_size: 1000,
+    max_retries: None,
+    parallelization: 1,
+};
+
 /// A function behind an event source mapping.
 pub trait StreamConsumer: Send + Sync + 'static {
-    /// The mapping's `FilterCriteria`.
-    fn accepts(&self, record: &Record) -> bool;
-    /// The mapping's `BatchSize`.
-    fn batch_size(&self) -> usize;
-    /// The mapping's `MaximumRetryAttempts` (`None`: -1, until the batch succeeds).
-    fn max_retries(&self) -> Option<usize>;
-    /// The mapping's `ParallelizationFactor`: batches of a shard run this many at once, records
-    /// of one partition key always in the same lane, in order.
-    fn parallelization(&self) -> usize {
-        1
-    }
+    const MAPPING: Mapping;
     /// One invocation; an error (or a reported item failure) retries the batch.
     fn invoke(
         &self,
@@ -42,21 +64,7 @@ pub trait StreamConsumer: Send + Sync + 'static {
 }
 
 impl StreamConsumer for Worker {
-    fn accepts(&self, record: &Record) -> bool {
-        matches_filter(record)
-    }
-
-    fn batch_size(&self) -> usize {
-        1
-    }
-
-    fn max_retries(&self) -> Option<usize> {
-        Some(WORKER_RETRIES)
-    }
-
-    fn parallelization(&self) -> usize {
-        WORKER_PARALLELIZATION
-    }
+    const MAPPING: Mapping = EXPORT_JOBS;
 
     async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
         let outcomes = self.handle(event).await.map_err(|e| e.to_string())?;
@@ -66,23 +74,7 @@ impl StreamConsumer for Worker {
 }
 
 impl StreamConsumer for SequencerFunction {
-    /// As the template: inserts of items with the type index key (entries, not markers).
-    fn accepts(&self, record: &Record) -> bool {
-        let name = record.event_name().map(|n| n.as_str()).unwrap_or_default();
-        let is_entry = record
-            .dynamodb()
-            .and_then(|d| d.new_image())
-            .is_some_and(|image| image.contains_key(seclog::store::schema::TYPE_INDEX_PK));
-        name == "INSERT" && is_entry
-    }
-
-    fn batch_size(&self) -> usize {
-        1000
-    }
-
-    fn max_retries(&self) -> Option<usize> {
-        None
-    }
+    const MAPPING: Mapping = NEW_ENTRIES;
 
     async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
         let response = self.handle(event).await.map_err(|e| e.to_string())?;
@@ -91,6 +83,15 @@ impl StreamConsumer for SequencerFunction {
             n => Err(format!("{n} accounts' appends failed")),
         }
     }
+}
+
+fn is_entry_insert(record: &Record) -> bool {
+    let name = record.event_name().map(|n| n.as_str()).unwrap_or_default();
+    let is_entry = record
+        .dynamodb()
+        .and_then(|d| d.new_image())
+        .is_some_and(|image| image.contains_key(seclog::store::schema::TYPE_INDEX_PK));
+    name == "INSERT" && is_entry
 }
 
 pub struct StreamTrigger<C> {
@@ -128,7 +129,7 @@ impl<C: StreamConsumer> StreamTrigger<C> {
         // One task per lane, each invoking its batches one after the other.
         let mut lanes = tokio::task::JoinSet::new();
         let senders: Vec<mpsc::UnboundedSender<Vec<Record>>> =
-            (0..this.consumer.parallelization().max(1))
+            (0..C::MAPPING.parallelization.max(1))
                 .map(|_| {
                     let (sender, mut batches) = mpsc::unbounded_channel::<Vec<Record>>();
                     let (this, arn) = (this.clone(), arn.clone());
@@ -164,12 +165,12 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                     Ok(output) => {
                         let mut by_lane: Vec<Vec<Record>> = vec![Vec::new(); lanes.len()];
                         for record in output.records() {
-                            if self.consumer.accepts(record) {
+                            if (C::MAPPING.accepts)(record) {
                                 by_lane[lane_of(record, lanes.len())].push(record.clone());
                             }
                         }
                         for (lane, records) in lanes.iter().zip(by_lane) {
-                            for batch in records.chunks(self.consumer.batch_size()) {
+                            for batch in records.chunks(C::MAPPING.batch_size) {
                                 // A closed lane means the trigger is stopping.
                                 let _ = lane.send(batch.to_vec());
                             }
@@ -254,11 +255,7 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                 Ok(()) => return,
                 Err(error) => tracing::warn!(%error, attempt, "stream consumer failed"),
             }
-            if self
-                .consumer
-                .max_retries()
-                .is_some_and(|max| attempt >= max)
-            {
+            if C::MAPPING.max_retries.is_some_and(|max| attempt >= max) {
                 tracing::error!(
                     "stream consumer failed past its retries; the batch goes to the on-failure destination"
                 );
@@ -270,10 +267,6 @@ impl<C: StreamConsumer> StreamTrigger<C> {
         }
     }
 }
-
-/// The export worker mapping's `ParallelizationFactor`, as in the template: accounts' exports
-/// run side by side, an account's in order.
-pub const WORKER_PARALLELIZATION: usize = 10;
 
 /// The lane of a record: by its partition key, as Lambda keeps one key's records in order.
 fn lane_of(record: &Record, lanes: usize) -> usize {
@@ -287,14 +280,9 @@ fn lane_of(record: &Record, lanes: usize) -> usize {
     (hasher.finish() % lanes as u64) as usize
 }
 
-/// The export worker mapping's `MaximumRetryAttempts`, as in the template: a retry takes over
-/// the job its failed invocation left `running` (`ExportWorker::run_delivery`), so retrying is
-/// safe, and a few retries ride out a short storage outage.
-pub const WORKER_RETRIES: usize = 5;
-
-/// The template's `FilterCriteria`: new jobs (items with a `job`, not the accounts' in-flight
+/// The jobs mapping's `FilterCriteria`: new jobs (items with a `job`, not the accounts' in-flight
 /// sets), and jobs a worker saved as `resuming`.
-pub fn matches_filter(record: &Record) -> bool {
+fn is_job_to_run(record: &Record) -> bool {
     let name = record.event_name().map(|n| n.as_str()).unwrap_or_default();
     let image = record.dynamodb().and_then(|d| d.new_image());
     let status = image

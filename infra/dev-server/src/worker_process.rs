@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use crate::process::die_with_parent;
-use crate::streams::{StreamConsumer, WORKER_PARALLELIZATION, WORKER_RETRIES, matches_filter};
+use crate::streams::{EXPORT_JOBS, Mapping, StreamConsumer};
 
 /// Where the child finds the local stack.
 pub const DYNAMODB_ENDPOINT: &str = "LOCAL_DYNAMODB_ENDPOINT";
@@ -57,21 +57,7 @@ impl WorkerProcess {
 }
 
 impl StreamConsumer for WorkerProcess {
-    fn accepts(&self, record: &aws_sdk_dynamodbstreams::types::Record) -> bool {
-        matches_filter(record)
-    }
-
-    fn batch_size(&self) -> usize {
-        1
-    }
-
-    fn max_retries(&self) -> Option<usize> {
-        Some(WORKER_RETRIES)
-    }
-
-    fn parallelization(&self) -> usize {
-        WORKER_PARALLELIZATION
-    }
+    const MAPPING: Mapping = EXPORT_JOBS;
 
     async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
         let export = event
