@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use super::StoreError;
 use super::batch::batch_get;
 use super::events::{attr_s, text};
-use super::record::{Outcome, TRANSACTION_MAX, absent_put, cancellation};
+use super::record::{Outcome, TRANSACTION_MAX, absent_put, transact};
 use super::schema::{PK, SK};
 use crate::domain::AccountId;
 use crate::integrity::merkle::{Hash, HashSource};
@@ -308,31 +308,21 @@ impl LogStorage for LogStore {
                     .build(),
             );
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(CommitOutcome::Committed),
-            Err(err) => err,
-        };
-        match cancellation(&err) {
-            Some(Outcome::ConditionsFailed(positions)) => Ok(CommitOutcome::Refused {
+        Ok(match transact(&self.client, items).await? {
+            Outcome::Written => CommitOutcome::Committed,
+            Outcome::ConditionsFailed(positions) => CommitOutcome::Refused {
                 // A tile that exists was written by whoever moved the edge.
                 edge_moved: positions.iter().any(|&p| p < first_stamp),
                 already_stamped: positions
                     .into_iter()
                     .filter_map(|p| p.checked_sub(first_stamp))
                     .collect(),
-            }),
-            Some(Outcome::Conflict) => Ok(CommitOutcome::Refused {
+            },
+            Outcome::Conflict => CommitOutcome::Refused {
                 edge_moved: true,
                 already_stamped: Vec::new(),
-            }),
-            Some(Outcome::Written) | None => Err(StoreError::dynamo(err)),
-        }
+            },
+        })
     }
 
     async fn save_checkpoint(

@@ -302,21 +302,12 @@ impl EventStore {
         super::batch::batch_get(&self.client, &self.table, keys).await
     }
 
-    /// One `TransactWriteItems`; a cancellation is an outcome, any other failure an error.
+    /// One `TransactWriteItems` on the events table's client ([`transact`]).
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Outcome, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Outcome::Written),
-            Err(err) => cancellation(&err).ok_or_else(|| StoreError::dynamo(err)),
-        }
+        transact(&self.client, items).await
     }
 
     fn marker_put(&self, event: &NewEvent, fingerprint: Option<&str>, expires_at: i64) -> Put {
@@ -401,6 +392,22 @@ pub(super) enum Outcome {
     ConditionsFailed(Vec<usize>),
     /// Cancelled by a concurrent transaction on the same items: retry.
     Conflict,
+}
+
+/// One `TransactWriteItems`; a cancellation is an outcome, any other failure an error.
+pub(super) async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<Outcome, StoreError> {
+    let result = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Outcome::Written),
+        Err(err) => cancellation(&err).ok_or_else(|| StoreError::dynamo(err)),
+    }
 }
 
 /// What a cancelled transaction's reasons say; `None` for any other failure.
