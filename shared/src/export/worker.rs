@@ -121,6 +121,13 @@ const SEAL_POLL: Duration = Duration::from_millis(200);
 /// TTL may delete their items while it runs, and the CSV and the evidence must list the same.
 const EXPIRY_MARGIN: SignedDuration = SignedDuration::from_hours(24);
 
+/// The two files of an export, written one after the other.
+#[derive(Clone, Copy)]
+enum File {
+    Csv,
+    Evidence,
+}
+
 enum Progress {
     Done(ExportResult),
     Paused(Checkpoint),
@@ -361,19 +368,10 @@ where
         }
         if job.phase == ExportPhase::Rows {
             let key = export_key(account, job.id.as_str());
-            let name = job.file_name(account);
-            let mut rows = self.continue_upload(&key, &name, checkpoint.take()).await?;
-            let resumed = !rows.parts.is_empty();
-            let mut progress = self
-                .stream_rows(account, job, &key, &mut rows, deadline)
-                .await;
-            if resumed && upload_gone(&progress) {
-                rows = self.continue_upload(&key, &name, None).await?;
-                progress = self
-                    .stream_rows(account, job, &key, &mut rows, deadline)
-                    .await;
-            }
-            match self.abort_on_error(&key, &rows, progress).await? {
+            let written = self
+                .write_file(File::Csv, account, job, &key, checkpoint.take(), deadline)
+                .await?;
+            match written {
                 Progress::Paused(paused) => return Ok(Progress::Paused(paused)),
                 Progress::Done(result) if job.log.is_none() => return Ok(Progress::Done(result)),
                 Progress::Done(result) => {
@@ -387,19 +385,10 @@ where
             }
         }
         let key = evidence_key(account, job.id.as_str());
-        let name = job.evidence_file_name(account);
-        let mut evidence = self.continue_upload(&key, &name, checkpoint).await?;
-        let resumed = !evidence.parts.is_empty();
-        let mut progress = self
-            .stream_evidence(account, job, &key, &mut evidence, deadline)
-            .await;
-        if resumed && upload_gone(&progress) {
-            evidence = self.continue_upload(&key, &name, None).await?;
-            progress = self
-                .stream_evidence(account, job, &key, &mut evidence, deadline)
-                .await;
-        }
-        match self.abort_on_error(&key, &evidence, progress).await? {
+        let written = self
+            .write_file(File::Evidence, account, job, &key, checkpoint, deadline)
+            .await?;
+        match written {
             Progress::Paused(paused) => Ok(Progress::Paused(paused)),
             Progress::Done(_) => {
                 let mut result = job
@@ -408,6 +397,59 @@ where
                     .ok_or(RunError::Evidence("the CSV's result is missing"))?;
                 result.evidence_key = Some(key);
                 Ok(Progress::Done(result))
+            }
+        }
+    }
+
+    /// Streams `file` into the upload `checkpoint` continues, or a new one. If that
+    /// upload is gone (completed by an invocation that died before saving the result, or
+    /// aborted), the file starts over in a new upload, from its first row. A failure aborts the
+    /// upload, unless it is DynamoDB's passing fault (the retry continues it).
+    async fn write_file(
+        &self,
+        file: File,
+        account: &AccountId,
+        job: &ExportJob,
+        key: &str,
+        checkpoint: Option<Checkpoint>,
+        deadline: Timestamp,
+    ) -> Result<Progress, RunError> {
+        let filename = match file {
+            File::Csv => job.file_name(account),
+            File::Evidence => job.evidence_file_name(account),
+        };
+        let mut upload = self.continue_upload(key, &filename, checkpoint).await?;
+        let resumed = !upload.parts.is_empty();
+        let mut progress = self
+            .stream(file, account, job, key, &mut upload, deadline)
+            .await;
+        if resumed && matches!(progress, Err(RunError::Bucket(BucketError::UploadGone(_)))) {
+            tracing::warn!("the checkpoint's upload is gone; starting the file over");
+            upload = self.continue_upload(key, &filename, None).await?;
+            progress = self
+                .stream(file, account, job, key, &mut upload, deadline)
+                .await;
+        }
+        self.abort_on_error(key, &upload, progress).await
+    }
+
+    async fn stream(
+        &self,
+        file: File,
+        account: &AccountId,
+        job: &ExportJob,
+        key: &str,
+        checkpoint: &mut Checkpoint,
+        deadline: Timestamp,
+    ) -> Result<Progress, RunError> {
+        match file {
+            File::Csv => {
+                self.stream_rows(account, job, key, checkpoint, deadline)
+                    .await
+            }
+            File::Evidence => {
+                self.stream_evidence(account, job, key, checkpoint, deadline)
+                    .await
             }
         }
     }
@@ -703,16 +745,6 @@ fn expiry_cutoff(job: &ExportJob) -> Timestamp {
     job.created_at
         .checked_add(EXPIRY_MARGIN)
         .unwrap_or(Timestamp::MAX)
-}
-
-/// A checkpoint's upload that is gone was completed (by an invocation that died before saving
-/// the result) or aborted: that file starts over in a new upload, from its first row.
-fn upload_gone(progress: &Result<Progress, RunError>) -> bool {
-    let gone = matches!(progress, Err(RunError::Bucket(BucketError::UploadGone(_))));
-    if gone {
-        tracing::warn!("the checkpoint's upload is gone; starting the file over");
-    }
-    gone
 }
 
 /// The job's filter, cut off just before the moment it was requested: an export is a snapshot
@@ -1440,6 +1472,54 @@ mod tests {
             );
         }
 
+        /// Invocations of `budget` each, from `start` and 5 s apart, until the export succeeds
+        /// with `rows` rows (at most `max` of them: progress); `checkpointed` sees each
+        /// checkpoint (the invocation's number, its rows). Returns how many ran.
+        async fn run_until_succeeded(
+            &self,
+            id: &ExportId,
+            start: Timestamp,
+            budget: SignedDuration,
+            rows: u64,
+            max: u64,
+            mut checkpointed: impl FnMut(u64, u64),
+        ) -> u64 {
+            let mut now = start;
+            for invocation in 1..=max {
+                match self.run(id, now, budget).await.unwrap() {
+                    Outcome::Checkpointed { rows } => checkpointed(invocation, rows),
+                    Outcome::Succeeded { rows: done } => {
+                        assert_eq!(done, rows);
+                        return invocation;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+                now += SignedDuration::from_secs(5);
+            }
+            panic!("no progress in {max} invocations");
+        }
+
+        /// `id`'s files are those of the `single` run (the evidence but for the export's id in
+        /// its header), and its evidence, if any, verifies.
+        fn assert_files_of_single_run(&self, id: &ExportId, single: &ExportId) {
+            assert!(
+                self.file(id).unwrap().bytes == self.file(single).unwrap().bytes,
+                "the CSV differs from a single run's"
+            );
+            let Some(single_evidence) = self.evidence(single) else {
+                assert!(self.evidence(id).is_none());
+                return;
+            };
+            let expected = String::from_utf8(single_evidence.bytes)
+                .unwrap()
+                .replace(single.as_str(), id.as_str());
+            assert!(
+                self.evidence(id).unwrap().bytes == expected.as_bytes(),
+                "the evidence differs from a single run's"
+            );
+            verify_export(self, id);
+        }
+
         fn job(&self, id: &ExportId) -> StoredJob {
             self.jobs.current(&self.account, id)
         }
@@ -1706,38 +1786,26 @@ mod tests {
         // saves a checkpoint and hands over (the `resuming` write starts the next one).
         let resumed = h.pending_job();
         let expected_entries = h.expected_entries();
-        let mut now = t0();
-        let mut invocations = 0;
         let mut rows_so_far = 0;
-        loop {
-            invocations += 1;
-            assert!(invocations <= 2 * ROWS, "no progress");
-            match h.run(&resumed, now, SHORT).await.unwrap() {
-                Outcome::Checkpointed { rows } => {
-                    let stored = h.job(&resumed);
-                    assert_eq!(stored.job.status, ExportStatus::Resuming);
-                    assert_eq!(stored.lease_until, 0, "released for the next invocation");
-                    let checkpoint = stored.job.checkpoint.unwrap();
-                    assert_eq!(checkpoint.upload_id, "upload-2", "one upload throughout");
-                    assert_eq!(checkpoint.parts.len() as u64, invocations, "a part each");
-                    assert!(rows > rows_so_far, "progress: {rows} after {rows_so_far}");
-                    assert_eq!(checkpoint.rows, rows);
-                    // Exactly the first `rows` rows are in the parts, the checkpoint points at
-                    // the last of them, and the next invocation continues strictly after it.
-                    assert_eq!(
-                        checkpoint.after,
-                        Some(expected_entries[rows as usize - 1].sort_key())
-                    );
-                    rows_so_far = rows;
-                }
-                Outcome::Succeeded { rows } => {
-                    assert_eq!(rows, ROWS);
-                    break;
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-            now += SignedDuration::from_secs(5);
-        }
+        let invocations = h
+            .run_until_succeeded(&resumed, t0(), SHORT, ROWS, 2 * ROWS, |invocation, rows| {
+                let stored = h.job(&resumed);
+                assert_eq!(stored.job.status, ExportStatus::Resuming);
+                assert_eq!(stored.lease_until, 0, "released for the next invocation");
+                let checkpoint = stored.job.checkpoint.unwrap();
+                assert_eq!(checkpoint.upload_id, "upload-2", "one upload throughout");
+                assert_eq!(checkpoint.parts.len() as u64, invocation, "a part each");
+                assert!(rows > rows_so_far, "progress: {rows} after {rows_so_far}");
+                assert_eq!(checkpoint.rows, rows);
+                // Exactly the first `rows` rows are in the parts, the checkpoint points at the
+                // last of them, and the next invocation continues strictly after it.
+                assert_eq!(
+                    checkpoint.after,
+                    Some(expected_entries[rows as usize - 1].sort_key())
+                );
+                rows_so_far = rows;
+            })
+            .await;
 
         assert!(invocations >= 3, "{invocations}");
         let stored = h.job(&resumed);
@@ -1827,42 +1895,19 @@ mod tests {
         let single = h.pending_job_with_evidence();
         h.run(&single, t0(), WHOLE).await.unwrap();
         let resumed = h.pending_job_with_evidence();
-        let mut now = t0();
-        let mut invocations = 0;
         let mut evidence_pauses = 0;
-        loop {
-            invocations += 1;
-            assert!(invocations <= 20 * ROWS, "no progress");
-            match h.run(&resumed, now, SHORT).await.unwrap() {
-                Outcome::Checkpointed { .. } => {
-                    let job = h.job(&resumed).job;
-                    if job.checkpoint.and_then(|c| c.evidence).is_some() {
-                        evidence_pauses += 1;
-                    }
-                }
-                Outcome::Succeeded { rows } => {
-                    assert_eq!(rows, ROWS);
-                    break;
-                }
-                other => panic!("unexpected {other:?}"),
+        h.run_until_succeeded(&resumed, t0(), SHORT, ROWS, 20 * ROWS, |_, _| {
+            let job = h.job(&resumed).job;
+            if job.checkpoint.and_then(|c| c.evidence).is_some() {
+                evidence_pauses += 1;
             }
-            now += SignedDuration::from_secs(5);
-        }
+        })
+        .await;
         assert!(
             evidence_pauses >= 2,
             "the evidence was checkpointed too: {evidence_pauses}"
         );
-        assert!(h.file(&resumed).unwrap().bytes == h.file(&single).unwrap().bytes);
-        let (a, b) = (h.evidence(&resumed).unwrap(), h.evidence(&single).unwrap());
-        // The same file but for the export's id in its header.
-        let b = String::from_utf8(b.bytes)
-            .unwrap()
-            .replace(single.as_str(), resumed.as_str());
-        assert!(
-            a.bytes == b.as_bytes(),
-            "the checkpointed evidence differs from a single run"
-        );
-        verify_export(&h, &resumed);
+        h.assert_files_of_single_run(&resumed, &single);
     }
 
     /// Issue "load and faults": an export whose filter matches little fills no part before its
@@ -1888,44 +1933,19 @@ mod tests {
             );
 
             let paused = new_job(&h);
-            let (mut now, mut invocations, mut carried) = (t0(), 0, 0);
-            loop {
-                invocations += 1;
-                assert!(invocations <= 100, "no progress");
-                match h.run(&paused, now, SHORT).await.unwrap() {
-                    Outcome::Checkpointed { .. } => {
-                        let checkpoint = h.job(&paused).job.checkpoint.unwrap();
-                        if checkpoint.carry.is_some() {
-                            carried += 1;
-                        }
-                    }
-                    Outcome::Succeeded { rows } => {
-                        assert_eq!(rows, 1);
-                        break;
-                    }
-                    other => panic!("unexpected {other:?}"),
+            let mut carried = 0;
+            h.run_until_succeeded(&paused, t0(), SHORT, 1, 100, |_, _| {
+                let checkpoint = h.job(&paused).job.checkpoint.unwrap();
+                if checkpoint.carry.is_some() {
+                    carried += 1;
                 }
-                now += SignedDuration::from_secs(5);
-            }
+            })
+            .await;
             assert!(
                 carried >= 2,
                 "paused by time, carrying its bytes: {carried}"
             );
-            assert!(
-                h.file(&paused).unwrap().bytes == h.file(&single).unwrap().bytes,
-                "the CSV of a run paused by time differs from a single run"
-            );
-            if with_evidence {
-                let a = h.evidence(&paused).unwrap();
-                let b = String::from_utf8(h.evidence(&single).unwrap().bytes)
-                    .unwrap()
-                    .replace(single.as_str(), paused.as_str());
-                assert!(
-                    a.bytes == b.as_bytes(),
-                    "the evidence differs from a single run"
-                );
-                verify_export(&h, &paused);
-            }
+            h.assert_files_of_single_run(&paused, &single);
         }
     }
 
@@ -2118,17 +2138,9 @@ mod tests {
 
         // A delivery after the lease continues from invocation 1's checkpoint, in the same
         // upload: part 2 is uploaded again over the orphaned one; no row is missing or repeated.
-        let mut now = Timestamp::from_second(stuck.lease_until + 1).unwrap();
-        loop {
-            match h.run(&id, now, SHORT).await.unwrap() {
-                Outcome::Checkpointed { .. } => now += SignedDuration::from_secs(5),
-                Outcome::Succeeded { rows } => {
-                    assert_eq!(rows, ROWS);
-                    break;
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
+        let after_lease = Timestamp::from_second(stuck.lease_until + 1).unwrap();
+        h.run_until_succeeded(&id, after_lease, SHORT, ROWS, 2 * ROWS, |_, _| {})
+            .await;
         let file = h.file(&id).unwrap();
         assert_eq!(file.upload_id, "upload-1");
         assert!(file.bytes == h.expected_csv());
@@ -2236,13 +2248,7 @@ mod tests {
             h.deliver(&id, record, now, WHOLE).await.unwrap(),
             Outcome::Succeeded { rows: ROWS }
         );
-        let (a, b) = (h.evidence(&id).unwrap(), h.evidence(&single).unwrap());
-        let b = String::from_utf8(b.bytes)
-            .unwrap()
-            .replace(single.as_str(), id.as_str());
-        assert!(a.bytes == b.as_bytes(), "the evidence of a single run");
-        assert!(h.file(&id).unwrap().bytes == h.file(&single).unwrap().bytes);
-        verify_export(&h, &id);
+        h.assert_files_of_single_run(&id, &single);
     }
 
     #[tokio::test]
