@@ -24,6 +24,11 @@ fn sign_in(acct: &str, user: &str, minute: i64, ua: &str, ip: &str, country: &st
     })
 }
 
+/// A sign-in from the user's usual laptop (Chrome on Windows) and office network, in PH.
+fn usual_sign_in(acct: &str, user: &str, minute: i64) -> Value {
+    sign_in(acct, user, minute, CHROME_124_WINDOWS, "203.0.113.45", "PH")
+}
+
 /// The `unfamiliar` of each of the account's entries, oldest first.
 async fn flags(app: &TestApp, acct: &str) -> Vec<Value> {
     let mut entries = app.list_all(acct, "limit=100").await;
@@ -42,7 +47,7 @@ fn flagged(reasons: &[&str]) -> Value {
 async fn sign_ins_are_judged_against_the_users_recent_ones() {
     let app = spawn_app().await;
     let acct = account();
-    let usual = |m| sign_in(&acct, "u_1", m, CHROME_124_WINDOWS, "203.0.113.45", "PH");
+    let usual = |m| usual_sign_in(&acct, "u_1", m);
     // One at a time, as they happen: each is judged against the ones before it.
     for event in [
         usual(0),                                                           // first: not flagged
@@ -92,15 +97,7 @@ async fn sign_ins_are_judged_against_the_users_recent_ones() {
 async fn failed_logins_are_never_flagged_and_never_learned() {
     let app = spawn_app().await;
     let acct = account();
-    app.ingest(vec![sign_in(
-        &acct,
-        "u_1",
-        0,
-        CHROME_124_WINDOWS,
-        "203.0.113.45",
-        "PH",
-    )])
-    .await;
+    app.ingest(vec![usual_sign_in(&acct, "u_1", 0)]).await;
     let mut failed = sign_in(&acct, "u_1", 1, SAFARI_MACOS, "198.51.100.7", "US");
     failed["type"] = json!("login.failed");
     app.ingest(vec![failed]).await;
@@ -131,9 +128,9 @@ async fn a_batch_is_judged_in_time_order_and_users_apart() {
     // In one batch, out of order: u_1's odd sign-in (minute 2) comes after its usual ones.
     app.ingest(vec![
         sign_in(&acct, "u_1", 2, SAFARI_MACOS, "198.51.100.7", "US"),
-        sign_in(&acct, "u_1", 0, CHROME_124_WINDOWS, "203.0.113.45", "PH"),
+        usual_sign_in(&acct, "u_1", 0),
         sign_in(&acct, "u_2", 1, SAFARI_MACOS, "198.51.100.7", "US"),
-        sign_in(&acct, "u_1", 1, CHROME_124_WINDOWS, "203.0.113.45", "PH"),
+        usual_sign_in(&acct, "u_1", 1),
     ])
     .await;
     let entries = app.list_all(&acct, "limit=100").await;
@@ -158,15 +155,7 @@ async fn a_batch_is_judged_in_time_order_and_users_apart() {
 async fn concurrent_sign_ins_of_one_user_lose_no_update() {
     let app = Arc::new(spawn_app().await);
     let acct = account();
-    app.ingest(vec![sign_in(
-        &acct,
-        "u_1",
-        0,
-        CHROME_124_WINDOWS,
-        "203.0.113.45",
-        "PH",
-    )])
-    .await;
+    app.ingest(vec![usual_sign_in(&acct, "u_1", 0)]).await;
     let sends = (1..=8).map(|m| {
         let (app, acct) = (app.clone(), acct.clone());
         tokio::spawn(async move {
@@ -203,14 +192,7 @@ async fn the_unfamiliar_filter_pages_and_the_csv_has_the_column() {
     let mut events = Vec::new();
     for u in 0..6 {
         let user = format!("u_{u}");
-        events.push(sign_in(
-            &acct,
-            &user,
-            u * 2,
-            CHROME_124_WINDOWS,
-            "203.0.113.45",
-            "PH",
-        ));
+        events.push(usual_sign_in(&acct, &user, u * 2));
         events.push(sign_in(
             &acct,
             &user,
