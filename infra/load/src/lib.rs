@@ -225,15 +225,23 @@ impl Api {
         }
     }
 
+    /// `GET /v1/exports/{id}`: the job, if the answer is a 200 with JSON.
+    pub async fn export(&self, account: &str, id: &str) -> Option<Value> {
+        let path = format!("/v1/exports/{id}");
+        match self.get("GET /v1/exports/{id}", &path, account).await {
+            Some((200, body)) => serde_json::from_str(&body).ok(),
+            _ => None,
+        }
+    }
+
     /// Polls the export until it is finished (or `limit` passed); the job as last read.
     pub async fn wait_export(&self, account: &str, id: &str, limit: Duration) -> Value {
         let started = Instant::now();
         let mut last = Value::Null;
         while started.elapsed() < limit {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let path = format!("/v1/exports/{id}");
-            if let Some((200, body)) = self.get("GET /v1/exports/{id}", &path, account).await {
-                last = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if let Some(job) = self.export(account, id).await {
+                last = job;
                 if matches!(last["status"].as_str(), Some("succeeded" | "failed")) {
                     break;
                 }

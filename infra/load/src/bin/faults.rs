@@ -147,9 +147,8 @@ async fn follow(
     let started = Instant::now();
     let mut last = Value::Null;
     while started.elapsed() < EXPORT_LIMIT {
-        let path = format!("/v1/exports/{id}");
-        if let Some((200, body)) = faults.api.get("GET /v1/exports/{id}", &path, account).await {
-            last = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if let Some(job) = faults.api.export(account, id).await {
+            last = job;
             let status = last["status"].as_str().unwrap_or_default().to_owned();
             if status != "succeeded" && !last["download_url"].is_null() {
                 early_link
@@ -171,9 +170,11 @@ async fn running_soon(faults: &Faults, exports: &[(String, String)]) -> Option<S
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(10) {
         for (account, id) in exports {
-            let path = format!("/v1/exports/{id}");
-            if let Some((200, body)) = faults.api.get("GET /v1/exports/{id}", &path, account).await
-                && serde_json::from_str::<Value>(&body).is_ok_and(|job| job["status"] == "running")
+            if faults
+                .api
+                .export(account, id)
+                .await
+                .is_some_and(|job| job["status"] == "running")
             {
                 return Some(account.clone());
             }
@@ -186,13 +187,11 @@ async fn running_soon(faults: &Faults, exports: &[(String, String)]) -> Option<S
 async fn kill_worker(faults: &Faults, server: i32, account: &str, id: &str) -> Option<String> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(120) {
-        let path = format!("/v1/exports/{id}");
-        let status = match faults.api.get("GET /v1/exports/{id}", &path, account).await {
-            Some((200, body)) => serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| v["status"].as_str().map(str::to_owned)),
-            _ => None,
-        };
+        let status = faults
+            .api
+            .export(account, id)
+            .await
+            .and_then(|job| job["status"].as_str().map(str::to_owned));
         match status.as_deref() {
             Some("succeeded" | "failed") => return None,
             Some("running") => {
