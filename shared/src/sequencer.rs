@@ -8,6 +8,10 @@
 //! one account serialize on the edge (the log never forks), and an entry the stream delivers
 //! twice is appended once: a refused commit drops the entries already stamped, re-reads the
 //! edge if it moved, and tries again.
+//!
+//! The same transaction keeps the appended entries' leaf data ([`Commit::leaves`]) for the life
+//! of the log, so no committed index lacks it: entries expire, and export evidence must still
+//! account for every index of the tree by its type, time and actor.
 
 use std::future::Future;
 
@@ -15,32 +19,44 @@ use thiserror::Error;
 
 use crate::domain::{AccountId, LogEntry};
 use crate::integrity::canonical::{CanonicalError, LeafData};
-use crate::integrity::merkle::Hash;
+use crate::integrity::merkle::{Hash, leaf_hash};
 use crate::integrity::note::{Checkpoint, NoteError, Signer, origin, sign_checkpoint};
-use crate::integrity::tiles::{Edge, TileId};
+use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
 use crate::store::StoreError;
 use crate::store::retry::backoff;
 
-/// Leaves per commit: with the edge and at most one completed tile per level, a commit stays
-/// within DynamoDB's 100 items per transaction.
+/// Leaves per commit: with the edge, the leaf-data item and at most one completed tile per
+/// level, a commit stays within DynamoDB's 100 items per transaction.
 pub const COMMIT_MAX: usize = 90;
+
+// One stamp per leaf, the edge, the leaf data, and one tile per level of a tree of up to 2^64
+// leaves (fewer than 256 leaves complete at most one tile per level).
+const _: () = assert!(
+    COMMIT_MAX < 1 << TILE_HEIGHT
+        && COMMIT_MAX + 2 + (u64::BITS / TILE_HEIGHT) as usize
+            <= crate::store::record::TRANSACTION_MAX
+);
 
 /// Commits refused because another sequencer moved the edge, before giving up (the stream
 /// retries the batch).
 const MAX_EDGE_RACES: u32 = 16;
 
-/// One entry to append: where it is stored and its leaf hash.
+/// One entry to append: where it is stored, its leaf data and the leaf hash of that data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLeaf {
     pub sort_key: String,
+    /// The leaf data's canonical text ([`LeafData::to_text`]), kept by the log.
+    pub data: String,
     pub hash: Hash,
 }
 
 impl NewLeaf {
     pub fn of(sort_key: String, entry: &LogEntry) -> Result<Self, CanonicalError> {
+        let data = LeafData::of(entry)?.to_text();
         Ok(Self {
             sort_key,
-            hash: LeafData::of(entry)?.leaf_hash(),
+            hash: leaf_hash(data.as_bytes()),
+            data,
         })
     }
 }
@@ -53,12 +69,14 @@ pub struct Stamp {
 }
 
 /// One atomic step of the log: the edge goes from `previous_size` to `edge`, the `tiles` it
-/// completed are written, and each appended entry gets its index.
+/// completed are written, each appended entry gets its index, and their leaf data is kept.
 pub struct Commit<'a> {
     pub previous_size: u64,
     pub edge: &'a Edge,
     pub tiles: &'a [(TileId, Vec<Hash>)],
     pub stamps: &'a [Stamp],
+    /// The appended entries' leaf data texts in index order, the first at `previous_size`.
+    pub leaves: &'a [String],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,11 +161,13 @@ impl<S: LogStorage> Sequencer<S> {
                     index,
                 })
                 .collect();
+            let data: Vec<String> = leaves[..take].iter().map(|l| l.data.clone()).collect();
             let commit = Commit {
                 previous_size: edge.size(),
                 edge: &next,
                 tiles: &tiles,
                 stamps: &stamps,
+                leaves: &data,
             };
             match self.storage.commit(account, &commit).await? {
                 CommitOutcome::Committed => {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use integration_tests::{
@@ -13,6 +14,7 @@ use seclog::integrity::canonical::LeafData;
 use seclog::integrity::merkle::{Hash, root, verify_consistency, verify_inclusion};
 use seclog::integrity::note::{Checkpoint, LocalSigner, VerifierKey, verify_checkpoint};
 use seclog::sequencer::{NewLeaf, Sequencer};
+use seclog::store::StoreError;
 use seclog::store::events::EventStore;
 use seclog::store::log::LogStore;
 use serde_json::Value;
@@ -93,6 +95,17 @@ async fn entries_are_sequenced_and_the_signed_checkpoint_commits_to_them() {
     let indices: Vec<Option<u64>> = entries.iter().map(|e| e.log_index).collect();
     assert_eq!(indices, (0..5).map(Some).collect::<Vec<_>>());
     assert_eq!(checkpoint.root, root(&leaf_hashes(&entries)));
+    // The sequencer function kept each entry's leaf data with its index.
+    let log = LogStore::new(app.dynamodb.clone(), &app.tables.log, &app.tables.events);
+    let kept = log
+        .leaf_data(&AccountId::parse(&acct).unwrap(), 0..5)
+        .await
+        .unwrap();
+    let kept: Vec<Hash> = kept
+        .iter()
+        .map(|t| LeafData::parse(t.as_bytes()).unwrap().leaf_hash())
+        .collect();
+    assert_eq!(kept, leaf_hashes(&entries));
     // The dashboard sees the index too.
     let listed = app.list_all(&acct, "").await;
     assert!(listed.iter().all(|e| e["log_index"].is_u64()), "{listed:?}");
@@ -210,25 +223,32 @@ async fn proofs_stay_within_the_signed_size_and_within_the_account() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test]
-async fn racing_sequencers_on_dynamodb_append_each_entry_once_and_never_fork() {
-    // The stream trigger is off: two sequencers are driven by hand, as two Lambda invocations
-    // handed overlapping records (a redelivery during a shard split) would be.
+/// An app whose stream trigger is off (tests drive sequencers by hand), an account with
+/// `count` sign-ins ingested, not sequenced, and their leaves in sort-key order.
+async fn unsequenced(count: i64) -> (TestApp, String, Vec<LogEntry>, Vec<NewLeaf>) {
     let app = spawn_app_with(Options {
         sequencer: false,
         ..Options::default()
     })
     .await;
     let acct = account();
-    app.ingest((0..60).map(|m| event(&acct, "login", m)).collect())
+    app.ingest((0..count).map(|m| event(&acct, "login", m)).collect())
         .await;
     let entries = stored_entries(&app, &acct).await;
+    assert_eq!(entries.len() as i64, count);
     assert!(entries.iter().all(|e| e.log_index.is_none()));
     let leaves: Vec<NewLeaf> = entries
         .iter()
         .map(|e| NewLeaf::of(e.sort_key(), e).unwrap())
         .collect();
+    (app, acct, entries, leaves)
+}
 
+#[tokio::test]
+async fn racing_sequencers_on_dynamodb_append_each_entry_once_and_never_fork() {
+    // Two sequencers driven by hand, as two Lambda invocations handed overlapping records (a
+    // redelivery during a shard split) would be.
+    let (app, acct, _, leaves) = unsequenced(60).await;
     let account_id = AccountId::parse(&acct).unwrap();
     let signer = LocalSigner::from_seed(&TEST_LOG_SEED);
     let runs = [0..40, 20..60, 10..50, 0..60].map(|range| {
@@ -255,6 +275,65 @@ async fn racing_sequencers_on_dynamodb_append_each_entry_once_and_never_fork() {
         root(&leaf_hashes(&stored)),
         "one log, no fork"
     );
+}
+
+#[tokio::test]
+async fn the_log_keeps_every_index_leaf_data_after_its_entry_is_gone() {
+    // Sequenced by hand, so the commits (one leaf-data item each) are 0..5, 5..95 and 95..100.
+    let (app, acct, entries, leaves) = unsequenced(100).await;
+    let account_id = AccountId::parse(&acct).unwrap();
+    let signer = LocalSigner::from_seed(&TEST_LOG_SEED);
+    let log = LogStore::new(app.dynamodb.clone(), &app.tables.log, &app.tables.events);
+    let sequencer = Sequencer::new(log.clone());
+    for batch in [&leaves[..5], &leaves[5..]] {
+        sequencer
+            .append(&signer, &account_id, batch.to_vec())
+            .await
+            .unwrap();
+    }
+    let tree = log.leaf_hashes(&account_id, 0..100).await.unwrap();
+    let hashed = |texts: Vec<String>| -> Vec<Hash> {
+        texts
+            .iter()
+            .map(|t| LeafData::parse(t.as_bytes()).unwrap().leaf_hash())
+            .collect()
+    };
+    let check = |range: std::ops::Range<u64>| {
+        let (log, account_id, tree) = (&log, &account_id, &tree);
+        async move {
+            let texts = log.leaf_data(account_id, range.clone()).await.unwrap();
+            assert_eq!(
+                hashed(texts),
+                tree[range.start as usize..range.end as usize],
+                "{range:?}"
+            );
+        }
+    };
+    check(0..100).await;
+
+    // The entries leave the events table; their leaf data stays.
+    for entry in &entries {
+        app.dynamodb
+            .delete_item()
+            .table_name(&app.tables.events)
+            .key("pk", AttributeValue::S(acct.clone()))
+            .key("sk", AttributeValue::S(entry.sort_key()))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(stored_entries(&app, &acct).await.is_empty());
+    check(0..100).await;
+    // Starting inside a commit's item, across the next ones, and within one.
+    check(7..96).await;
+    check(96..100).await;
+    check(3..4).await;
+    assert!(log.leaf_data(&account_id, 40..40).await.unwrap().is_empty());
+    // Past the log's end: the first index it does not hold is named.
+    let error = log.leaf_data(&account_id, 98..101).await.unwrap_err();
+    assert!(matches!(error, StoreError::NoLeafData(100)), "{error:?}");
+    let error = log.leaf_data(&account_id, 150..160).await.unwrap_err();
+    assert!(matches!(error, StoreError::NoLeafData(150)), "{error:?}");
 }
 
 #[tokio::test]

@@ -155,6 +155,11 @@ impl LeafData {
     /// The leaf data bytes: canonical JSON of
     /// `{"actor_id","entry_sha256","occurred_at","type","unfamiliar","v"}`.
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_text().into_bytes()
+    }
+
+    /// The leaf data as text (canonical JSON, so one line: a newline in a field is escaped).
+    pub fn to_text(&self) -> String {
         let object = [
             ("actor_id", Json::String(self.actor_id.clone())),
             ("entry_sha256", Json::String(hex(&self.entry_sha256))),
@@ -164,7 +169,7 @@ impl LeafData {
             ("v", Json::Number(LEAF_VERSION.to_string())),
         ];
         let map = object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        canonical_json(&Json::Object(map)).into_bytes()
+        canonical_json(&Json::Object(map))
     }
 
     /// The Merkle leaf hash, `SHA-256(0x00 || leaf data)`.

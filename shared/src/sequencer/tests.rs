@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::integrity::canonical::LeafData;
 use crate::integrity::merkle::{leaf_hash, root};
 use crate::integrity::note::{LocalSigner, VerifierKey, verify_checkpoint};
 use crate::integrity::tiles::TILE_HEIGHT;
@@ -15,6 +16,8 @@ struct Log {
     edge: Option<Edge>,
     tiles: HashMap<TileId, Vec<Hash>>,
     stamps: HashMap<String, u64>,
+    /// The leaf data of every index, as the commits kept it.
+    leaves: Vec<String>,
     checkpoint: Option<(u64, String)>,
     commits: usize,
     refused: usize,
@@ -71,6 +74,9 @@ impl LogStorage for MemoryLog {
             for stamp in commit.stamps {
                 log.stamps.insert(stamp.sort_key.clone(), stamp.index);
             }
+            assert_eq!(log.leaves.len() as u64, commit.previous_size);
+            assert_eq!(commit.leaves.len(), commit.stamps.len());
+            log.leaves.extend(commit.leaves.iter().cloned());
             log.commits += 1;
             CommitOutcome::Committed
         }))
@@ -96,9 +102,18 @@ fn account() -> AccountId {
 }
 
 fn leaf(i: usize) -> NewLeaf {
+    let data = LeafData {
+        event_type: "login".into(),
+        occurred_at: format!("2024-04-22T06:32:{i:06}Z"),
+        actor_id: format!("user_{i}"),
+        entry_sha256: [i as u8; 32],
+        unfamiliar: i.is_multiple_of(3),
+    }
+    .to_text();
     NewLeaf {
         sort_key: format!("2024-04-22T06:32:{i:06}#id"),
-        hash: leaf_hash(&i.to_be_bytes()),
+        hash: leaf_hash(data.as_bytes()),
+        data,
     }
 }
 
@@ -196,26 +211,52 @@ async fn a_large_batch_is_committed_in_bounded_steps() {
     assert_eq!(log.with(&account(), |l| l.tiles.len()), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_sequencers_never_fork_the_log_nor_append_an_entry_twice() {
-    let log = MemoryLog::default();
-    let all: Vec<NewLeaf> = (0..400).map(leaf).collect();
-    // Eight sequencers, each with an overlapping slice (as redeliveries and shard splits give).
+/// Eight sequencers at once, each with an overlapping slice of `all` (as redeliveries and
+/// shard splits give); how many leaves they appended in all.
+async fn race(log: &MemoryLog, all: &[NewLeaf]) -> usize {
+    let step = all.len() / 10;
     let runs = (0..8).map(|k| {
         let sequencer = Sequencer::new(log.clone());
-        let slice = all[k * 40..(k * 40 + 120).min(all.len())].to_vec();
+        let slice = all[k * step..(k * step + 3 * step).min(all.len())].to_vec();
         tokio::spawn(async move { sequencer.append(&key(), &account(), slice).await })
     });
     let mut appended = 0;
     for run in runs {
         appended += run.await.unwrap().unwrap().appended;
     }
-    assert_eq!(appended, 400, "each entry appended by exactly one run");
     assert!(
         log.with(&account(), |l| l.refused) > 0,
-        "the runs raced (else this test shows nothing)"
+        "the runs raced (else the test shows nothing)"
     );
+    appended
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sequencers_never_fork_the_log_nor_append_an_entry_twice() {
+    let log = MemoryLog::default();
+    let all: Vec<NewLeaf> = (0..400).map(leaf).collect();
+    let appended = race(&log, &all).await;
+    assert_eq!(appended, 400, "each entry appended by exactly one run");
     assert_eq!(stored_leaves(&log, &all).len(), 400);
     let (size, _) = log.with(&account(), |l| l.checkpoint.clone().unwrap());
     assert_eq!(size, 400, "the latest checkpoint covers the whole log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_sequencers_keep_the_leaf_data_of_every_index() {
+    let log = MemoryLog::default();
+    let all: Vec<NewLeaf> = (0..300).map(leaf).collect();
+    race(&log, &all).await;
+    let hashes = stored_leaves(&log, &all);
+    let kept = log.with(&account(), |l| l.leaves.clone());
+    assert_eq!(kept.len(), hashes.len());
+    for (index, (data, hash)) in kept.iter().zip(&hashes).enumerate() {
+        assert_eq!(
+            &leaf_hash(data.as_bytes()),
+            hash,
+            "leaf data of index {index}"
+        );
+        assert!(LeafData::parse(data.as_bytes()).is_ok(), "{data}");
+        assert!(!data.contains('\n'));
+    }
 }

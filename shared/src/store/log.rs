@@ -5,17 +5,23 @@
 //!   concatenated hashes per tile level); written only by a transaction conditional on the size
 //!   it replaces, so two sequencers can never both extend one size: the log cannot fork.
 //! - `sk` = `tile#<level>#<index>`: a complete tile (`hashes`), written once, never changed.
+//! - `sk` = `leaves#<first index, 20 digits>`: the leaf data of one commit's entries (`count`,
+//!   `data`: their canonical texts joined by `\n`, which leaf data never holds), written once
+//!   in the commit's own transaction, so every committed index has its leaf data.
 //! - `sk` = `checkpoint`: the latest signed checkpoint note (`note`, `size`).
 //!
 //! Nothing here expires: entries leave the events table after `RETENTION_DAYS`, their hashes
-//! stay, so proofs over old sizes keep working. The same transaction that moves the edge stamps
-//! each appended entry's `log_index` in the events table, conditional on it having none: an
-//! entry is appended once, whatever the stream redelivers.
+//! and leaf data stay, so proofs over old sizes keep working and export evidence can still
+//! account for every index (its type, time and actor) after its entry expired. The same
+//! transaction that moves the edge stamps each appended entry's `log_index` in the events
+//! table, conditional on it having none: an entry is appended once, whatever the stream
+//! redelivers.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
@@ -38,6 +44,9 @@ const SIZE: &str = "size";
 const HEIGHT: &str = "height";
 const HASHES: &str = "hashes";
 const NOTE: &str = "note";
+const LEAVES: &str = "leaves#";
+const COUNT: &str = "count";
+const DATA: &str = "data";
 
 /// The latest signed checkpoint of an account's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +241,75 @@ impl LogStore {
         Ok(hashes)
     }
 
+    /// The leaf data texts of the indices `range` (strongly consistent), in index order; an
+    /// index without any (not yet appended, or appended before leaf data was kept) is an error.
+    /// Reads only the commits' items that hold `range`.
+    pub async fn leaf_data(
+        &self,
+        account: &AccountId,
+        range: Range<u64>,
+    ) -> Result<Vec<String>, StoreError> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The commit holding `range.start`: the last one that starts at or before it.
+        let first = self
+            .leaves_query(account, LEAVES, &leaves_key(range.start))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        let mut texts = Vec::with_capacity((range.end - range.start).min(1 << 16) as usize);
+        let mut next = range.start;
+        let Some(item) = first.items.unwrap_or_default().into_iter().next() else {
+            return Err(StoreError::NoLeafData(next));
+        };
+        take_leaves(&item, &range, &mut next, &mut texts)?;
+        if next == range.end {
+            return Ok(texts);
+        }
+        // The commits after it that start within `range`, read forward page by page.
+        let mut start = None;
+        loop {
+            let output = self
+                .leaves_query(
+                    account,
+                    &leaves_key(range.start + 1),
+                    &leaves_key(range.end - 1),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::dynamo)?;
+            for item in output.items.unwrap_or_default() {
+                take_leaves(&item, &range, &mut next, &mut texts)?;
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() || next == range.end {
+                break;
+            }
+        }
+        match next == range.end {
+            true => Ok(texts),
+            false => Err(StoreError::NoLeafData(next)),
+        }
+    }
+
+    /// A strongly consistent Query of the account's items with `lo <= sk <= hi`.
+    fn leaves_query(&self, account: &AccountId, lo: &str, hi: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", attr_s(account.as_str()))
+            .expression_attribute_values(":lo", attr_s(lo))
+            .expression_attribute_values(":hi", attr_s(hi))
+            .consistent_read(true)
+    }
+
     fn edge_put(&self, account: &AccountId, commit: &Commit<'_>) -> Put {
         let mut item = Self::key(account, EDGE);
         item.insert(
@@ -300,6 +378,22 @@ impl LogStorage for LogStore {
                     .build(),
             );
         }
+        // Under the 400 KB item limit: a leaf's text is at most a few KiB (actor id and type
+        // are bounded), and a commit holds at most COMMIT_MAX.
+        let mut leaves = Self::key(account, &leaves_key(commit.previous_size));
+        leaves.insert(
+            COUNT.into(),
+            AttributeValue::N(commit.leaves.len().to_string()),
+        );
+        leaves.insert(
+            DATA.into(),
+            AttributeValue::B(Blob::new(commit.leaves.join("\n"))),
+        );
+        items.push(
+            TransactWriteItem::builder()
+                .put(absent_put(&self.table, leaves))
+                .build(),
+        );
         let first_stamp = items.len();
         for stamp in commit.stamps {
             items.push(
@@ -311,7 +405,7 @@ impl LogStorage for LogStore {
         Ok(match transact(&self.client, items).await? {
             Outcome::Written => CommitOutcome::Committed,
             Outcome::ConditionsFailed(positions) => CommitOutcome::Refused {
-                // A tile that exists was written by whoever moved the edge.
+                // A tile or leaf data that exists was written by whoever moved the edge.
                 edge_moved: positions.iter().any(|&p| p < first_stamp),
                 already_stamped: positions
                     .into_iter()
@@ -362,6 +456,45 @@ impl LogStorage for LogStore {
 
 fn tile_key(id: TileId) -> String {
     format!("tile#{}#{:020}", id.level, id.index)
+}
+
+fn leaves_key(first: u64) -> String {
+    format!("{LEAVES}{first:020}")
+}
+
+/// Appends to `texts` those of one commit's leaf data item that fall in `range`, from index
+/// `*next` on; an item that does not continue at `*next` means that index has none.
+fn take_leaves(
+    item: &Item,
+    range: &Range<u64>,
+    next: &mut u64,
+    texts: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    let sk = text(item, SK)?;
+    let first: u64 = sk
+        .strip_prefix(LEAVES)
+        .and_then(|index| index.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("leaf data key {sk}")))?;
+    let count = number(item, COUNT)?;
+    if first > *next || first + count <= *next {
+        return Err(StoreError::NoLeafData(*next));
+    }
+    let data = item
+        .get(DATA)
+        .and_then(|v| v.as_b().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("{sk} without {DATA}")))?;
+    let corrupt = || StoreError::Corrupt(format!("{sk} does not hold {count} leaves"));
+    let mut lines = data.as_ref().split(|&b| b == b'\n');
+    // Skip by byte slices: only the texts asked for are decoded and copied.
+    for _ in first..*next {
+        lines.next().ok_or_else(corrupt)?;
+    }
+    for _ in *next..(first + count).min(range.end) {
+        let line = lines.next().ok_or_else(corrupt)?;
+        texts.push(String::from_utf8(line.to_vec()).map_err(|_| corrupt())?);
+    }
+    *next = (first + count).min(range.end);
+    Ok(())
 }
 
 fn parse_tile_key(sk: &str) -> Result<TileId, StoreError> {

@@ -45,6 +45,10 @@ pub enum StoreError {
     Unprocessed(usize),
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
+    /// The log keeps no leaf data for this index: it is not appended yet, or was appended
+    /// before the log kept leaf data.
+    #[error("the log holds no leaf data for index {0}")]
+    NoLeafData(u64),
     #[error("the cursor signing key is unavailable")]
     Secret(#[source] Cause),
 }
