@@ -7,8 +7,10 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use thiserror::Error;
 
+use crate::domain::time::parse_rfc3339;
 use crate::export::worker::WorkerSettings;
 use crate::http::AccountClaim;
+use crate::integrity::keys::{KeyHistory, parse_retired_keys};
 use crate::integrity::note::LocalSigner;
 use crate::store::cursor_keys::CursorKeys;
 use crate::store::events::EventStore;
@@ -33,6 +35,12 @@ pub mod vars {
     pub const MAX_EXPORTS_IN_FLIGHT: &str = "MAX_EXPORTS_IN_FLIGHT";
     /// The KMS key (id, ARN or alias) that signs checkpoints: `ECC_NIST_EDWARDS25519`.
     pub const LOG_SIGNING_KEY_ID: &str = "LOG_SIGNING_KEY_ID";
+    /// Since when the current signing key signs (RFC 3339; default the Unix epoch, "since the
+    /// log began"); required once `LOG_RETIRED_KEYS` lists a key. Empty counts as unset.
+    pub const LOG_KEY_FROM: &str = "LOG_KEY_FROM";
+    /// Keys that signed before the current one: a JSON array of published keys
+    /// (`{"key", "fingerprint", "from", "until"}`), each with its `until`. Empty counts as unset.
+    pub const LOG_RETIRED_KEYS: &str = "LOG_RETIRED_KEYS";
 }
 
 #[derive(Debug, Error)]
@@ -65,6 +73,9 @@ pub struct Settings {
     /// The export worker's bounds; its checkpoint reserve comes from
     /// `CHECKPOINT_RESERVE_SECONDS` (default 60 s), the rest are fixed.
     pub worker: WorkerSettings,
+    /// The signing keys published besides the current key's public half
+    /// (`LOG_KEY_FROM`, `LOG_RETIRED_KEYS`; `GET /v1/integrity/public-keys`).
+    pub key_history: KeyHistory,
 }
 
 impl Default for Settings {
@@ -82,6 +93,7 @@ impl Default for Settings {
             max_exports_in_flight: 3,
             link_ttl: Duration::from_secs(900),
             worker: WorkerSettings::default(),
+            key_history: KeyHistory::default(),
         }
     }
 }
@@ -139,6 +151,7 @@ impl Settings {
                 )? as u64),
                 ..defaults.worker
             },
+            key_history: key_history(&get)?,
         })
     }
 
@@ -186,6 +199,37 @@ impl Settings {
         self.cursor_key_secret_id = Some(cursor_key_secret_id.to_owned());
         self
     }
+}
+
+/// `LOG_KEY_FROM` and `LOG_RETIRED_KEYS`. A template parameter left empty arrives as an empty
+/// value, which means unset.
+fn key_history(get: &impl Fn(&str) -> Option<String>) -> Result<KeyHistory, ConfigError> {
+    let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+    let retired = match set(vars::LOG_RETIRED_KEYS) {
+        Some(text) => parse_retired_keys(&text)
+            .map_err(|e| ConfigError::Invalid(vars::LOG_RETIRED_KEYS, e.to_string()))?,
+        None => Vec::new(),
+    };
+    let current_from = match set(vars::LOG_KEY_FROM) {
+        Some(text) => {
+            parse_rfc3339(text.trim()).map_err(|e| ConfigError::Invalid(vars::LOG_KEY_FROM, e))?
+        }
+        // The epoch would claim the current key signed while the retired ones did.
+        None if !retired.is_empty() => {
+            return Err(ConfigError::Invalid(
+                vars::LOG_KEY_FROM,
+                format!(
+                    "must be set (the rotation time) when {} lists keys",
+                    vars::LOG_RETIRED_KEYS
+                ),
+            ));
+        }
+        None => KeyHistory::default().current_from,
+    };
+    Ok(KeyHistory {
+        current_from,
+        retired,
+    })
 }
 
 fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, ConfigError> {
@@ -322,5 +366,108 @@ mod tests {
         assert_eq!(s.link_ttl, Duration::from_secs(60));
         assert_eq!(s.claim, AccountClaim::new("merchant"));
         assert_eq!(s.worker.reserve, Duration::from_secs(5));
+    }
+
+    /// A retired key's JSON, as an operator writes `LOG_RETIRED_KEYS`.
+    fn retired(seed: u8, from: &str, until: Option<&str>) -> serde_json::Value {
+        use crate::integrity::keys::{PublishedKey, fingerprint};
+        use crate::integrity::note::Signer as _;
+        let key = LocalSigner::from_seed(&[seed; 32]).public_key();
+        let mut json = serde_json::to_value(PublishedKey {
+            key,
+            from: from.parse().unwrap(),
+            until: None,
+        })
+        .unwrap();
+        json["until"] = until.into();
+        assert_eq!(json["fingerprint"], fingerprint(&key));
+        json
+    }
+
+    fn invalid(pairs: &[(&str, &str)]) -> (&'static str, String) {
+        match settings(pairs) {
+            Err(ConfigError::Invalid(name, reason)) => (name, reason),
+            other => panic!("expected an invalid variable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_key_history_defaults_to_one_key_since_the_epoch() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.key_history, KeyHistory::default());
+        assert_eq!(s.key_history.current_from, jiff::Timestamp::UNIX_EPOCH);
+        // Template parameters left empty arrive as empty values.
+        let s = settings(&[(vars::LOG_KEY_FROM, ""), (vars::LOG_RETIRED_KEYS, " ")]).unwrap();
+        assert_eq!(s.key_history, KeyHistory::default());
+    }
+
+    #[test]
+    fn the_key_history_is_read_at_start_up() {
+        let old = retired(1, "2023-01-01T00:00:00Z", Some("2024-06-01T00:00:00Z"));
+        let s = settings(&[
+            (vars::LOG_KEY_FROM, "2024-06-01T00:00:00Z"),
+            (
+                vars::LOG_RETIRED_KEYS,
+                &serde_json::json!([old]).to_string(),
+            ),
+        ])
+        .unwrap();
+        let history = s.key_history;
+        assert_eq!(
+            history.current_from,
+            "2024-06-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap()
+        );
+        assert_eq!(history.retired.len(), 1);
+        assert_eq!(
+            history.retired[0].until,
+            Some("2024-06-01T00:00:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_bad_key_history_fails_start_up_naming_the_variable() {
+        let (name, _) = invalid(&[(vars::LOG_KEY_FROM, "2024-06-01")]);
+        assert_eq!(name, vars::LOG_KEY_FROM);
+        let (name, _) = invalid(&[(vars::LOG_KEY_FROM, "2024-06-01 00:00:00Z")]);
+        assert_eq!(name, vars::LOG_KEY_FROM);
+
+        let from = (vars::LOG_KEY_FROM, "2024-06-01T00:00:00Z");
+        for (text, mentions) in [
+            ("not json".to_owned(), "JSON"),
+            ("{}".to_owned(), "JSON"),
+            (
+                serde_json::json!([retired(1, "2023-01-01T00:00:00Z", None)]).to_string(),
+                "has no until",
+            ),
+            (
+                serde_json::json!([retired(
+                    1,
+                    "2023-01-01T00:00:00Z",
+                    Some("2022-01-01T00:00:00Z")
+                )])
+                .to_string(),
+                "is not after",
+            ),
+            (
+                {
+                    let mut key = retired(1, "2023-01-01T00:00:00Z", Some("2024-01-01T00:00:00Z"));
+                    key["fingerprint"] = "00".repeat(32).into();
+                    serde_json::json!([key]).to_string()
+                },
+                "is not the SHA-256",
+            ),
+        ] {
+            let (name, reason) = invalid(&[from, (vars::LOG_RETIRED_KEYS, &text)]);
+            assert_eq!(name, vars::LOG_RETIRED_KEYS, "{text}");
+            assert!(reason.contains(mentions), "{text}: {reason}");
+        }
+
+        // Retired keys without the rotation time: the epoch default would overlap them.
+        let old = retired(1, "2023-01-01T00:00:00Z", Some("2024-06-01T00:00:00Z"));
+        let (name, _) = invalid(&[(
+            vars::LOG_RETIRED_KEYS,
+            &serde_json::json!([old]).to_string(),
+        )]);
+        assert_eq!(name, vars::LOG_KEY_FROM);
     }
 }

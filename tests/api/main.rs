@@ -7,5 +7,6 @@ mod ingest;
 mod integrity;
 mod lambda_events;
 mod list;
+mod public_keys;
 mod signins;
 mod trust;

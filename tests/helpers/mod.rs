@@ -14,6 +14,7 @@ use reqwest::Response;
 use seclog::config::{LocalLogKey, Settings, Stack};
 use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
+use seclog::integrity::keys::KeyHistory;
 use seclog::store::exports_bucket::ExportsBucket;
 use seclog::store::{aws, schema};
 use serde_json::{Value, json};
@@ -56,6 +57,8 @@ pub struct Options {
     /// Points the exports bucket at a closed port, as an unreachable S3.
     pub broken_s3: bool,
     pub link_ttl: Duration,
+    /// The signing keys published besides the current one (`LOG_KEY_FROM`, `LOG_RETIRED_KEYS`).
+    pub key_history: KeyHistory,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             sequencer: true,
             broken_s3: false,
             link_ttl: Duration::from_secs(900),
+            key_history: KeyHistory::default(),
         }
     }
 }
@@ -124,6 +128,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.claim = AccountClaim::new(options.claim);
     settings.link_ttl = options.link_ttl;
     settings.worker = options.worker;
+    settings.key_history = options.key_history;
     let stack = Stack {
         aws: aws.clone(),
         s3: s3_config,

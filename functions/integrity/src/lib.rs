@@ -1,9 +1,14 @@
 //! `GET /v1/integrity/{key,checkpoint,proof/inclusion,proof/consistency}`: what an auditor needs
 //! to check the token's account's tamper-evident log (docs/integrity.md). Proof sizes are
 //! bounded by the latest signed checkpoint, so every proof ties to a note the service signed.
+//!
+//! `GET /v1/integrity/public-keys` needs no token: the platform's signing keys, so an auditor's
+//! trust anchor comes from the platform, not from the merchant being audited (docs/api.md).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use lambda_http::http::HeaderValue;
+use lambda_http::http::header::CACHE_CONTROL;
 use lambda_http::{Body, Request, RequestExt, Response};
 use seclog::ApiError;
 use seclog::config::{ConfigError, Stack};
@@ -11,6 +16,7 @@ use seclog::domain::AccountId;
 use seclog::domain::proof_query::{ConsistencyQuery, InclusionQuery};
 use seclog::domain::query::parse_no_params;
 use seclog::http::{AccountClaim, Endpoint, json, query_params};
+use seclog::integrity::keys::KeyHistory;
 use seclog::integrity::merkle::{Hash, consistency_path, inclusion_path};
 use seclog::integrity::note::{Signer, VerifierKey, origin};
 use seclog::store::log::LogStore;
@@ -34,8 +40,12 @@ struct ConsistencyProof {
 pub struct Integrity {
     log: LogStore,
     keys: LogKeys,
+    key_history: KeyHistory,
     claim: AccountClaim,
 }
+
+/// The public keys change only at a rotation, which lists the old key on: a cache may keep them.
+const PUBLIC_KEYS_CACHE: &str = "public, max-age=300";
 
 impl Integrity {
     /// The composition root of the integrity function.
@@ -43,6 +53,7 @@ impl Integrity {
         Ok(Self {
             log: stack.log_store()?,
             keys: stack.log_keys()?,
+            key_history: stack.settings.key_history.clone(),
             claim: stack.settings.claim.clone(),
         })
     }
@@ -52,9 +63,14 @@ impl Endpoint for Integrity {
     const NO_STORE: bool = true;
 
     async fn run(&self, request: Request) -> Result<Response<Body>, ApiError> {
-        let account = self.claim.account(&request)?;
         let path = request.raw_http_path();
         let route = path.strip_prefix("/v1/integrity/").unwrap_or_default();
+        // Before the token is read: this route has no authorizer and no account.
+        if route == "public-keys" {
+            parse_no_params(query_params(&request))?;
+            return self.public_keys().await;
+        }
+        let account = self.claim.account(&request)?;
         match route {
             "key" => {
                 parse_no_params(query_params(&request))?;
@@ -78,6 +94,20 @@ impl Endpoint for Integrity {
 }
 
 impl Integrity {
+    /// Every signing key, the current one first; cacheable, since it holds no account data.
+    async fn public_keys(&self) -> Result<Response<Body>, ApiError> {
+        let signer = self.keys.signer().await.map_err(ApiError::storage)?;
+        let keys = self
+            .key_history
+            .publish(signer.public_key())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut response = json(200, &keys);
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static(PUBLIC_KEYS_CACHE));
+        Ok(response)
+    }
+
     async fn key(&self, account: &AccountId) -> Result<Response<Body>, ApiError> {
         let signer = self.keys.signer().await.map_err(ApiError::storage)?;
         let key = VerifierKey::new(&origin(account), &signer.public_key())

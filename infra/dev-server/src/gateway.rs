@@ -3,7 +3,8 @@
 //! Each request becomes the event JSON API Gateway would send, including the request context:
 //! `authorizer.iam` with the signer's principal for the ingest route, whose SigV4 signature is
 //! checked first as API Gateway's `AWS_IAM` authorization does (see `sigv4`: 403 before the
-//! function runs), and `authorizer.jwt.claims` from the bearer token for dashboard routes.
+//! function runs), and `authorizer.jwt.claims` from the bearer token for dashboard routes; the
+//! public keys route has no authorizer (`Authorizer: NONE`), so a token there is not even read.
 //! `lambda_http::request::from_str` then builds the very `Request` the Lambda runtime would, so
 //! handlers run unchanged.
 
@@ -103,8 +104,12 @@ enum Route {
     Integrity(&'static str),
 }
 
+/// The one route without any authorizer (`Auth: Authorizer: NONE` in `template.yaml`).
+const PUBLIC_KEYS: &str = "GET /v1/integrity/public-keys";
+
 /// The integrity function's routes.
-const INTEGRITY_ROUTES: [&str; 4] = [
+const INTEGRITY_ROUTES: [&str; 5] = [
+    PUBLIC_KEYS,
     "GET /v1/integrity/key",
     "GET /v1/integrity/checkpoint",
     "GET /v1/integrity/proof/inclusion",
@@ -124,7 +129,7 @@ impl Route {
     }
 
     fn dashboard(&self) -> bool {
-        !matches!(self, Route::Ingest)
+        !matches!(self, Route::Ingest | Route::Integrity(PUBLIC_KEYS))
     }
 
     fn path_parameters(&self) -> Value {
@@ -338,5 +343,31 @@ mod tests {
             Some("arn:aws:iam::000000000000:user/local")
         );
         assert_eq!(iam.account_id.as_deref(), Some("000000000000"));
+    }
+
+    #[test]
+    fn the_public_keys_route_has_no_authorizer_even_with_a_token() {
+        let token = jwt::unsigned_token(&json!({"account_id": "acct_1", "sub": "u_1"}));
+        let parts = http::Request::get("/v1/integrity/public-keys")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let route = route("GET", "/v1/integrity/public-keys").unwrap();
+        let event = gateway_event(&route, &parts, b"", None);
+        assert_eq!(event["routeKey"], PUBLIC_KEYS);
+        assert_eq!(event["requestContext"]["authorizer"], Value::Null);
+        assert!(matches!(
+            route_error("POST", "/v1/integrity/public-keys"),
+            ApiError::MethodNotAllowed { allow: "GET", .. }
+        ));
+    }
+
+    fn route_error(method: &str, path: &str) -> ApiError {
+        match route(method, path) {
+            Err(error) => error,
+            Ok(route) => panic!("{} is routed", route.key()),
+        }
     }
 }

@@ -34,11 +34,16 @@ pub fn load_or_create(path: &Path) -> io::Result<LocalLogKey> {
     }
 }
 
+/// The Ed25519 public key of the local seed (the one `GET /v1/integrity/public-keys` lists).
+pub fn public_key(key: &LocalLogKey) -> [u8; 32] {
+    LocalSigner::from_seed(&key.0).public_key()
+}
+
 /// The verifier key of every account's log with `<account>` in place of the account id (the
 /// key id depends on the name, so each account's exact key comes from `GET /v1/integrity/key`).
 pub fn verifier_key_template(key: &LocalLogKey) -> String {
     use base64::Engine as _;
-    let public = LocalSigner::from_seed(&key.0).public_key();
+    let public = public_key(key);
     let mut bytes = vec![0x01];
     bytes.extend_from_slice(&public);
     format!(
@@ -50,7 +55,7 @@ pub fn verifier_key_template(key: &LocalLogKey) -> String {
 /// The verifier key of `account`'s log, as `GET /v1/integrity/key` serves it.
 pub fn verifier_key(key: &LocalLogKey, account: &str) -> io::Result<String> {
     let account = seclog::domain::AccountId::parse(account).map_err(io::Error::other)?;
-    let public = LocalSigner::from_seed(&key.0).public_key();
+    let public = public_key(key);
     seclog::integrity::note::VerifierKey::new(&seclog::integrity::note::origin(&account), &public)
         .map(|k| k.to_string())
         .map_err(|e| io::Error::other(e.to_string()))

@@ -2,11 +2,14 @@
 //!
 //! Environment: `PORT` (3000), `MOTO_PORT` (free), `S3_PORT` (free), `S3_DIR` (.local/s3),
 //! `DEMO_DATA` (`0` records no demo events), `WEB_DIR` (the page's files, `web/`), and
-//! the functions' own settings (`seclog::config::vars`: `ACCOUNT_CLAIM`, `RETENTION_DAYS`, ...).
+//! the functions' own settings (`seclog::config::vars`: `ACCOUNT_CLAIM`, `RETENTION_DAYS`,
+//! `LOG_KEY_FROM`, `LOG_RETIRED_KEYS`, ...).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use dev_server::streams::StreamTrigger;
 use dev_server::worker_process::{self, WorkerProcess};
 use dev_server::{App, LocalS3, LocalStack, Tables, router};
@@ -63,6 +66,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_env()?
         .with_resources(&tables.events, &tables.exports, BUCKET, &secret)
         .with_log_table(&tables.log);
+    // What `GET /v1/integrity/public-keys` serves without a token: an auditor's trust anchor.
+    let published = settings
+        .key_history
+        .publish(dev_server::log_key::public_key(&log_key))?;
+    for key in &published.keys {
+        tracing::info!(
+            key = %STANDARD.encode(key.key),
+            fingerprint = %key.fingerprint(),
+            from = %key.from,
+            until = %key.until.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            "published signing key (GET /v1/integrity/public-keys, no token)"
+        );
+    }
     let stack = Stack {
         s3: aws::local(&s3.endpoint).await,
         aws: dynamodb_config.clone(),

@@ -14,7 +14,8 @@ use crate::error::ApiError;
 
 /// An API function: a request in, a response or a typed error out.
 pub trait Endpoint: Send + Sync {
-    /// Responses carry account data or download links: never cacheable.
+    /// Responses carry account data or download links: never cacheable (unless a handler set
+    /// its own `Cache-Control`, as for the public keys, which hold no account data).
     const NO_STORE: bool = false;
 
     fn run(
@@ -30,7 +31,7 @@ pub trait Endpoint: Send + Sync {
                 .run(request)
                 .await
                 .unwrap_or_else(|error| problem(&error));
-            if Self::NO_STORE {
+            if Self::NO_STORE && !response.headers().contains_key(http::header::CACHE_CONTROL) {
                 no_store(response)
             } else {
                 response

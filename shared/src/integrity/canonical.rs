@@ -214,7 +214,8 @@ impl LeafData {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex (also the published keys' fingerprints).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(out, "{b:02x}");
