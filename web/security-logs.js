@@ -10,7 +10,9 @@
 //   <security-logs api-base="https://api.example.com"></security-logs>
 //   document.querySelector("security-logs").getToken = async () => session.accessToken();
 //
-// Attributes: `api-base` (the API's origin and base path; default: this page's origin),
+// Attributes: `api-base` (the API's origin and base path; default: this page's origin; only
+// `https:`, or `http:` to this computer, as `make dev` serves: anything else is refused and
+// no request is sent, since the token would travel in clear),
 // `page-size` (entries per page, 1-100, default 50). Properties: `getToken` (a function that
 // returns the bearer token, or a promise of it) or `token` (a string). Events (bubbling,
 // composed): `security-logs:unauthorized` when the API refuses the token (401), so the host can
@@ -53,6 +55,42 @@ class ApiFailure extends Error {
     this.problem = problem;
     this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+/** An `api-base` this element will not send a token to (see `safeUrl`). */
+class RefusedApiBase extends Error {
+  constructor() {
+    super(
+      "The API address (api-base) was refused: it must be an https:// address (or http:// to this " +
+        "computer while developing), so no request was sent.",
+    );
+    this.status = null;
+  }
+}
+
+/**
+ * The one rule for every URL this element requests or lets a person follow (the API base, the
+ * export's download and evidence links): an absolute `https:` URL, or `http:` to a loopback
+ * host (127.0.0.0/8, localhost, [::1]) as `make dev` serves it. Anything else (`javascript:`,
+ * `data:`, `file:`, `http:` to any other host, a relative or unparseable text, a non-string)
+ * gives null and must be neither requested, clicked nor put in an `href`. Returns the parsed URL.
+ */
+function safeUrl(text) {
+  if (typeof text !== "string") return null;
+  let url;
+  try {
+    url = new URL(text); // no base: a relative URL throws
+  } catch {
+    return null;
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
+  return null;
+}
+
+/** A loopback host name as `URL` spells it (IPv4 already normalized: `127.1` is `127.0.0.1`). */
+function isLoopback(hostname) {
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /** `tag.class` with text, through DOM APIs only. */
@@ -170,9 +208,11 @@ export class SecurityLogs extends HTMLElement {
     this.#scheduleReload();
   }
 
+  /** The API's origin and base path without a trailing `/`, or null when `safeUrl` refuses it. */
   get #apiBase() {
-    const base = this.getAttribute("api-base") || window.location.origin;
-    return base.replace(/\/+$/, "");
+    const url = safeUrl(this.getAttribute("api-base") || window.location.origin);
+    if (!url) return null;
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   }
 
   get #pageSize() {
@@ -197,13 +237,15 @@ export class SecurityLogs extends HTMLElement {
 
   /** A request to the API; resolves to the parsed body, or rejects with an ApiFailure. */
   async #request(method, path, body) {
+    const base = this.#apiBase;
+    if (base === null) throw new RefusedApiBase(); // before the token is even asked for
     const token = await this.#currentToken();
     if (!token) throw new ApiFailure(401, { detail: "no token" }, null);
     const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
-      response = await fetch(`${this.#apiBase}${path}`, {
+      response = await fetch(`${base}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -472,10 +514,15 @@ export class SecurityLogs extends HTMLElement {
 
   #showDownload(job, mintedAt) {
     const ui = this.#ui;
+    const download = safeUrl(job.download_url);
+    if (!download) {
+      this.#refuseLink(job.download_url, "download");
+      return;
+    }
     const link = el("a", {
       cls: "download",
       text: "Download CSV",
-      attrs: { href: job.download_url, download: "", rel: "noopener" },
+      attrs: { href: download.href, download: "", rel: "noopener" },
     });
     let minted = mintedAt;
     link.addEventListener("click", async (event) => {
@@ -483,7 +530,13 @@ export class SecurityLogs extends HTMLElement {
       event.preventDefault();
       try {
         const fresh = await this.#request("GET", `/v1/exports/${encodeURIComponent(job.id)}`);
-        link.href = fresh.download_url;
+        const url = safeUrl(fresh.download_url);
+        if (!url) {
+          link.remove();
+          this.#refuseLink(fresh.download_url, "download");
+          return;
+        }
+        link.href = url.href;
         minted = Date.now();
         link.click();
       } catch (failure) {
@@ -491,18 +544,33 @@ export class SecurityLogs extends HTMLElement {
       }
     });
     const parts = [link];
-    if (job.evidence_url) {
+    const evidence = job.evidence_url == null ? null : safeUrl(job.evidence_url);
+    if (evidence) {
       parts.push(
         el("a", {
           cls: "evidence",
           text: "Evidence file (for auditors)",
-          attrs: { href: job.evidence_url, download: "", rel: "noopener" },
+          attrs: { href: evidence.href, download: "", rel: "noopener" },
         }),
       );
     }
     ui.exportLinks.replaceChildren(...parts);
+    if (job.evidence_url != null && !evidence) this.#refuseLink(job.evidence_url, "evidence");
     // The person asked for this file a moment ago: start it (the link stays for another try).
     link.click();
+  }
+
+  /** Says that a link the API sent was refused by `safeUrl` (never followed, never an href). */
+  #refuseLink(url, which) {
+    const ui = this.#ui;
+    const shown = typeof url === "string" ? url.slice(0, 40) : String(url);
+    const what = which === "download" ? "download link" : "evidence file link";
+    ui.exportStatus.dataset.state = "error";
+    this.#say(
+      ui.exportStatus,
+      `The export's ${what} was refused: only https:// links are followed, and the service sent "${shown}".`,
+      "error",
+    );
   }
 
   // ---- messages --------------------------------------------------------------------------
@@ -516,7 +584,9 @@ export class SecurityLogs extends HTMLElement {
     const status = failure.status;
     const wait = failure.retryAfterSeconds;
     let text;
-    if (status === 401) {
+    if (failure instanceof RefusedApiBase) {
+      text = failure.message;
+    } else if (status === 401) {
       text = "Your session has expired. Sign in again to see the security logs.";
     } else if (status === 403) {
       text = "This sign-in may not see these security logs. Sign in again with another account.";

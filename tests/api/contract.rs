@@ -77,9 +77,7 @@ fn openapi_event_type_enums_equal_the_catalogue() {
 #[test]
 fn the_template_declares_the_key_names_the_code_uses() {
     use seclog::store::schema::{EXPIRES_AT, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
-        .expect("template.yaml");
-    let template: Yaml = serde_norway::from_str(&text).expect("valid YAML");
+    let template = template();
     let table = &template["Resources"]["EventsTable"]["Properties"];
     let names = |schema: &Yaml| -> Vec<(String, String)> {
         schema
@@ -108,5 +106,162 @@ fn the_template_declares_the_key_names_the_code_uses() {
     assert_eq!(
         table["TimeToLiveSpecification"]["AttributeName"].as_str(),
         Some(EXPIRES_AT)
+    );
+}
+
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .expect("template.yaml");
+    serde_norway::from_str(&text).expect("valid YAML")
+}
+
+/// A scalar or list of scalars as text; a CloudFormation tag keeps its name
+/// (`!GetAtt SequencerRole.Arn`).
+fn texts(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Sequence(items) => items.iter().flat_map(texts).collect(),
+        Yaml::Tagged(tagged) => texts(&tagged.value)
+            .into_iter()
+            .map(|v| format!("{} {v}", tagged.tag))
+            .collect(),
+        Yaml::String(s) => vec![s.clone()],
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+/// Whether an IAM action pattern (`kms:Get*`, `kms:*`) covers `action`.
+fn covers(pattern: &str, action: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern.eq_ignore_ascii_case(action),
+        Some((head, tail)) => {
+            action.len() >= head.len()
+                && action[..head.len()].eq_ignore_ascii_case(head)
+                && (0..=action.len() - head.len())
+                    .any(|skip| covers(tail, &action[head.len() + skip..]))
+        }
+    }
+}
+
+/// The statements of every IAM role's inline policies, with the role's name.
+fn role_statements(template: &Yaml) -> Vec<(String, Yaml)> {
+    let mut found = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().expect("resources") {
+        if resource["Type"].as_str() != Some("AWS::IAM::Role") {
+            continue;
+        }
+        for policy in resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .expect("statements")
+            {
+                found.push((name.as_str().unwrap().to_owned(), statement.clone()));
+            }
+        }
+    }
+    found
+}
+
+/// Least privilege on the checkpoint signing key: only the sequencer's and the export
+/// worker's roles may Sign; the integrity function's role only reads the public key; the
+/// account root administers the key but no cryptographic action (nor kms:CreateGrant, which
+/// could hand Sign to anyone) is delegated to IAM; and no role grants itself a kms action.
+#[test]
+fn only_the_checkpoint_signers_may_use_the_signing_key() {
+    let template = template();
+    let policy = &template["Resources"]["LogSigningKey"]["Properties"]["KeyPolicy"];
+    let statements = policy["Statement"].as_sequence().expect("statements");
+    let allowed = |action: &str| -> BTreeSet<String> {
+        statements
+            .iter()
+            .filter(|s| s["Effect"].as_str() == Some("Allow"))
+            .filter(|s| texts(&s["Action"]).iter().any(|p| covers(p, action)))
+            .flat_map(|s| texts(&s["Principal"]["AWS"]))
+            .collect()
+    };
+    let roles = |names: &[&str]| -> BTreeSet<String> {
+        names.iter().map(|n| format!("!GetAtt {n}.Arn")).collect()
+    };
+    assert_eq!(
+        allowed("kms:Sign"),
+        roles(&["SequencerRole", "ExportWorkerRole"])
+    );
+    let readers = allowed("kms:GetPublicKey");
+    assert!(
+        roles(&["SequencerRole", "ExportWorkerRole", "IntegrityRole"]).is_subset(&readers),
+        "{readers:?}"
+    );
+    for action in [
+        "kms:Verify",
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyPair",
+        "kms:GenerateMac",
+        "kms:CreateGrant",
+    ] {
+        assert_eq!(allowed(action), BTreeSet::new(), "{action}");
+    }
+    // The account still administers the key (else it could never be managed or deleted).
+    for action in [
+        "kms:DescribeKey",
+        "kms:PutKeyPolicy",
+        "kms:ScheduleKeyDeletion",
+        "kms:TagResource",
+    ] {
+        let admins = allowed(action);
+        assert!(
+            admins.iter().any(|p| p.ends_with(":root")),
+            "{action}: {admins:?}"
+        );
+    }
+    for statement in statements {
+        assert!(statement["Principal"].as_str().is_none(), "{statement:?}");
+    }
+    for (role, statement) in role_statements(&template) {
+        let actions = texts(&statement["Action"]);
+        assert!(
+            !actions
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("kms:")),
+            "{role} grants itself {actions:?}: kms use is the key policy's to grant"
+        );
+    }
+}
+
+/// The sequencer may update an events-table item only to stamp its `log_index` (the attribute
+/// names `LogStore::stamp` sends), reading nothing back.
+#[test]
+fn the_sequencer_may_only_stamp_log_index_on_events() {
+    use seclog::store::log::LOG_INDEX;
+    use seclog::store::schema::{PK, SK};
+    let template = template();
+    let updates: Vec<Yaml> = role_statements(&template)
+        .into_iter()
+        .filter(|(role, _)| role == "SequencerRole")
+        .map(|(_, statement)| statement)
+        .filter(|s| {
+            texts(&s["Action"])
+                .iter()
+                .any(|a| covers(a, "dynamodb:UpdateItem"))
+        })
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let update = &updates[0];
+    assert_eq!(texts(&update["Resource"]), ["!GetAtt EventsTable.Arn"]);
+    let attributes: BTreeSet<String> =
+        texts(&update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+            .into_iter()
+            .collect();
+    let expected: BTreeSet<String> = [PK, SK, LOG_INDEX].map(str::to_owned).into();
+    assert_eq!(attributes, expected);
+    assert_eq!(
+        texts(&update["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"]),
+        ["NONE"]
     );
 }

@@ -3,6 +3,28 @@ use integration_tests::{account, event, spawn_app};
 use seclog::http::Endpoint;
 use serde_json::{Value, json};
 
+/// A 400 problem+json response's body.
+async fn bad_request(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], 400);
+    problem
+}
+
+/// The fields a problem's `errors` name, in order.
+fn field_names(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_single_event_is_stored_with_device_and_summary() {
     let app = spawn_app().await;
@@ -68,21 +90,9 @@ async fn one_bad_event_rejects_the_batch_and_writes_nothing() {
     let response = app
         .post_events(&json!({"events": [event(&acct, "login", 1), bad, unknown]}))
         .await;
-    assert_eq!(response.status(), 400);
+    let problem = bad_request(response).await;
     assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["status"], 400);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        fields,
+        field_names(&problem),
         ["events[1].ip", "events[2].type", "events[2].actor.id"]
     );
     let type_message = problem["errors"][1]["message"].as_str().unwrap();
@@ -309,4 +319,67 @@ async fn a_hundred_idempotent_events_cost_at_most_four_round_trips() {
             "{event_type}: {used} round trips for 100 new idempotent events"
         );
     }
+}
+
+/// API.md "Never stored": an identifier holding an API key is refused, naming the field, and
+/// nothing of the request is written (not even its valid events).
+#[tokio::test]
+async fn identifiers_holding_an_api_key_are_refused_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let acct = account();
+    let mut by_event_id = event(&acct, "login", 2);
+    by_event_id["event_id"] = json!("evt:sk_live_51HxAbCdEfGhIjKlMnOp4242");
+    let mut by_actor = event(&acct, "login", 3);
+    by_actor["actor"]["id"] = json!("svc-rk_test_abcdefghijklmnop9999");
+    let response = app
+        .post_events(&json!({"events": [event(&acct, "login", 1), by_event_id, by_actor]}))
+        .await;
+    let problem = bad_request(response).await;
+    assert_eq!(
+        field_names(&problem),
+        ["events[1].event_id", "events[2].actor.id"]
+    );
+    for error in problem["errors"].as_array().unwrap() {
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("may not contain an API key"), "{message}");
+    }
+
+    let dump = format!("{:?}", app.raw_items().await);
+    assert!(!dump.contains("HxAbCdEfGhIjKlMnOp"), "event_id key stored");
+    assert!(!dump.contains("abcdefghijklmnop"), "actor.id key stored");
+    let (_, page) = app.list(&acct, "").await;
+    assert_eq!(page["data"], json!([]), "nothing written");
+}
+
+/// Keys in `actor.email` are masked; `iban` anywhere in a key's name and a name ending
+/// `bankacct` hold account numbers.
+#[tokio::test]
+async fn emails_iban_named_and_bankacct_keys_are_masked() {
+    let app = spawn_app().await;
+    let acct = account();
+    let mut changed = event(&acct, "payout_account.updated", 1);
+    changed["actor"]["email"] = json!("ops+sk_live_51HxAbCdEfGhIjKlMnOp4242@example.com");
+    changed["details"] = json!({
+        "bank": "BDO",
+        "payout_iban_value": "PH12 3456 7890 1234 5678",
+        "old.BankAcct": "0012-3456-6789",
+        "account_last4": "5678"
+    });
+    app.ingest(vec![changed]).await;
+
+    let dump = format!("{:?}", app.raw_items().await);
+    for secret in [
+        "HxAbCdEfGhIjKlMnOp",
+        "3456 7890 1234",
+        "34567890",
+        "0012-3456",
+        "00123456",
+    ] {
+        assert!(!dump.contains(secret), "{secret} stored");
+    }
+    let (_, page) = app.list(&acct, "").await;
+    let entry = &page["data"][0];
+    assert_eq!(entry["actor"]["email"], "ops+sk_live_...4242@example.com");
+    assert_eq!(entry["details"]["payout_iban_value"], "****5678");
+    assert_eq!(entry["details"]["old.BankAcct"], "****6789");
 }

@@ -582,3 +582,155 @@ async fn a_server_error_offers_retry() {
     assert_eq!(empty_shown, true);
     browser.quit().await;
 }
+
+/// Replaces the page's `fetch` with one that records each request's URL in
+/// `window.__requests` and answers `POST /v1/exports` with a succeeded export carrying the
+/// given links (as a compromised or buggy API could); other requests go to the real API.
+async fn fake_succeeded_exports(browser: &Browser, download_url: &str, evidence_url: &str) {
+    browser
+        .execute(
+            "const [download_url, evidence_url] = arguments;
+             window.__realFetch ??= window.fetch;
+             window.__requests = [];
+             window.fetch = (input, init) => {
+                 const url = String(input);
+                 window.__requests.push(url);
+                 if (init?.method === 'POST' && new URL(url).pathname === '/v1/exports') {
+                     const job = {id: 'exp_fake', status: 'succeeded', row_count: 1, download_url, evidence_url};
+                     return Promise.resolve(new Response(JSON.stringify(job),
+                         {status: 202, headers: {'content-type': 'application/json'}}));
+                 }
+                 return window.__realFetch(input, init);
+             };",
+            json!([download_url, evidence_url]),
+        )
+        .await;
+}
+
+/// The export's links in the component, as `[class, href]`, and whether any script the links
+/// carried ran.
+async fn export_links(browser: &Browser) -> Value {
+    browser
+        .execute(
+            &format!(
+                "{ROOT} return {{links: [...root.querySelectorAll('a')].map(a => [a.className, a.getAttribute('href')]),
+                 pwned: window.__pwned ?? null, page: location.pathname}}"
+            ),
+            json!([]),
+        )
+        .await
+}
+
+/// An API answering a succeeded export with `javascript:`, `data:`, `file:`, plain-http or
+/// relative links: none is put in an href or clicked, nothing runs, and the page says the link
+/// was refused. A loopback http link (as `make dev` serves) and an https one are shown.
+#[tokio::test]
+async fn export_links_that_are_not_https_are_refused() {
+    let app = spawn_app().await;
+    let acct = account();
+    app.ingest(vec![event(&acct, "login", 0)]).await;
+    let browser = open(&app, &acct).await;
+    rows_once(&browser, "Showing 1 entry, newest first.").await;
+
+    let refused = [
+        (
+            "javascript:window.__pwned=1",
+            "data:text/html,<script>window.__pwned=2</script>",
+        ),
+        ("data:text/csv;base64,YSxi", "javascript:window.__pwned=3"),
+        ("JavaScript:window.__pwned=4//https://ok", "https://ok"),
+        ("http://evil.example/export.csv", "file:///etc/passwd"),
+        ("/v1/exports/exp_fake/file.csv", "https://ok"),
+        ("https//missing-colon", "https://ok"),
+    ];
+    for (download, evidence) in refused {
+        fake_succeeded_exports(&browser, download, evidence).await;
+        let said = export_until(&browser, &["error"]).await;
+        let start: String = download.chars().take(40).collect();
+        assert_eq!(
+            said,
+            format!(
+                "The export's download link was refused: only https:// links are followed, and the service sent \"{start}\"."
+            ),
+        );
+        assert_eq!(
+            export_links(&browser).await,
+            json!({"links": [], "pwned": null, "page": "/"}),
+            "{download}"
+        );
+    }
+
+    // An evidence link alone refused: the download is shown (and clicked: a same-origin
+    // loopback link, so the browser downloads rather than navigates), the evidence is not.
+    let same_origin = format!("{}/", app.base);
+    fake_succeeded_exports(&browser, &same_origin, "data:,x").await;
+    let said = export_until(&browser, &["error"]).await;
+    assert!(
+        said.starts_with("The export's evidence file link was refused"),
+        "{said}"
+    );
+    assert_eq!(
+        export_links(&browser).await,
+        json!({"links": [["download", same_origin]], "pwned": null, "page": "/"})
+    );
+
+    // The control: links by the rule (loopback http, https) are rendered as sent.
+    fake_succeeded_exports(&browser, &same_origin, "https://example.invalid/e").await;
+    let said = export_until(&browser, &["succeeded"]).await;
+    assert!(said.starts_with("Export ready: 1 row."), "{said}");
+    assert_eq!(
+        export_links(&browser).await,
+        json!({"links": [["download", same_origin], ["evidence", "https://example.invalid/e"]],
+               "pwned": null, "page": "/"})
+    );
+    browser.quit().await;
+}
+
+/// An `api-base` that is neither https nor loopback http: no request is sent (the token would
+/// travel in clear, or to a script URL), and the page says why.
+#[tokio::test]
+async fn an_api_base_that_is_not_https_is_refused_before_any_request() {
+    let app = spawn_app().await;
+    let acct = account();
+    let browser = open(&app, &acct).await;
+    rows_once(&browser, "No entries.").await;
+    for base in [
+        "http://evil.example",
+        "javascript:fetch('//evil.example')",
+        "ftp://evil.example",
+    ] {
+        fake_succeeded_exports(&browser, "https://ok", "https://ok").await;
+        browser
+            .execute(
+                "document.querySelector('security-logs').setAttribute('api-base', arguments[0])",
+                json!([base]),
+            )
+            .await;
+        let said = browser
+            .wait_for(
+                "the refusal",
+                &format!(
+                    "{ROOT} const line = root.querySelector('.status');
+                     return line.dataset.kind === 'error' && line.textContent.includes('api-base') && line.textContent"
+                ),
+            )
+            .await;
+        assert_eq!(
+            said,
+            "The API address (api-base) was refused: it must be an https:// address (or http:// to this computer while developing), so no request was sent."
+        );
+        // Exporting sends nothing either.
+        let said = export_until(&browser, &["error"]).await;
+        assert!(said.contains("(api-base) was refused"), "{said}");
+        let requests = browser.execute("return window.__requests", json!([])).await;
+        assert_eq!(requests, json!([]), "{base}");
+        browser
+            .execute(
+                "document.querySelector('security-logs').removeAttribute('api-base')",
+                json!([]),
+            )
+            .await;
+        rows_once(&browser, "No entries.").await;
+    }
+    browser.quit().await;
+}

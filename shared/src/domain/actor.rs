@@ -22,7 +22,11 @@ impl Actor {
     pub fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<Self> {
         let mut fields = Fields::object(value, path, errors)?;
         fields.deny_unknown(&["id", "name", "email"]);
-        let id = fields.required_parsed("id", parse_actor_id);
+        // Only here, where an actor is recorded: a filter by actor id stores nothing.
+        let id = fields.required_parsed("id", |v| {
+            super::secrets::refuse_api_key_in_identifier(v)?;
+            parse_actor_id(v)
+        });
         let name = fields.optional_parsed("name", |v| bounded_text(v, Self::MAX_NAME));
         let email = fields.optional_parsed("email", parse_email);
         Some(Self {

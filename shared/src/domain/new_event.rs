@@ -114,8 +114,7 @@ impl NewEvent {
         details: Json,
         now: Timestamp,
     ) -> Self {
-        let summary = summary::summarize(event_type, &details, None, None);
-        Self {
+        let mut event = Self {
             account,
             entry: LogEntry {
                 id: EntryId::generate(),
@@ -127,7 +126,7 @@ impl NewEvent {
                 device: None,
                 location: None,
                 details,
-                summary,
+                summary: String::new(),
                 event_id: event_id.as_ref().map(|e| e.as_str().to_owned()),
                 received_at: now,
                 producer: Some(super::entry::SERVICE_PRODUCER.to_owned()),
@@ -135,7 +134,10 @@ impl NewEvent {
                 log_index: None,
             },
             event_id,
-        }
+        };
+        // The service's own details (an export's filters) hold what a merchant typed.
+        mask_and_derive(&mut event.entry);
+        event
     }
 
     /// SHA-256 (hex) of the event's content as stored, keys sorted: equal for re-sends that
@@ -178,7 +180,10 @@ impl NewEvent {
             }
             None => None,
         };
-        let event_id = fields.optional_parsed("event_id", EventId::parse);
+        let event_id = fields.optional_parsed("event_id", |v| {
+            secrets::refuse_api_key_in_identifier(v)?;
+            EventId::parse(v)
+        });
         let ip = fields.optional_parsed("ip", parse_ip);
         let user_agent = fields.optional_parsed("user_agent", parse_user_agent);
         let location = match fields.get("location") {
@@ -196,46 +201,29 @@ impl NewEvent {
             None => Some(Json::object()),
         };
 
-        let (account, event_type, occurred, mut actor, mut details) =
+        let (account, event_type, occurred, actor, details) =
             (account?, event_type?, occurred?, actor?, details?);
-        let mut user_agent = user_agent;
-        let mut location = location;
-        secrets::mask_secrets(&mut details);
-        for text in [actor.name.as_mut(), user_agent.as_mut()]
-            .into_iter()
-            .flatten()
-            .chain(
-                location
-                    .iter_mut()
-                    .flat_map(|l| [l.region.as_mut(), l.city.as_mut()])
-                    .flatten(),
-            )
-        {
-            secrets::mask_text(text);
-        }
-        let device = user_agent.as_deref().and_then(device::describe);
-        let ip_text = ip.map(|ip| ip.to_string());
-        let summary =
-            summary::summarize(event_type, &details, device.as_deref(), ip_text.as_deref());
+        let mut entry = LogEntry {
+            id: EntryId::generate(),
+            event_type,
+            occurred_at: occurred.timestamp(),
+            actor,
+            ip,
+            user_agent,
+            device: None,
+            location,
+            details,
+            summary: String::new(),
+            event_id: event_id.as_ref().map(|e| e.as_str().to_owned()),
+            received_at: context.now,
+            producer: Some(context.producer.as_str().to_owned()),
+            unfamiliar: None,
+            log_index: None,
+        };
+        mask_and_derive(&mut entry);
         Some(Self {
             account,
-            entry: LogEntry {
-                id: EntryId::generate(),
-                event_type,
-                occurred_at: occurred.timestamp(),
-                actor,
-                ip,
-                user_agent,
-                device,
-                location,
-                details,
-                summary,
-                event_id: event_id.as_ref().map(|e| e.as_str().to_owned()),
-                received_at: context.now,
-                producer: Some(context.producer.as_str().to_owned()),
-                unfamiliar: None,
-                log_index: None,
-            },
+            entry,
             event_id,
         })
     }
@@ -388,6 +376,22 @@ impl IngestBatch {
             })
             .collect()
     }
+}
+
+/// Masks every secret of `entry` ([`secrets::mask_entry`]), then derives its `device` and
+/// `summary` from the masked values, and masks what was derived too (a second pass leaves the
+/// rest unchanged: masking is idempotent), so nothing derived can spell a secret either.
+fn mask_and_derive(entry: &mut LogEntry) {
+    secrets::mask_entry(entry);
+    entry.device = entry.user_agent.as_deref().and_then(device::describe);
+    let ip_text = entry.ip.map(|ip| ip.to_string());
+    entry.summary = summary::summarize(
+        entry.event_type,
+        &entry.details,
+        entry.device.as_deref(),
+        ip_text.as_deref(),
+    );
+    secrets::mask_entry(entry);
 }
 
 fn parse_ip(value: &str) -> Result<IpAddr, String> {
@@ -784,6 +788,87 @@ mod tests {
         assert_eq!(
             entry.location.as_ref().unwrap().city.as_deref(),
             Some("sk_test_...1111")
+        );
+    }
+
+    /// The attacker hides a key in each text field the contract names: none is stored.
+    #[test]
+    fn api_keys_are_masked_in_every_stored_text_field() {
+        let mut body = valid();
+        body["actor"] = json!({"id": "u_1", "name": "Ann", "email": "ops+sk_live_51HxAbCdEfGhIjKlMn4242@example.com"});
+        body["user_agent"] = json!(format!(
+            "{} sk_test_abcdefghijklmnop2222",
+            valid()["user_agent"].as_str().unwrap()
+        ));
+        body["location"] =
+            json!({"country": "PH", "region": "rk_live_abcdefghijklmnop3333 region"});
+        let batch = parse_body(body.to_string().as_bytes()).unwrap();
+        let entry = &batch.events[0].entry;
+        assert_eq!(
+            entry.actor.email.as_deref(),
+            Some("ops+sk_live_...4242@example.com")
+        );
+        assert!(
+            entry
+                .user_agent
+                .as_deref()
+                .unwrap()
+                .ends_with(" sk_test_...2222")
+        );
+        assert_eq!(
+            entry.location.as_ref().unwrap().region.as_deref(),
+            Some("rk_live_...3333 region")
+        );
+        assert_eq!(entry.device.as_deref(), Some("Safari on macOS"));
+        let stored = serde_json::to_string(entry).unwrap();
+        for tail in ["AbCdEfGhIjKlMn", "abcdefghijklmnop"] {
+            assert!(!stored.contains(tail), "{stored}");
+        }
+    }
+
+    #[test]
+    fn identifiers_holding_an_api_key_are_refused_naming_the_field() {
+        let mut by_event_id = valid();
+        by_event_id["event_id"] = json!("evt:sk_live_51HxAbCdEfGhIjKlMn4242");
+        let mut by_actor = valid();
+        by_actor["actor"] = json!({"id": "svc sk_test_abcdefghijklmnop1111", "name": "Bot"});
+        let body = json!({"events": [valid(), by_event_id, by_actor]});
+        let errors = errors_of(body);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["events[1].event_id", "events[2].actor.id"]);
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.message.contains("may not contain an API key")),
+            "{errors:?}"
+        );
+        // Not a key (tail too short, or already masked): an ordinary identifier.
+        let mut fine = valid();
+        fine["event_id"] = json!("sk_live_...4242");
+        fine["actor"] = json!({"id": "sk_live_abc"});
+        assert!(parse_body(fine.to_string().as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn service_recorded_events_are_masked_too() {
+        let actor = Actor {
+            id: "u_1".into(),
+            name: Some("sk_live_51HxAbCdEfGhIjKlMn4242".into()),
+            email: None,
+        };
+        let details = Json::parse(r#"{"filters": {"q": "sk_test_abcdefghijklmnop1111"}}"#).unwrap();
+        let event = NewEvent::internal(
+            AccountId::parse("acct_1").unwrap(),
+            EventType::SecurityLogsExported,
+            actor,
+            None,
+            details,
+            now(),
+        );
+        let stored = serde_json::to_string(&event.entry).unwrap();
+        assert!(
+            !stored.contains("AbCdEf") && !stored.contains("abcdefghijklmnop"),
+            "{stored}"
         );
     }
 

@@ -9,11 +9,15 @@
 //!   more digits, at any depth and object keys included, becomes `****` and its last 4; so do
 //!   `from`/`to` of an object whose `field` names an account number (a `changes` item). API
 //!   keys under such a key are masked too, when the text is not an account number itself.
+//! - Every stored text of an entry is masked for API keys ([`mask_entry`]), except the two
+//!   identifiers, `event_id` and `actor.id`: masking would change what they identify, so an
+//!   identifier holding an API key is refused instead ([`refuse_api_key_in_identifier`]).
 //! - Masking is idempotent: what it writes (`sk_live_...4242`, `****7890`, `#b` suffixes of
 //!   colliding keys) holds no key tail and at most 4 digits, so it is never masked again.
 
 use std::collections::BTreeMap;
 
+use super::LogEntry;
 use super::json::Json;
 
 const KEY_PREFIXES: [&str; 6] = [
@@ -23,12 +27,12 @@ const KEY_PREFIXES: [&str; 6] = [
 const MIN_KEY_TAIL: usize = 12;
 /// Fewer digits than this are a last-4 or a bank code, not an account number.
 const MIN_ACCOUNT_DIGITS: usize = 5;
-const ACCOUNT_KEY_PARTS: [&str; 4] = ["accountnumber", "accountno", "acctnumber", "acctno"];
-const ACCOUNT_KEY_ENDINGS: [&str; 2] = ["bankaccount", "iban"];
+const ACCOUNT_KEY_PARTS: [&str; 5] = ["accountnumber", "accountno", "acctnumber", "acctno", "iban"];
+const ACCOUNT_KEY_ENDINGS: [&str; 2] = ["bankaccount", "bankacct"];
 
 /// Whether a field name holds an account number: lower-cased with `_`, `-`, `.` and spaces
-/// removed, it contains `accountnumber`, `accountno`, `acctnumber` or `acctno`, or ends with
-/// `bankaccount` or `iban` (API.md "Never stored").
+/// removed, it contains `accountnumber`, `accountno`, `acctnumber`, `acctno` or `iban`, or is
+/// or ends with `bankaccount` or `bankacct` (API.md "Never stored").
 pub fn is_account_number_key(name: &str) -> bool {
     let folded: String = name
         .chars()
@@ -65,9 +69,60 @@ pub fn mask_secrets(details: &mut Json) -> usize {
     }
 }
 
-/// Masks API keys inside a free-text field outside `details` (names, user agents, places).
-pub fn mask_text(text: &mut String) -> usize {
-    mask_api_keys(text)
+/// Masks every secret of an entry in place: `details` ([`mask_secrets`]) and API keys in every
+/// other stored text but the identifiers (`actor.name`, `actor.email`, `user_agent`, `device`,
+/// `location.*`, `summary`, `producer`); returns how many values were masked.
+///
+/// `event_id` and `actor.id` are left alone: ingest refuses an identifier holding an API key
+/// ([`refuse_api_key_in_identifier`]) before an entry is built.
+pub fn mask_entry(entry: &mut LogEntry) -> usize {
+    let LogEntry {
+        id: _,
+        event_type: _,
+        occurred_at: _,
+        actor,
+        ip: _,
+        user_agent,
+        device,
+        location,
+        details,
+        summary,
+        event_id: _,
+        received_at: _,
+        producer,
+        unfamiliar: _,
+        log_index: _,
+    } = entry;
+    // Destructured without `..`: a text field added to `LogEntry` must be listed here.
+    let texts = [
+        actor.name.as_mut(),
+        actor.email.as_mut(),
+        user_agent.as_mut(),
+        device.as_mut(),
+        Some(summary),
+        producer.as_mut(),
+    ]
+    .into_iter()
+    .chain(
+        location
+            .iter_mut()
+            .flat_map(|l| [l.country.as_mut(), l.region.as_mut(), l.city.as_mut()]),
+    )
+    .flatten();
+    mask_secrets(details) + texts.map(mask_api_keys).sum::<usize>()
+}
+
+/// An identifier (`event_id`, `actor.id`) may not hold an API key: masking it would change what
+/// it identifies (a re-send would no longer match, two actors could become one), and storing it
+/// would keep the key. The request is refused instead (API.md "Never stored").
+pub fn refuse_api_key_in_identifier(value: &str) -> Result<(), String> {
+    match find_api_key(value) {
+        Some(_) => Err(
+            "may not contain an API key: identifiers are not masked, since masking would change what they identify"
+                .into(),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Under an account-number key: every value with enough digits, at any depth, is masked.
@@ -155,27 +210,45 @@ fn mask_api_keys(text: &mut String) -> usize {
     let mut masked = 0;
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
-    while let Some((start, prefix)) = find_key_prefix(rest) {
-        let after = &rest[start + prefix.len()..];
-        let tail_len = after
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(after.len());
-        out.push_str(&rest[..start + prefix.len()]);
-        if tail_len >= MIN_KEY_TAIL {
-            out.push_str("...");
-            out.push_str(&after[tail_len - 4..tail_len]);
-            masked += 1;
-            rest = &after[tail_len..];
-        } else {
-            // Not a key; a key may still start inside this tail (`sk_live_sk_live_...`).
-            rest = after;
-        }
+    while let Some(key) = find_api_key(rest) {
+        out.push_str(&rest[..key.tail.start]);
+        out.push_str("...");
+        out.push_str(&rest[key.tail.end - 4..key.tail.end]);
+        masked += 1;
+        rest = &rest[key.tail.end..];
     }
     if masked > 0 {
         out.push_str(rest);
         *text = out;
     }
     masked
+}
+
+/// Where an API key sits in a text: its tail (the letters and digits after the prefix) is
+/// `tail`, its prefix ends where the tail starts.
+struct ApiKeyAt {
+    tail: std::ops::Range<usize>,
+}
+
+/// The first API key in `text`: one of [`KEY_PREFIXES`] followed by at least [`MIN_KEY_TAIL`]
+/// ASCII letters and digits. The one definition of "an API key" (masking and identifiers).
+fn find_api_key(text: &str) -> Option<ApiKeyAt> {
+    let mut from = 0;
+    while let Some((start, prefix)) = find_key_prefix(&text[from..]) {
+        let tail_start = from + start + prefix.len();
+        let after = &text[tail_start..];
+        let tail_len = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        if tail_len >= MIN_KEY_TAIL {
+            return Some(ApiKeyAt {
+                tail: tail_start..tail_start + tail_len,
+            });
+        }
+        // Not a key; a key may still start inside this tail (`sk_live_sk_live_...`).
+        from = tail_start;
+    }
+    None
 }
 
 fn find_key_prefix(text: &str) -> Option<(usize, &'static str)> {
@@ -234,8 +307,14 @@ mod tests {
             "iban",
             "IBAN",
             "payoutIban",
+            "payout_iban_value",
+            "ibanx",
+            "IBAN-masked",
             "bank_account",
             "primaryBankAccount",
+            "bankacct",
+            "payout.bank-acct",
+            "OLD_BANKACCT",
         ] {
             assert!(is_account_number_key(key), "{key}");
         }
@@ -243,7 +322,8 @@ mod tests {
             "account_last4",
             "bank",
             "bank_accounts_count",
-            "ibanx",
+            "bank_acct_holder",
+            "ibn",
             "note",
         ] {
             assert!(!is_account_number_key(key), "{key}");
@@ -299,6 +379,24 @@ mod tests {
             [2, 3, 26, 27, 28, 702, 703].map(collision_letters),
             ["b", "c", "z", "aa", "ab", "zz", "aaa"]
         );
+    }
+
+    #[test]
+    fn identifiers_are_refused_exactly_when_masking_would_change_them() {
+        for id in [
+            "sk_live_51HxAbCdEfGhIjKlMnOp4242",
+            "evt:rk_test_abcdefghijkl",
+            "u sk_live_sk_live_abcdefghijklmnop1234",
+        ] {
+            assert!(refuse_api_key_in_identifier(id).is_err(), "{id}");
+            let mut masked = id.to_owned();
+            assert!(mask_api_keys(&mut masked) > 0, "{id}");
+        }
+        for id in ["u_1", "sk_live_...4242", "sk_live_abcdefghijk", "pk_live_"] {
+            assert_eq!(refuse_api_key_in_identifier(id), Ok(()), "{id}");
+            let mut masked = id.to_owned();
+            assert_eq!(mask_api_keys(&mut masked), 0, "{id}");
+        }
     }
 
     #[test]

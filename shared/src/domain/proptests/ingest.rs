@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::strategies::{
-    Secret, any_json, any_number, api_key_text, nested, secret_document, tricky_text,
+    Secret, any_json, any_number, api_key, api_key_text, nested, secret_document, tricky_text,
 };
 use super::{assert_client_error, config};
 use crate::ApiError;
@@ -567,8 +567,8 @@ fn one_line(text: &str) -> String {
     text.replace(['\t', '\n'], " ").trim().to_owned()
 }
 
-/// A single event carrying secrets in `details` and in the free-text fields that are masked
-/// (actor name, user agent, region, city).
+/// A single event carrying secrets in `details` and in every free-text field that is stored
+/// (actor name and email, user agent, region, city): every one but the identifiers.
 fn event_with_secrets() -> BoxedStrategy<(Json, Vec<Secret>)> {
     (
         select(
@@ -579,41 +579,51 @@ fn event_with_secrets() -> BoxedStrategy<(Json, Vec<Secret>)> {
         ),
         secret_document(),
         prop::collection::vec(api_key_text(), 4),
+        ("[a-z.+]{0,8}", api_key(), "[.+][a-z]{1,8}|"),
     )
-        .prop_map(|(kind, (details, mut secrets), texts)| {
-            let mut texts: Vec<String> = texts
-                .into_iter()
-                .map(|(text, planted)| {
-                    secrets.extend(planted);
-                    one_line(&text)
-                })
-                .collect();
-            let (city, region, agent, name) = (
-                texts.pop().unwrap_or_default(),
-                texts.pop().unwrap_or_default(),
-                texts.pop().unwrap_or_default(),
-                texts.pop().unwrap_or_default(),
-            );
-            let Json::Object(mut event) = valid_event() else {
-                unreachable!("an object")
-            };
-            event.insert("type".into(), text(kind.as_str()));
-            event.insert("details".into(), details);
-            event.insert(
-                "actor".into(),
-                object([("id", text("u_1")), ("name", text(&name))]),
-            );
-            event.insert("user_agent".into(), text(&format!("{SAFARI} {agent}")));
-            event.insert(
-                "location".into(),
-                object([
-                    ("country", text("PH")),
-                    ("region", text(&region)),
-                    ("city", text(&city)),
-                ]),
-            );
-            (Json::Object(event), secrets)
-        })
+        .prop_map(
+            |(kind, (details, mut secrets), texts, (before, key, after))| {
+                // An email has no whitespace: the key inside its local part, ended by `.`, `+` or `@`.
+                let email = format!("{before}{key}{after}@example.com");
+                secrets.push(Secret::ApiKey(key));
+                let mut texts: Vec<String> = texts
+                    .into_iter()
+                    .map(|(text, planted)| {
+                        secrets.extend(planted);
+                        one_line(&text)
+                    })
+                    .collect();
+                let (city, region, agent, name) = (
+                    texts.pop().unwrap_or_default(),
+                    texts.pop().unwrap_or_default(),
+                    texts.pop().unwrap_or_default(),
+                    texts.pop().unwrap_or_default(),
+                );
+                let Json::Object(mut event) = valid_event() else {
+                    unreachable!("an object")
+                };
+                event.insert("type".into(), text(kind.as_str()));
+                event.insert("details".into(), details);
+                event.insert(
+                    "actor".into(),
+                    object([
+                        ("id", text("u_1")),
+                        ("name", text(&name)),
+                        ("email", text(&email)),
+                    ]),
+                );
+                event.insert("user_agent".into(), text(&format!("{SAFARI} {agent}")));
+                event.insert(
+                    "location".into(),
+                    object([
+                        ("country", text("PH")),
+                        ("region", text(&region)),
+                        ("city", text(&city)),
+                    ]),
+                );
+                (Json::Object(event), secrets)
+            },
+        )
         .boxed()
 }
 
@@ -664,6 +674,79 @@ proptest! {
                 prop_assert!(!stored.contains(&needle), "stored {needle:?}: {stored}");
                 prop_assert!(!row.contains(&needle), "exported {needle:?}: {row}");
             }
+        }
+    }
+}
+
+/// An event whose `event_id` or `actor.id` holds an API key (with text before and after it, as
+/// each field allows), at `index` of a batch of otherwise valid events.
+fn batch_with_key_in_identifier() -> BoxedStrategy<(Json, usize, &'static str)> {
+    let event_id = (
+        "[A-Za-z0-9_.:-]{0,12}",
+        api_key(),
+        "([_.:-][A-Za-z0-9_.:-]{0,12})?",
+    )
+        .prop_map(|(before, key, after)| format!("{before}{key}{after}"));
+    let actor_id = (filler_or_empty(), api_key(), "([ _.:@/-][a-z0-9 ]{0,12})?")
+        .prop_map(|(before, key, after)| format!("{before}{key}{after}"));
+    (
+        1usize..=4,
+        any::<prop::sample::Index>(),
+        prop_oneof![
+            event_id.prop_map(|id| ("event_id", id)),
+            actor_id.prop_map(|id| ("actor.id", id)),
+        ],
+    )
+        .prop_map(|(n, at, (field, value))| {
+            let index = at.index(n);
+            let mut events = vec![valid_event(); n];
+            let Json::Object(event) = &mut events[index] else {
+                unreachable!("an object")
+            };
+            match field {
+                "event_id" => {
+                    event.insert("event_id".into(), text(&value));
+                }
+                _ => {
+                    event.insert(
+                        "actor".into(),
+                        object([("id", text(&value)), ("name", text("Alice"))]),
+                    );
+                }
+            }
+            (object([("events", Json::Array(events))]), index, field)
+        })
+        .boxed()
+}
+
+/// Text before a key in an actor id: anything one line allows, or nothing.
+fn filler_or_empty() -> BoxedStrategy<String> {
+    prop_oneof![
+        Just(String::new()),
+        tricky_text().prop_map(|t| one_line(&t))
+    ]
+    .boxed()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// An identifier is never masked: one holding an API key is a 400 naming exactly that
+    /// field of that event, so nothing of the request is written.
+    #[test]
+    fn identifiers_holding_an_api_key_are_refused_naming_the_field(
+        (body, index, field) in batch_with_key_in_identifier()
+    ) {
+        match parse(body.to_text().as_bytes()) {
+            Err(ApiError::Validation(errors)) => {
+                let named = format!("events[{index}].{field}");
+                prop_assert!(
+                    errors.iter().any(|e| e.field == named && e.message.contains("API key")),
+                    "{named} not refused for its API key: {errors:?}"
+                );
+                prop_assert!(errors.iter().all(|e| e.field == named), "{errors:?}");
+            }
+            other => prop_assert!(false, "accepted an identifier with an API key: {other:?}"),
         }
     }
 }

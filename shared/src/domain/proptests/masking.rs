@@ -8,10 +8,10 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
 use super::config;
-use super::strategies::{Secret, account_key, any_json, secret_document};
-use crate::domain::secrets::{is_account_number_key, mask_secrets};
+use super::strategies::{Secret, account_key, any_json, api_key_text, secret_document};
+use crate::domain::secrets::{is_account_number_key, mask_entry, mask_secrets};
 use crate::domain::summary::summarize;
-use crate::domain::{Actor, EntryId, EventType, Json, LogEntry, ViewerZone};
+use crate::domain::{Actor, EntryId, EventType, Json, Location, LogEntry, ViewerZone};
 use crate::export::csv::{CsvEncoder, CsvStart};
 
 /// The CSV row of an entry holding `details` and its `summary`, as the export writes it.
@@ -91,6 +91,49 @@ proptest! {
         let mut twice = once.clone();
         mask_secrets(&mut twice);
         prop_assert_eq!(twice, once);
+    }
+
+    /// Every stored text of an entry but the identifiers (which ingest refuses instead) holds a
+    /// planted API key, and `details` a secret document: after `mask_entry` the stored entry and
+    /// its CSV row show none of them.
+    #[test]
+    fn masked_entries_hold_no_api_key_in_any_text_field(
+        (details, mut secrets) in secret_document(),
+        texts in prop::collection::vec(api_key_text(), 9),
+    ) {
+        let mut texts: Vec<Option<String>> = texts
+            .into_iter()
+            .map(|(text, planted)| {
+                secrets.extend(planted);
+                Some(text)
+            })
+            .collect();
+        let mut next = || texts.pop().flatten();
+        let at: Timestamp = "2024-04-22T06:32:15Z".parse().expect("a timestamp");
+        let mut entry = LogEntry {
+            id: EntryId::from_stored("e1".into()),
+            event_type: EventType::Login,
+            occurred_at: at,
+            actor: Actor { id: "u1".into(), name: next(), email: next() },
+            ip: None,
+            user_agent: next(),
+            device: next(),
+            location: Some(Location { country: next(), region: next(), city: next() }),
+            details,
+            summary: next().unwrap_or_default(),
+            event_id: Some("evt-1".into()),
+            received_at: at,
+            producer: next(),
+            unfamiliar: None,
+            log_index: None,
+        };
+        mask_entry(&mut entry);
+        let stored = serde_json::to_string(&entry).expect("an entry serializes");
+        assert_no_secret("stored entry", &stored, &secrets)?;
+        let mut encoder = CsvEncoder::new(ViewerZone::utc(), CsvStart::Resumed);
+        encoder.row(&entry);
+        let row = String::from_utf8(encoder.take()).expect("CSV is UTF-8");
+        assert_no_secret("CSV row", &row, &secrets)?;
     }
 
     #[test]

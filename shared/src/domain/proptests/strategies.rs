@@ -209,16 +209,17 @@ pub fn account_number() -> BoxedStrategy<(Json, Secret)> {
 }
 
 /// Field names that hold account numbers, in many spellings: `accountNumber`,
-/// `bank-account-number`, `Bank Account No`, `IBAN`, `payoutIban`, `acct.no`,
-/// `OLD_ACCT_NUMBER_VALUE`, ...
+/// `bank-account-number`, `Bank Account No`, `IBAN`, `payout_iban_value`, `acct.no`,
+/// `OLD_ACCT_NUMBER_VALUE`, `primary.BankAcct`, ...
 pub fn account_key() -> BoxedStrategy<String> {
-    const CONTAINED: [&[&str]; 4] = [
+    const CONTAINED: [&[&str]; 5] = [
         &["account", "number"],
         &["account", "no"],
         &["acct", "number"],
         &["acct", "no"],
+        &["iban"],
     ];
-    const ENDINGS: [&[&str]; 2] = [&["bank", "account"], &["iban"]];
+    const ENDINGS: [&[&str]; 2] = [&["bank", "account"], &["bank", "acct"]];
     let core = prop_oneof![
         select(&CONTAINED[..]).prop_map(|c| (c, true)),
         select(&ENDINGS[..]).prop_map(|c| (c, false)),
