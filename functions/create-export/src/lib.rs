@@ -5,13 +5,12 @@ use jiff::Timestamp;
 use lambda_http::{Body, Request, Response};
 use seclog::ApiError;
 use seclog::config::{ConfigError, Stack};
-use seclog::domain::export::{ExportFilters, ExportJob};
+use seclog::domain::export::{ExportFilters, ExportJob, ExportRequest};
 use seclog::domain::query::parse_no_params;
 use seclog::domain::{EventType, NewEvent};
 use seclog::http::{AccountClaim, Endpoint, json_with_location, query_params};
 use seclog::store::events::EventStore;
 use seclog::store::exports::ExportStore;
-use serde_json::json;
 
 pub struct CreateExport {
     jobs: ExportStore,
@@ -19,6 +18,9 @@ pub struct CreateExport {
     claim: AccountClaim,
     /// Exports `pending` or `running` per account at most.
     max_in_flight: usize,
+    /// The events' retention, recorded in each export's entry (it decides which entries an
+    /// export still holds, and a verifier reads it from there).
+    retention_days: u32,
 }
 
 /// What a caller over the limit is told to wait: about one small export's run.
@@ -30,12 +32,14 @@ impl CreateExport {
         events: EventStore,
         claim: AccountClaim,
         max_in_flight: usize,
+        retention_days: u32,
     ) -> Self {
         Self {
             jobs,
             events,
             claim,
             max_in_flight,
+            retention_days,
         }
     }
 
@@ -46,6 +50,8 @@ impl CreateExport {
             stack.event_store()?,
             stack.settings.claim.clone(),
             stack.settings.max_exports_in_flight,
+            u32::try_from(stack.settings.retention_days)
+                .map_err(|_| ConfigError::Invalid("RETENTION_DAYS", "is too large".into()))?,
         ))
     }
 }
@@ -57,7 +63,8 @@ impl Endpoint for CreateExport {
         let filters = ExportFilters::parse(request.body().as_ref())?;
         let now = Timestamp::now();
         let mut job = ExportJob::new(filters, requester.id.clone(), now);
-        let details = json!({"export_id": job.id, "format": "csv", "filters": job.filters.view()});
+        job.retention_days = Some(self.retention_days);
+        let details = ExportRequest::details(&job, self.retention_days);
         let audit = NewEvent::internal(
             account.clone(),
             EventType::SecurityLogsExported,
@@ -66,7 +73,8 @@ impl Endpoint for CreateExport {
             details.into(),
             now,
         );
-        // The export covers the log up to its own request's entry (the worker waits for it).
+        // The export covers the log up to its own request's entry (the worker waits for it, and
+        // its checkpoint includes it: the entry binds the export's filters to the log).
         job.audit_key = Some(audit.entry.sort_key());
         let created = self
             .jobs

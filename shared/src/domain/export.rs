@@ -73,6 +73,103 @@ impl ExportStatus {
     }
 }
 
+/// An export reaches back to entries that occurred at most this long before the end of the
+/// retention window: an entry is kept `retention_days` after it was received, and received at
+/// most 5 minutes before it occurred (the ingest skew), so every entry within reach is kept for
+/// almost a day after the request, long enough for the export to read it (docs/integrity.md).
+pub const REACH_MARGIN: SignedDuration = SignedDuration::from_hours(24);
+
+/// The earliest `occurred_at` an export requested at `requested_at` holds, under a retention of
+/// `retention_days`: entries that occurred before it count as expired before the request.
+/// The verifier applies the same rule to the export's signed entry, so both agree to the
+/// nanosecond.
+pub fn reach_start(requested_at: Timestamp, retention_days: u32) -> Timestamp {
+    let window = SignedDuration::from_hours(i64::from(retention_days) * 24);
+    requested_at
+        .checked_sub(window)
+        .and_then(|t| t.checked_add(REACH_MARGIN))
+        .unwrap_or(Timestamp::MIN)
+}
+
+/// An export's request as its own `security_logs.exported` entry records it: the entry is in
+/// the account's log, so the log's signature covers the export's id, requester, filters and
+/// the retention in force. A verifier reads the request from this entry alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    pub id: ExportId,
+    pub filters: ExportFilters,
+    pub retention_days: u32,
+    /// The entry's `occurred_at`: when the export was requested.
+    pub requested_at: Timestamp,
+    /// The entry's actor: who requested it.
+    pub requested_by: super::Actor,
+}
+
+/// The largest retention an export's entry may state (a bound for parsing, far above any use).
+const MAX_RETENTION_DAYS: u64 = 100 * 366;
+
+impl ExportRequest {
+    /// The `details` of the export's entry for `job`, under a retention of `retention_days`.
+    pub fn details(job: &ExportJob, retention_days: u32) -> Value {
+        serde_json::json!({
+            "export_id": job.id,
+            "format": "csv",
+            "filters": job.filters.view(),
+            "retention_days": retention_days,
+        })
+    }
+
+    /// Reads the request from a stored `security_logs.exported` entry that the service
+    /// recorded; anything else is an error saying why.
+    pub fn from_entry(entry: &super::LogEntry) -> Result<Self, String> {
+        if entry.event_type != EventType::SecurityLogsExported {
+            return Err(format!(
+                "is a {} entry, not security_logs.exported",
+                entry.event_type.as_str()
+            ));
+        }
+        if entry.producer.as_deref() != Some(super::entry::SERVICE_PRODUCER) {
+            return Err("was not recorded by the service".to_owned());
+        }
+        let details = serde_json::to_value(&entry.details)
+            .map_err(|e| format!("has unreadable details: {e}"))?;
+        let id = details
+            .get("export_id")
+            .and_then(Value::as_str)
+            .ok_or("has no export_id")
+            .and_then(|id| ExportId::parse(id).map_err(|_| "has no valid export_id"))?;
+        let retention_days = details
+            .get("retention_days")
+            .and_then(Value::as_u64)
+            .filter(|days| (1..=MAX_RETENTION_DAYS).contains(days))
+            .ok_or("has no valid retention_days")?;
+        let filters = details.get("filters").ok_or("has no filters")?;
+        let body = serde_json::to_vec(filters).map_err(|e| e.to_string())?;
+        let filters = ExportFilters::parse(&body).map_err(|e| match e {
+            ApiError::Validation(list) => {
+                let fields: Vec<String> = list
+                    .iter()
+                    .map(|f| format!("{} {}", f.field, f.message))
+                    .collect();
+                format!("has bad filters: {}", fields.join("; "))
+            }
+            other => format!("has bad filters: {other}"),
+        })?;
+        Ok(Self {
+            id,
+            filters,
+            retention_days: u32::try_from(retention_days).map_err(|e| e.to_string())?,
+            requested_at: entry.occurred_at,
+            requested_by: entry.actor.clone(),
+        })
+    }
+
+    /// The earliest `occurred_at` this export holds ([`reach_start`]).
+    pub fn reach_start(&self) -> Timestamp {
+        reach_start(self.requested_at, self.retention_days)
+    }
+}
+
 /// What to export: the list filters plus the zone of the `Timestamp` column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportFilters {
@@ -262,10 +359,14 @@ pub enum ExportPhase {
     Evidence,
 }
 
-/// The log checkpoint an export is taken at: every entry recorded before its request.
+/// The log checkpoint an export is taken at: every entry recorded before its request, and the
+/// request's own entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedLog {
-    /// The tree size: entries with `log_index < size` are in the export's log.
+    /// The log index of the export's own entry: entries with `log_index < index` were recorded
+    /// before the request.
+    pub index: u64,
+    /// The tree size of the checkpoint (`index + 1`).
     pub size: u64,
     /// The signed checkpoint note of that size.
     pub note: String,
@@ -310,6 +411,9 @@ pub struct ExportJob {
     /// The checkpoint the export is taken at, once the worker sealed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<SealedLog>,
+    /// The retention in force when the export was requested, as its entry records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
     #[serde(default)]
     pub phase: ExportPhase,
 }
@@ -339,6 +443,7 @@ impl ExportJob {
             invocations: 0,
             audit_key: None,
             log: None,
+            retention_days: None,
             phase: ExportPhase::Rows,
         }
     }

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::domain::export::{ExportId, ExportJob, UploadedPart};
-use crate::domain::{AccountId, LogFilter};
-use crate::integrity::merkle::Hash;
+use crate::domain::{AccountId, LogEntry, LogFilter};
 use crate::integrity::note::{Checkpoint, NoteError, origin, sign_checkpoint};
 use crate::store::StoreError;
 use crate::store::events::{EventStore, Page};
@@ -62,6 +61,13 @@ pub trait EntrySource {
         limit: usize,
         now: Timestamp,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// The entry stored under `sort_key`, with its log index (read strongly consistent).
+    fn entry(
+        &self,
+        account: &AccountId,
+        sort_key: &str,
+    ) -> impl Future<Output = Result<Option<LogEntry>, StoreError>> + Send;
 }
 
 /// A multipart upload of the export file that later invocations can continue (S3's model).
@@ -118,16 +124,17 @@ pub trait ExportLog {
         size: u64,
     ) -> impl Future<Output = Result<String, SealError>> + Send;
 
-    /// The leaf hashes of `range`, in index order (at most [`LEAF_HASHES_AT_ONCE`]).
-    fn leaf_hashes(
+    /// The retained leaf data texts of `range`, in index order (at most
+    /// [`LEAF_DATA_AT_ONCE`]): kept for every index, also after its entry expired.
+    fn leaf_data(
         &self,
         account: &AccountId,
         range: Range<u64>,
-    ) -> impl Future<Output = Result<Vec<Hash>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
-/// Leaf hashes read at once: 100 tiles, one BatchGetItem.
-pub const LEAF_HASHES_AT_ONCE: u64 = 100 * 256;
+/// Leaf data read at once: about 1 MB, a few Query pages.
+pub const LEAF_DATA_AT_ONCE: u64 = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
@@ -163,12 +170,12 @@ impl ExportLog for LogSealer {
         Ok(sign_checkpoint(&checkpoint, signer).await?)
     }
 
-    async fn leaf_hashes(
+    async fn leaf_data(
         &self,
         account: &AccountId,
         range: Range<u64>,
-    ) -> Result<Vec<Hash>, StoreError> {
-        self.log.leaf_hashes(account, range).await
+    ) -> Result<Vec<String>, StoreError> {
+        self.log.leaf_data(account, range).await
     }
 }
 
@@ -220,6 +227,14 @@ impl EntrySource for EventStore {
         now: Timestamp,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send {
         EventStore::page(self, account, filter, after, limit, now)
+    }
+
+    fn entry(
+        &self,
+        account: &AccountId,
+        sort_key: &str,
+    ) -> impl Future<Output = Result<Option<LogEntry>, StoreError>> + Send {
+        EventStore::entry(self, account, sort_key)
     }
 }
 

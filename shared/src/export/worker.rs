@@ -24,8 +24,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::csv::{CsvEncoder, CsvStart};
 use super::ports::{
-    Clock, EntrySource, ExportLog, ExportUpload, JobStore, LEAF_HASHES_AT_ONCE, LogSealer,
-    SealError, SystemClock,
+    Clock, EntrySource, ExportLog, ExportUpload, JobStore, LEAF_DATA_AT_ONCE, LogSealer, SealError,
+    SystemClock,
 };
 use crate::domain::export::{
     Checkpoint, ExportId, ExportJob, ExportPhase, ExportResult, ExportStatus, SealedLog,
@@ -33,7 +33,7 @@ use crate::domain::export::{
 };
 use crate::domain::{AccountId, LogFilter};
 use crate::integrity::canonical::{CanonicalError, LeafData};
-use crate::integrity::evidence::EvidenceWriter;
+use crate::integrity::evidence::{EvidenceWriter, ExportScope, Place, Section};
 use crate::store::StoreError;
 use crate::store::events::EventStore;
 use crate::store::exports::{ExportStore, StoredJob};
@@ -116,10 +116,6 @@ const SEAL_GIVE_UP: SignedDuration = SignedDuration::from_mins(15);
 
 /// How often the worker looks whether the sequencer appended the export's request entry.
 const SEAL_POLL: Duration = Duration::from_millis(200);
-
-/// An export with evidence leaves out entries due to expire within this long of its request:
-/// TTL may delete their items while it runs, and the CSV and the evidence must list the same.
-const EXPIRY_MARGIN: SignedDuration = SignedDuration::from_hours(24);
 
 /// The two files of an export, written one after the other.
 #[derive(Clone, Copy)]
@@ -496,23 +492,25 @@ where
         deadline.duration_since(self.clock.now()) < reserve
     }
 
-    /// Waits until the log holds the export's own request entry, and signs a checkpoint of the
-    /// log just before it: every entry recorded before the request (the sequencer appends an
-    /// account's entries in time order, so they precede it).
+    /// Waits until the log holds the export's own request entry, and signs a checkpoint that
+    /// ends with it: every entry recorded before the request, and the request itself, whose
+    /// entry binds the export's filters to the log.
     async fn seal(&self, account: &AccountId, audit_key: &str) -> Result<SealedLog, RunError> {
         let attempts = (self.settings.seal_wait.as_millis() / SEAL_POLL.as_millis()).max(1);
         for _ in 0..attempts {
             if let Some(index) = self.log.sequenced(account, audit_key).await? {
-                let note = self.log.seal(account, index).await?;
-                return Ok(SealedLog { size: index, note });
+                let size = index + 1;
+                let note = self.log.seal(account, size).await?;
+                return Ok(SealedLog { index, size, note });
             }
             tokio::time::sleep(SEAL_POLL).await;
         }
         Err(RunError::Unsealed)
     }
 
-    /// The evidence file: header, the log's leaf hashes, then every retained entry newest
-    /// first, in full when the CSV holds it, else as leaf data.
+    /// The evidence file: the header with the export's own entry, one `leaves` item per index
+    /// of the checkpoint's tree (leaf data, or null for the indices given in full), then the
+    /// rows' entries in the CSV's order.
     async fn stream_evidence(
         &self,
         account: &AccountId,
@@ -525,57 +523,73 @@ where
             .log
             .as_ref()
             .ok_or(RunError::Evidence("the export has no checkpoint"))?;
+        let scope = scope(job)?.ok_or(RunError::Evidence("the export has no checkpoint"))?;
         let part_bytes = self.settings.part_bytes.max(B::MIN_PART_BYTES);
         let mut carried = take_carry(checkpoint)?;
         let mut writer = match checkpoint.evidence {
             Some(state) => EvidenceWriter::resume(state),
             None => {
-                let mut writer =
-                    EvidenceWriter::start(&log.note, job.id.as_str(), &job.filters, log.size);
-                let mut start = 0;
-                while start < log.size {
-                    let end = (start + LEAF_HASHES_AT_ONCE).min(log.size);
-                    let hashes = self.log.leaf_hashes(account, start..end).await?;
-                    for tile in hashes.chunks(256) {
-                        writer.leaf_hashes(tile);
-                    }
-                    if writer.len() >= part_bytes {
-                        self.upload(key, checkpoint, writer.take()).await?;
-                    }
-                    start = end;
-                }
-                writer
+                let audit_key = job
+                    .audit_key
+                    .as_deref()
+                    .ok_or(RunError::Evidence("the export has no entry of its own"))?;
+                let request = self
+                    .events
+                    .entry(account, audit_key)
+                    .await?
+                    .filter(|entry| entry.log_index == Some(log.index))
+                    .ok_or(RunError::Evidence(
+                        "the export's own entry is not stored at its log index",
+                    ))?;
+                EvidenceWriter::start(&log.note, log.size, log.index, &request)?
             }
         };
-        let everything = LogFilter::default();
-        let expiry = expiry_cutoff(job);
+        // `leaves`: every index of the tree, in order.
+        while writer.state().section == Section::Leaves && writer.state().next_leaf < log.size {
+            let start = writer.state().next_leaf;
+            let end = (start + LEAF_DATA_AT_ONCE).min(log.size);
+            let texts = self.log.leaf_data(account, start..end).await?;
+            if texts.len() as u64 != end - start {
+                return Err(RunError::Evidence("the log's leaf data has gaps"));
+            }
+            for (index, text) in (start..).zip(&texts) {
+                let in_full = index == log.index || leaf_place(&scope, index, text)? == Place::Row;
+                writer.leaf((!in_full).then_some(text.as_str()))?;
+                if carried.len() + writer.len() >= part_bytes {
+                    let bytes = with_carry(&mut carried, writer.take());
+                    self.upload(key, checkpoint, bytes).await?;
+                    if self.near(deadline) {
+                        checkpoint.evidence = Some(writer.state());
+                        return Ok(Progress::Paused(checkpoint.clone()));
+                    }
+                }
+            }
+            if self.near(deadline) && carried.len() + writer.len() <= MAX_CARRY {
+                checkpoint.evidence = Some(writer.state());
+                checkpoint.carry = Some(STANDARD.encode(with_carry(&mut carried, writer.take())));
+                return Ok(Progress::Paused(checkpoint.clone()));
+            }
+        }
+        writer.leaves_done();
+        // `rows`: the CSV's entries, read as the CSV read them.
+        let filter = scope.row_filter();
         let mut after = checkpoint.after.clone();
         loop {
             let page = self
                 .events
                 .page(
                     account,
-                    &everything,
+                    &filter,
                     after.as_deref(),
                     self.settings.page_size,
-                    expiry,
+                    job.created_at,
                 )
                 .await?;
             for entry in &page.entries {
-                let Some(index) = entry.log_index.filter(|&i| i < log.size) else {
+                let Some(index) = entry.log_index.filter(|_| scope.holds(entry)) else {
                     continue;
                 };
-                let exported = job.filters.filter.admits(
-                    entry.event_type.as_str(),
-                    entry.occurred_at,
-                    &entry.actor.id,
-                    entry.unfamiliar.is_some(),
-                );
-                if exported {
-                    writer.entry(index, entry)?;
-                } else {
-                    writer.other(index, &LeafData::of(entry)?);
-                }
+                writer.row(index, entry)?;
                 if carried.len() + writer.len() >= part_bytes {
                     let bytes = with_carry(&mut carried, writer.take());
                     self.upload(key, checkpoint, bytes).await?;
@@ -632,15 +646,13 @@ where
             SignedDuration::try_from(self.settings.reserve).unwrap_or(SignedDuration::MAX);
         let mut rows_in_parts = 0;
         let mut after = checkpoint.after.clone();
-        // With a sealed log, the export is the entries of the log at its checkpoint that match
-        // the filters; without (jobs seeded by tools), the entries that occurred before it.
-        let (filter, now, size) = match &job.log {
-            Some(log) => (
-                job.filters.filter.clone(),
-                expiry_cutoff(job),
-                Some(log.size),
-            ),
-            None => (snapshot(job), self.clock.now(), None),
+        // With a sealed log, the export is the entries recorded before its request that match
+        // the filters within its reach; without (jobs seeded by tools), the entries that
+        // occurred before it.
+        let scope = scope(job)?;
+        let (filter, now) = match &scope {
+            Some(scope) => (scope.row_filter(), job.created_at),
+            None => (snapshot(job), self.clock.now()),
         };
         loop {
             let page = self
@@ -654,7 +666,7 @@ where
                 )
                 .await?;
             for entry in &page.entries {
-                if size.is_some_and(|size| entry.log_index.is_none_or(|i| i >= size)) {
+                if scope.as_ref().is_some_and(|scope| !scope.holds(entry)) {
                     continue;
                 }
                 encoder.row(entry);
@@ -740,11 +752,34 @@ fn with_carry(carried: &mut Vec<u8>, bytes: Vec<u8>) -> Vec<u8> {
     all
 }
 
-/// Entries that expire before this are left out of an export with evidence (both files).
-fn expiry_cutoff(job: &ExportJob) -> Timestamp {
-    job.created_at
-        .checked_add(EXPIRY_MARGIN)
-        .unwrap_or(Timestamp::MAX)
+/// Which entries a sealed export holds (none for jobs without a log: seeded by tools).
+fn scope(job: &ExportJob) -> Result<Option<ExportScope>, RunError> {
+    let Some(log) = &job.log else {
+        return Ok(None);
+    };
+    let retention_days = job
+        .retention_days
+        .ok_or(RunError::Evidence("the export records no retention"))?;
+    Ok(Some(ExportScope::new(
+        &job.filters,
+        log.index,
+        job.created_at,
+        retention_days,
+    )))
+}
+
+/// Where the entry whose retained leaf data is `text` stands for the export.
+fn leaf_place(scope: &ExportScope, index: u64, text: &str) -> Result<Place, RunError> {
+    const MALFORMED: RunError = RunError::Evidence("the log's retained leaf data is malformed");
+    let leaf = LeafData::parse(text.as_bytes()).map_err(|_| MALFORMED)?;
+    let occurred_at = leaf.occurred_at.parse().map_err(|_| MALFORMED)?;
+    Ok(scope.place(
+        index,
+        &leaf.event_type,
+        occurred_at,
+        &leaf.actor_id,
+        leaf.unfamiliar,
+    ))
 }
 
 /// The job's filter, cut off just before the moment it was requested: an export is a snapshot
@@ -972,6 +1007,19 @@ mod tests {
                 entries,
                 resume_after,
             })
+        }
+
+        async fn entry(
+            &self,
+            _account: &AccountId,
+            sort_key: &str,
+        ) -> Result<Option<LogEntry>, StoreError> {
+            let state = self.0.lock().unwrap();
+            Ok(state
+                .entries
+                .iter()
+                .find(|e| e.sort_key() == sort_key)
+                .cloned())
         }
     }
 
@@ -1235,12 +1283,12 @@ mod tests {
 
     // ---- the log -----------------------------------------------------------------------------
 
-    /// The account's log in memory: each entry's index (by sort key), the leaf hashes, and a
-    /// local key that signs checkpoints.
+    /// The account's log in memory: each entry's index (by sort key), the retained leaf data,
+    /// and a local key that signs checkpoints.
     #[derive(Clone)]
     struct MemoryLog {
         indices: Arc<Mutex<HashMap<String, u64>>>,
-        hashes: Vec<crate::integrity::merkle::Hash>,
+        leaves: Vec<String>,
         /// The next seal fails as an unreachable log table would.
         seal_unavailable: Arc<std::sync::atomic::AtomicBool>,
     }
@@ -1268,17 +1316,22 @@ mod tests {
             let checkpoint = crate::integrity::note::Checkpoint {
                 origin: crate::integrity::note::origin(account),
                 size,
-                root: crate::integrity::merkle::root(&self.hashes[..size as usize]),
+                root: crate::integrity::merkle::root(
+                    &self.leaves[..size as usize]
+                        .iter()
+                        .map(|text| crate::integrity::merkle::leaf_hash(text.as_bytes()))
+                        .collect::<Vec<_>>(),
+                ),
             };
             Ok(crate::integrity::note::sign_checkpoint(&checkpoint, &log_signer()).await?)
         }
 
-        async fn leaf_hashes(
+        async fn leaf_data(
             &self,
             _account: &AccountId,
             range: std::ops::Range<u64>,
-        ) -> Result<Vec<crate::integrity::merkle::Hash>, StoreError> {
-            Ok(self.hashes[range.start as usize..range.end as usize].to_vec())
+        ) -> Result<Vec<String>, StoreError> {
+            Ok(self.leaves[range.start as usize..range.end as usize].to_vec())
         }
     }
 
@@ -1288,13 +1341,29 @@ mod tests {
         entries: MemoryEntries,
         upload: MemoryUpload,
         log: MemoryLog,
+        /// The filters of every job the harness creates, as its export's entry records them.
+        filters: ExportFilters,
     }
 
+    /// The retention the export's entry records: every fixture entry is within reach.
+    const RETENTION_DAYS: u32 = 365;
+
     impl Harness {
-        /// [`ROWS`] entries before the request (two per minute, so sort keys tie on time and
-        /// differ by id), the export's own `security_logs.exported` entry at the request, and
-        /// an entry that arrives while the export runs.
+        /// Exports of everything, with `Timestamp` in Manila time.
         fn new() -> Self {
+            Self::with_filters(|_| {})
+        }
+
+        /// [`ROWS`] entries before the request (two per minute, so sort keys tie on time and
+        /// differ by id), the export's own `security_logs.exported` entry at the request (its
+        /// request: the filters, changed by `change`), and an entry that arrives while the
+        /// export runs.
+        fn with_filters(change: impl FnOnce(&mut ExportFilters)) -> Self {
+            let mut filters = ExportFilters {
+                filter: LogFilter::default(),
+                tz: crate::domain::ViewerZone::parse("Asia/Manila").unwrap(),
+            };
+            change(&mut filters);
             let mut entries: Vec<LogEntry> = (0..ROWS as usize)
                 .map(|n| {
                     let minutes = (n / 2 + 1) as i64;
@@ -1305,11 +1374,13 @@ mod tests {
                     )
                 })
                 .collect();
-            entries.push(entry(
-                ROWS as usize,
-                requested(),
-                EventType::SecurityLogsExported,
-            ));
+            let request = ExportJob::new(filters.clone(), "u_admin".into(), requested());
+            entries.push(LogEntry {
+                details: crate::domain::export::ExportRequest::details(&request, RETENTION_DAYS)
+                    .into(),
+                producer: Some(crate::domain::entry::SERVICE_PRODUCER.to_owned()),
+                ..entry(ROWS as usize, requested(), EventType::SecurityLogsExported)
+            });
             entries.push(entry(
                 ROWS as usize + 1,
                 requested() + SignedDuration::from_secs(1),
@@ -1327,12 +1398,15 @@ mod tests {
                         .map(|e| (e.sort_key(), e.log_index.unwrap()))
                         .collect(),
                 )),
-                hashes: entries
+                leaves: entries
                     .iter()
                     .map(|e| {
-                        crate::integrity::canonical::LeafData::of(e)
-                            .unwrap()
-                            .leaf_hash()
+                        String::from_utf8(
+                            crate::integrity::canonical::LeafData::of(e)
+                                .unwrap()
+                                .to_bytes(),
+                        )
+                        .unwrap()
                     })
                     .collect(),
             };
@@ -1342,6 +1416,7 @@ mod tests {
                 entries: MemoryEntries::new(entries),
                 upload: MemoryUpload::default(),
                 log,
+                filters,
             }
         }
 
@@ -1365,10 +1440,7 @@ mod tests {
                 created_at: requested(),
                 updated_at: requested(),
                 completed_at: None,
-                filters: ExportFilters {
-                    filter: LogFilter::default(),
-                    tz: crate::domain::ViewerZone::parse("Asia/Manila").unwrap(),
-                },
+                filters: self.filters.clone(),
                 requested_by: "u_admin".into(),
                 checkpoint: None,
                 result: None,
@@ -1376,6 +1448,7 @@ mod tests {
                 invocations: 0,
                 audit_key: None,
                 log: None,
+                retention_days: None,
                 phase: ExportPhase::Rows,
             };
             self.jobs.insert(&self.account, &job);
@@ -1395,7 +1468,10 @@ mod tests {
                 .find(|e| e.event_type == EventType::SecurityLogsExported)
                 .unwrap()
                 .sort_key();
-            self.edit_job(&id, |job| job.audit_key = Some(audit));
+            self.edit_job(&id, |job| {
+                job.audit_key = Some(audit);
+                job.retention_days = Some(RETENTION_DAYS);
+            });
             id
         }
 
@@ -1833,15 +1909,11 @@ mod tests {
     fn verify_export(h: &Harness, id: &ExportId) -> crate::integrity::evidence::Verified {
         let csv = h.file(id).expect("the CSV is complete");
         let evidence = h.evidence(id).expect("the evidence is complete");
-        let key = crate::integrity::note::VerifierKey::new(
-            &crate::integrity::note::origin(&h.account),
-            &crate::integrity::note::Signer::public_key(&log_signer()),
-        )
-        .unwrap();
         crate::integrity::evidence::verify(
             csv.bytes.as_slice(),
             evidence.bytes.as_slice(),
-            &key,
+            &h.account,
+            &[crate::integrity::note::Signer::public_key(&log_signer())],
             None,
         )
         .unwrap_or_else(|e| panic!("the evidence does not verify: {e}"))
@@ -1861,14 +1933,15 @@ mod tests {
         );
         let verified = verify_export(&h, &id);
         assert_eq!(
-            (verified.rows, verified.size, verified.expired),
-            (ROWS, ROWS, 0)
+            (verified.rows, verified.size, verified.request_index),
+            (ROWS, ROWS + 1, ROWS)
         );
+        assert!(verified.expired.is_empty());
         let job = h.job(&id).job;
         assert_eq!(
-            job.log.map(|l| l.size),
-            Some(ROWS),
-            "the log up to the request entry"
+            job.log.map(|l| (l.index, l.size)),
+            Some((ROWS, ROWS + 1)),
+            "the log up to and with the request entry"
         );
         assert_eq!(
             job.result.unwrap().evidence_key,
@@ -1878,15 +1951,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_filtered_export_proves_the_other_entries_do_not_match() {
-        let h = Harness::new();
+        let h = Harness::with_filters(|f| f.filter.actor = Some("u_3".into()));
         let id = h.pending_job_with_evidence();
-        h.edit_job(&id, |job| job.filters.filter.actor = Some("u_3".into()));
         assert_eq!(
             h.run(&id, t0(), WHOLE).await.unwrap(),
             Outcome::Succeeded { rows: 1 }
         );
         let verified = verify_export(&h, &id);
-        assert_eq!((verified.rows, verified.size), (1, ROWS));
+        assert_eq!((verified.rows, verified.size), (1, ROWS + 1));
     }
 
     #[tokio::test]
@@ -1916,15 +1988,13 @@ mod tests {
     #[tokio::test]
     async fn a_selective_export_checkpoints_by_time_and_writes_the_same_files() {
         for with_evidence in [false, true] {
-            let h = Harness::new();
+            let h = Harness::with_filters(|f| f.filter.actor = Some("u_7".into()));
             let new_job = |h: &Harness| {
-                let id = if with_evidence {
+                if with_evidence {
                     h.pending_job_with_evidence()
                 } else {
                     h.pending_job()
-                };
-                h.edit_job(&id, |job| job.filters.filter.actor = Some("u_7".into()));
-                id
+                }
             };
             let single = new_job(&h);
             assert_eq!(

@@ -1,48 +1,134 @@
-//! Export evidence: the JSON file that lets an auditor prove, offline, that an export's CSV is
-//! exactly the entries of the account's log at a signed checkpoint that match the export's
-//! filters, each row unchanged (docs/integrity.md, "Export evidence").
+//! Export evidence: the JSON file that lets an auditor prove, offline and from signed data only,
+//! that an export's CSV is exactly the entries of the account's log that its request asked for,
+//! each row unchanged (docs/integrity.md, "Export evidence", format version 2).
 //!
 //! The file is one JSON object, laid out in lines so that a verifier reads it one line at a time
 //! (JSON strings never hold a raw newline):
 //!
 //! ```text
-//! {"format":"security-logs-evidence","version":1,"checkpoint":"<signed checkpoint note>","export":{"id":"<export id>","filters":{"from","to","types","actor","tz"}},"size":N,"leaf_hashes":[
-//! "<base64 of up to 256 concatenated 32-byte leaf hashes>"
-//! ,"<base64 ...>"
-//! ],"leaves":[
-//! {"index":i,"entry":{<canonical entry>}}
-//! ,{"index":i,"leaf":"<leaf data>"}
+//! {"format":"security-logs-evidence","version":2,"checkpoint":"<note>","size":N,"export":{"index":i,"entry":{<canonical entry>}},"leaves":[
+//! "<leaf data of index 0>"
+//! ,null
+//! ...
+//! ],"rows":[
+//! {"index":k,"entry":{<canonical entry>}}
+//! ...
 //! ]}
 //! ```
 //!
-//! `leaf_hashes` are the N leaf hashes of the log in index order (their tree's root is the
-//! checkpoint's). `leaves` holds every entry of the log still stored, newest first: an entry
-//! the export holds in full (its CSV row, in the CSV's order), any other as its leaf data
-//! (type, time, actor, flag and digest, nothing else). Leaves with neither expired before the
-//! export (only their hash is kept). [`EvidenceWriter`] writes the file in parts, in constant
-//! memory; [`verify`] checks it with a CSV and a verifier key.
+//! `export` is the export's own `security_logs.exported` entry (its request: id, requester,
+//! filters, retention), which the checkpoint covers. `leaves` has one item per index of the
+//! checkpoint's tree, in index order: the leaf data, or `null` where the index is given in full
+//! (the export's entry, or a CSV row). `rows` are the CSV's rows as canonical entries, in the
+//! CSV's order. So every index appears exactly once, and [`ExportScope`] decides from the signed
+//! data which ones must be rows. [`EvidenceWriter`] writes the file in parts, in constant memory;
+//! [`verify`] checks it with a CSV and the platform's key.
 
 mod verify;
 
-pub use verify::{Verified, VerifyError, verify};
+pub use verify::{Expired, Verified, VerifyError, verify};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::canonical::{CanonicalError, LeafData, canonical_entry};
-use super::merkle::Hash;
+use super::canonical::{CanonicalError, canonical_entry};
 use crate::domain::LogEntry;
-use crate::domain::export::ExportFilters;
+use crate::domain::LogFilter;
+use crate::domain::export::{ExportFilters, reach_start};
 
 pub const FORMAT: &str = "security-logs-evidence";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// Where an entry of the log stands for an export: the one rule the worker writes by and the
+/// verifier checks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Recorded before the request, matching the filters, within reach: a CSV row.
+    Row,
+    /// Recorded before the request and matching the filters, but it occurred before the export's
+    /// reach (its retention had run out): listed by the verifier, not a row.
+    Expired,
+    /// Not matching the filters, or recorded after the request: leaf data only.
+    Outside,
+}
+
+/// Which entries of the log an export holds: those recorded before its own entry (`index`) that
+/// match its filters and occurred at or after `reach_start`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportScope {
+    pub filter: LogFilter,
+    /// The log index of the export's own entry.
+    pub index: u64,
+    pub reach_start: Timestamp,
+}
+
+impl ExportScope {
+    pub fn new(
+        filters: &ExportFilters,
+        index: u64,
+        requested_at: Timestamp,
+        retention_days: u32,
+    ) -> Self {
+        Self {
+            filter: filters.filter.clone(),
+            index,
+            reach_start: reach_start(requested_at, retention_days),
+        }
+    }
+
+    /// Where the entry at `index` with these leaf fields stands.
+    pub fn place(
+        &self,
+        index: u64,
+        event_type: &str,
+        occurred_at: Timestamp,
+        actor_id: &str,
+        unfamiliar: bool,
+    ) -> Place {
+        if index >= self.index
+            || !self
+                .filter
+                .admits(event_type, occurred_at, actor_id, unfamiliar)
+        {
+            Place::Outside
+        } else if occurred_at < self.reach_start {
+            Place::Expired
+        } else {
+            Place::Row
+        }
+    }
+
+    /// The list filter that reads the rows from storage (newest first): the export's filters,
+    /// starting at the reach. Entries it returns are rows when their index is below `index`.
+    pub fn row_filter(&self) -> LogFilter {
+        let mut filter = self.filter.clone();
+        filter.from = Some(
+            filter
+                .from
+                .map_or(self.reach_start, |from| from.max(self.reach_start)),
+        );
+        filter
+    }
+
+    /// Whether a stored entry is a row of the export.
+    pub fn holds(&self, entry: &LogEntry) -> bool {
+        entry.log_index.is_some_and(|index| {
+            self.place(
+                index,
+                entry.event_type.as_str(),
+                entry.occurred_at,
+                &entry.actor.id,
+                entry.unfamiliar.is_some(),
+            ) == Place::Row
+        })
+    }
+}
 
 /// Which array a writer is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Section {
-    LeafHashes,
     Leaves,
+    Rows,
     Done,
 }
 
@@ -52,6 +138,9 @@ pub struct EvidenceState {
     pub section: Section,
     /// Whether the current array is still empty (no comma before the next item).
     pub empty: bool,
+    /// In `leaves`: the index of the next item.
+    #[serde(default)]
+    pub next_leaf: u64,
 }
 
 /// Appends the evidence file to an in-memory buffer that the caller drains in parts.
@@ -60,43 +149,33 @@ pub struct EvidenceWriter {
     state: EvidenceState,
 }
 
-#[derive(Serialize)]
-struct ExportMember<'a> {
-    id: &'a str,
-    filters: &'a ExportFilters,
-}
-
 impl EvidenceWriter {
-    /// A new file: everything up to the first leaf hash.
+    /// A new file: everything up to the first item of `leaves`. `export` is the export's own
+    /// entry, at `index` of the log whose checkpoint of `size` is `checkpoint_note`.
     pub fn start(
         checkpoint_note: &str,
-        export_id: &str,
-        filters: &ExportFilters,
         size: u64,
-    ) -> Self {
-        let mut buf = Vec::with_capacity(1024);
+        index: u64,
+        export: &LogEntry,
+    ) -> Result<Self, CanonicalError> {
+        let mut buf = Vec::with_capacity(2048);
         buf.extend_from_slice(br#"{"format":""#);
         buf.extend_from_slice(FORMAT.as_bytes());
         buf.extend_from_slice(format!(r#"","version":{VERSION},"checkpoint":"#).as_bytes());
-        serde_json::to_writer(&mut buf, checkpoint_note).expect("strings serialize");
-        buf.extend_from_slice(br#","export":"#);
-        serde_json::to_writer(
-            &mut buf,
-            &ExportMember {
-                id: export_id,
-                filters,
-            },
-        )
-        .expect("filters serialize");
-        buf.extend_from_slice(format!(r#","size":{size},"leaf_hashes":["#).as_bytes());
-        buf.push(b'\n');
-        Self {
+        serde_json::to_writer(&mut buf, checkpoint_note)?;
+        buf.extend_from_slice(
+            format!(r#","size":{size},"export":{{"index":{index},"entry":"#).as_bytes(),
+        );
+        buf.extend_from_slice(canonical_entry(export)?.as_bytes());
+        buf.extend_from_slice(b"},\"leaves\":[\n");
+        Ok(Self {
             buf,
             state: EvidenceState {
-                section: Section::LeafHashes,
+                section: Section::Leaves,
                 empty: true,
+                next_leaf: 0,
             },
-        }
+        })
     }
 
     /// Continues a file whose bytes so far were taken by an earlier writer in `state`.
@@ -118,30 +197,35 @@ impl EvidenceWriter {
         self.state.empty = false;
     }
 
-    /// The next leaf hashes of the log, in index order (one tile's worth at a time).
-    pub fn leaf_hashes(&mut self, hashes: &[Hash]) {
-        debug_assert_eq!(self.state.section, Section::LeafHashes);
+    /// The next index's item of `leaves`: its leaf data text, or `None` where the index is
+    /// given in full (the export's entry or a row).
+    pub fn leaf(&mut self, data: Option<&str>) -> Result<(), CanonicalError> {
+        debug_assert_eq!(self.state.section, Section::Leaves);
         self.item();
-        self.buf.push(b'"');
-        self.buf
-            .extend_from_slice(STANDARD.encode(hashes.concat()).as_bytes());
-        self.buf.extend_from_slice(b"\"\n");
+        match data {
+            Some(text) => serde_json::to_writer(&mut self.buf, text)?,
+            None => self.buf.extend_from_slice(b"null"),
+        }
+        self.buf.push(b'\n');
+        self.state.next_leaf += 1;
+        Ok(())
     }
 
-    fn enter_leaves(&mut self) {
-        if self.state.section == Section::LeafHashes {
-            self.buf.extend_from_slice(b"],\"leaves\":[\n");
+    fn enter_rows(&mut self) {
+        if self.state.section == Section::Leaves {
+            self.buf.extend_from_slice(b"],\"rows\":[\n");
             self.state = EvidenceState {
-                section: Section::Leaves,
+                section: Section::Rows,
                 empty: true,
+                next_leaf: self.state.next_leaf,
             };
         }
     }
 
-    /// An entry the export holds (its CSV row), in full canonical form.
-    pub fn entry(&mut self, index: u64, entry: &LogEntry) -> Result<(), CanonicalError> {
+    /// The next CSV row's entry, in full canonical form.
+    pub fn row(&mut self, index: u64, entry: &LogEntry) -> Result<(), CanonicalError> {
         let canonical = canonical_entry(entry)?;
-        self.enter_leaves();
+        self.enter_rows();
         self.item();
         self.buf
             .extend_from_slice(format!(r#"{{"index":{index},"entry":"#).as_bytes());
@@ -150,20 +234,14 @@ impl EvidenceWriter {
         Ok(())
     }
 
-    /// An entry of the log the export does not hold: only its leaf data.
-    pub fn other(&mut self, index: u64, leaf: &LeafData) {
-        self.enter_leaves();
-        self.item();
-        self.buf
-            .extend_from_slice(format!(r#"{{"index":{index},"leaf":"#).as_bytes());
-        let data = String::from_utf8(leaf.to_bytes()).expect("leaf data is UTF-8 JSON");
-        serde_json::to_writer(&mut self.buf, &data).expect("strings serialize");
-        self.buf.extend_from_slice(b"}\n");
+    /// Ends `leaves` (a log whose rows are none still has the `rows` array).
+    pub fn leaves_done(&mut self) {
+        self.enter_rows();
     }
 
     /// Closes the file.
     pub fn finish(&mut self) {
-        self.enter_leaves();
+        self.enter_rows();
         self.buf.extend_from_slice(b"]}\n");
         self.state.section = Section::Done;
     }

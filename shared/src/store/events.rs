@@ -107,6 +107,28 @@ impl EventStore {
     /// page is full, so a short page means nothing more matches, except when the bound is hit,
     /// where the cursor resumes exactly at the point every partition was read to. The merge and
     /// its resume position are [`Merge`]'s (pure, unit-tested); this issues the Queries.
+    /// The entry stored under `sort_key` (strongly consistent), if any.
+    pub async fn entry(
+        &self,
+        account: &AccountId,
+        sort_key: &str,
+    ) -> Result<Option<LogEntry>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr_s(account.as_str()))
+            .key(SK, attr_s(sort_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        output
+            .item
+            .map(|item| entry_of(&item, sort_key))
+            .transpose()
+    }
+
     pub async fn page(
         &self,
         account: &AccountId,
@@ -224,12 +246,7 @@ impl EventStore {
             if !range.admits(&sk) {
                 continue;
             }
-            let mut entry: LogEntry = serde_json::from_str(&text(&item, ENTRY)?)
-                .map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
-            entry.log_index = item
-                .get(super::log::LOG_INDEX)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok());
+            let entry = entry_of(&item, &sk)?;
             entries.push((sk, entry));
         }
         let frontier = match &output.last_evaluated_key {
@@ -245,6 +262,17 @@ impl EventStore {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The entry an item stores, with its log index once sequenced.
+fn entry_of(item: &Item, sk: &str) -> Result<LogEntry, StoreError> {
+    let mut entry: LogEntry = serde_json::from_str(&text(item, ENTRY)?)
+        .map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
+    entry.log_index = item
+        .get(super::log::LOG_INDEX)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok());
+    Ok(entry)
+}
 
 /// One partition a page reads: the base table (`index` none, `key` the account) or one type's
 /// partition of the `by_type` index.

@@ -1,56 +1,98 @@
-//! Checking an export against its evidence, offline: the signed checkpoint, the log's leaf
-//! hashes, each CSV row against the entry it renders (with the service's own CSV code), and that
-//! no other leaf of the log matches the export's filters. The evidence is read a line at a time
-//! (one leaf per line), the CSV alongside it; memory is the leaf hashes (32 bytes per leaf).
+//! Checking an export against its evidence, offline, believing only what is signed: the
+//! checkpoint (by the platform's key, for the account being audited), and through its root every
+//! leaf, the export's own entry (its request: id, requester, filters, retention) and each row.
+//! Nothing in the file's header is taken on trust: its sizes and indices are checked against the
+//! signed tree, and the export's filters come from its signed entry alone.
+//!
+//! The evidence is read a line at a time (one item per line), the CSV alongside its `rows`;
+//! memory is the leaf hashes (32 bytes per leaf) and one bit per leaf.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use super::{FORMAT, VERSION};
-use crate::domain::LogEntry;
-use crate::domain::export::ExportFilters;
+use super::{ExportScope, FORMAT, Place, VERSION};
+use crate::domain::export::ExportRequest;
+use crate::domain::{AccountId, LogEntry};
 use crate::export::csv::{COLUMNS, CsvEncoder, CsvStart, RowWriter};
 use crate::integrity::canonical::LeafData;
+use crate::integrity::keys::fingerprint;
 use crate::integrity::merkle::{Hash, root};
-use crate::integrity::note::{Checkpoint, VerifierKey, verify_checkpoint};
+use crate::integrity::note::{Checkpoint, NoteError, VerifierKey, origin, verify_checkpoint};
 
-/// What a successful check established.
+/// A leaf that matched the export's filters but whose entry had expired before the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expired {
+    pub index: u64,
+    pub event_type: String,
+    pub occurred_at: String,
+    pub actor_id: String,
+}
+
+/// What a successful check established, all of it from signed data.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
+    pub account: AccountId,
+    /// The platform key that signed the checkpoint (an auditor compares its fingerprint with
+    /// the published one).
+    pub public_key: [u8; 32],
+    /// The export's request, from its own entry in the log.
+    pub request: ExportRequest,
+    /// The log index of that entry.
+    pub request_index: u64,
+    /// The checkpoint's tree size.
+    pub size: u64,
     /// CSV rows, each an unchanged entry of the log.
     pub rows: u64,
-    /// The checkpoint's tree size and origin.
-    pub size: u64,
-    pub origin: String,
-    /// Leaves of the log whose entry had expired before the export (only their hash is kept):
-    /// whether they matched the filters cannot be checked.
-    pub expired: u64,
+    /// Entries recorded before the request that match its filters but had expired.
+    pub expired: Vec<Expired>,
     /// The size of the pinned checkpoint that the evidence's checkpoint extends.
     pub pinned: Option<u64>,
 }
 
 impl fmt::Display for Verified {
+    /// One line saying what was proved, then one line per expired matching entry.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let request = &self.request;
+        let by = &request.requested_by;
+        let filters = serde_json::to_string(&request.filters.view()).map_err(|_| fmt::Error)?;
         write!(
             f,
-            "OK: {} rows, each an unchanged entry of {} at size {}, and no entry of the log matching the export's filters is missing",
-            self.rows, self.origin, self.size
+            "OK: account {} (key fingerprint {}): export {} requested {} by {}",
+            self.account,
+            fingerprint(&self.public_key),
+            request.id.as_str(),
+            request.requested_at,
+            by.id
         )?;
-        if self.expired > 0 {
-            write!(
+        if let Some(email) = &by.email {
+            write!(f, " <{email}>")?;
+        }
+        write!(
+            f,
+            ", filters {filters}, retention {} days; checkpoint size {} (the request is entry {}); {} rows, each an unchanged entry of the log, in order, and no entry recorded before the request that matches the filters is missing",
+            request.retention_days, self.size, self.request_index, self.rows
+        )?;
+        match self.expired.len() {
+            0 => write!(f, "; no matching entry had expired")?,
+            n => write!(
                 f,
-                "; {} leaves had expired before the export (their entries could not be checked against the filters)",
-                self.expired
-            )?;
+                "; {n} matching entries had expired before the request (occurred before {}): listed below",
+                request.reach_start()
+            )?,
         }
         if let Some(pinned) = self.pinned {
             write!(f, "; extends the pinned checkpoint of size {pinned}")?;
+        }
+        for e in &self.expired {
+            write!(
+                f,
+                "\nexpired: log entry {}, {} at {} by {}",
+                e.index, e.event_type, e.occurred_at, e.actor_id
+            )?;
         }
         Ok(())
     }
@@ -65,27 +107,57 @@ pub enum VerifyError {
     Pinned(String),
     #[error("the evidence is malformed: {0}")]
     Malformed(String),
-    #[error("the evidence's leaf hashes do not match its checkpoint's root")]
+    #[error(
+        "evidence format version {0} is refused: it does not bind the export's filters to its signed request (request the export again for a version {VERSION} file)"
+    )]
+    Version(u32),
+    #[error("the export's entry (log entry {index}): {problem}")]
+    Request { index: u64, problem: String },
+    #[error("the evidence's leaves do not hash to its checkpoint's root")]
     RootMismatch,
     /// `row` counts data rows from 1 (the header is line 1 of the file, row 1 is line 2).
     #[error("CSV row {row}: {problem}")]
     Row { row: u64, problem: String },
-    #[error("log leaf {index}: {problem}")]
+    #[error("log entry {index}: {problem}")]
     Leaf { index: u64, problem: String },
     #[error("the CSV is unreadable: {0}")]
     Csv(String),
 }
 
-/// Checks `csv` (an export) against `evidence` with the account's verifier key; with `pinned`
-/// (a checkpoint note saved earlier), also that the evidence's log extends that one.
+/// Checks `csv` (an export) against `evidence` for `account`, with the platform's public keys
+/// (any that ever signed: the one that signed this checkpoint is used); with `pinned` (a
+/// checkpoint note saved earlier), also that the evidence's log extends that one.
 pub fn verify(
     csv: impl Read,
     evidence: impl Read,
-    key: &VerifierKey,
+    account: &AccountId,
+    public_keys: &[[u8; 32]],
     pinned: Option<&str>,
 ) -> Result<Verified, VerifyError> {
+    let name = origin(account);
+    let keys = public_keys
+        .iter()
+        .map(|key| VerifierKey::new(&name, key))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| VerifyError::Checkpoint(e.to_string()))?;
+    let signed = |note: &str| -> Result<(Checkpoint, [u8; 32]), String> {
+        let mut last = NoteError::NoKnownSignature;
+        for key in &keys {
+            match verify_checkpoint(note, key) {
+                Ok(checkpoint) => return Ok((checkpoint, key.public_key())),
+                Err(e) => last = e,
+            }
+        }
+        Err(match last {
+            NoteError::NoKnownSignature => format!(
+                "not signed for account {account} by the given key{}",
+                if keys.len() == 1 { "" } else { "s" }
+            ),
+            other => other.to_string(),
+        })
+    };
     let pinned = pinned
-        .map(|note| verify_checkpoint(note, key).map_err(|e| VerifyError::Pinned(e.to_string())))
+        .map(|note| signed(note).map(|(c, _)| c).map_err(VerifyError::Pinned))
         .transpose()?;
     let mut csv = ::csv::ReaderBuilder::new()
         .has_headers(false)
@@ -100,19 +172,6 @@ pub fn verify(
             COLUMNS.join(", ")
         )));
     }
-    let mut check = Check {
-        pinned,
-        csv,
-        bytes: ::csv::ByteRecord::new(),
-        rows_out: RowWriter::default(),
-        checkpoint: None,
-        filters: None,
-        hashes: Vec::new(),
-        seen: Vec::new(),
-        rows: 0,
-        previous_key: None,
-        encoder: None,
-    };
     let mut lines = Lines {
         reader: BufReader::new(evidence),
         line: String::new(),
@@ -123,56 +182,87 @@ pub fn verify(
     let first = lines
         .next()?
         .ok_or_else(|| VerifyError::Malformed("the file is empty".into()))?;
-    let head = first
-        .strip_suffix(HASHES_OPEN)
-        .ok_or_else(|| VerifyError::Malformed("line 1 is not an evidence header".into()))?;
+    let head = version_checked(first)?;
     let header: Header = serde_json::from_str(&format!("{head}}}"))
         .map_err(|e| VerifyError::Malformed(format!("line 1: {e}")))?;
-    if header.format != FORMAT || header.version != VERSION {
-        return Err(VerifyError::Malformed(format!(
-            "not a {FORMAT} file of version {VERSION}"
-        )));
-    }
-    let checkpoint = verify_checkpoint(&header.checkpoint, key)
-        .map_err(|e| VerifyError::Checkpoint(e.to_string()))?;
+    let (checkpoint, public_key) = signed(&header.checkpoint).map_err(VerifyError::Checkpoint)?;
     if checkpoint.size != header.size {
         return Err(VerifyError::Malformed(format!(
-            "size {} is not the checkpoint's",
-            header.size
+            "size {} is not the checkpoint's ({})",
+            header.size, checkpoint.size
         )));
     }
-    check.checkpoint = Some(checkpoint);
-    check.filters = Some(header.export.filters);
+    let size = checkpoint.size;
+    let index = header.export.index;
+    let request_error = |problem: String| VerifyError::Request { index, problem };
+    if index >= size {
+        return Err(request_error(format!(
+            "is not in the checkpoint (size {size}): the checkpoint is older than the export"
+        )));
+    }
+    let (request_entry, request_hash) = read_entry(header.export.entry.get())
+        .map_err(|e| request_error(format!("is not a stored entry: {e}")))?;
+    let request = ExportRequest::from_entry(&request_entry).map_err(request_error)?;
+    let scope = ExportScope::new(
+        &request.filters,
+        index,
+        request.requested_at,
+        request.retention_days,
+    );
+    let mut check = Check {
+        csv,
+        bytes: ::csv::ByteRecord::new(),
+        rows_out: RowWriter::default(),
+        encoder: CsvEncoder::new(request.filters.zone(), CsvStart::Resumed),
+        scope,
+        hashes: Vec::with_capacity(size.min(1 << 24) as usize),
+        awaiting_row: Vec::new(),
+        rows: 0,
+        previous_key: None,
+        expired: Vec::new(),
+    };
 
-    // The leaf hashes, a line of up to 256 at a time.
+    // `leaves`: one item per index, in order.
     let mut first_item = true;
     loop {
         let number = lines.number + 1;
         let line = lines.next()?.ok_or_else(|| truncated(number))?;
-        if line == LEAVES_OPEN {
+        if line == ROWS_OPEN {
             break;
         }
-        let text: String = serde_json::from_str(item(line, &mut first_item, number)?)
-            .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
-        if !bytes.len().is_multiple_of(32)
-            || (check.hashes.len() + bytes.len() / 32) as u64 > header.size
-        {
+        let k = check.hashes.len() as u64;
+        if k >= size {
             return Err(VerifyError::Malformed(format!(
-                "line {number}: leaf hashes do not add up to the log's size"
+                "line {number}: more leaves than the checkpoint's size {size}"
             )));
         }
-        check.hashes.extend(
-            bytes
-                .chunks_exact(32)
-                .map(|c| <Hash>::try_from(c).expect("32 bytes")),
-        );
+        let data: Option<String> = serde_json::from_str(item(line, &mut first_item, number)?)
+            .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
+        match data {
+            None if k == index => {
+                check.hashes.push(request_hash);
+                check.awaiting_row.push(false);
+            }
+            None => {
+                check.hashes.push(Hash::default());
+                check.awaiting_row.push(true);
+            }
+            Some(_) if k == index => {
+                return Err(request_error(
+                    "has leaf data in `leaves`: it is given in full in `export`".into(),
+                ));
+            }
+            Some(text) => check.leaf(k, &text)?,
+        }
     }
-    check.hashes_done(header.size)?;
+    if check.hashes.len() as u64 != size {
+        return Err(VerifyError::Malformed(format!(
+            "{} leaves for a checkpoint of size {size}: every index must appear",
+            check.hashes.len()
+        )));
+    }
 
-    // The leaves, one per line, checked as they are read.
+    // `rows`: the CSV's entries, in its order, checked as they are read.
     let mut first_item = true;
     loop {
         let number = lines.number + 1;
@@ -180,21 +270,79 @@ pub fn verify(
         if line == CLOSE {
             break;
         }
-        let leaf: Item = serde_json::from_str(item(line, &mut first_item, number)?)
+        let row: Row = serde_json::from_str(item(line, &mut first_item, number)?)
             .map_err(|e| VerifyError::Malformed(format!("line {number}: {e}")))?;
-        check.leaf(leaf)?;
+        check.row(row)?;
     }
     if lines.next()?.is_some() {
         return Err(VerifyError::Malformed(
             "lines after the end of the object".into(),
         ));
     }
-    check.finish()
+    check.finish(&checkpoint)?;
+    if let Some(pinned) = &pinned {
+        check_pinned(pinned, &check.hashes)?;
+    }
+    Ok(Verified {
+        account: account.clone(),
+        public_key,
+        request,
+        request_index: index,
+        size,
+        rows: check.rows,
+        expired: check.expired,
+        pinned: pinned.map(|p| p.size),
+    })
 }
 
-const HASHES_OPEN: &str = r#","leaf_hashes":["#;
-const LEAVES_OPEN: &str = r#"],"leaves":["#;
+const LEAVES_OPEN: &str = r#","leaves":["#;
+const ROWS_OPEN: &str = r#"],"rows":["#;
 const CLOSE: &str = "]}";
+
+/// The header's text without its `leaves` opening, once its format and version are ours.
+fn version_checked(first: &str) -> Result<&str, VerifyError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        format: String,
+        version: u32,
+    }
+    // A version 1 file opens `leaf_hashes` on its first line instead.
+    let head = first
+        .strip_suffix(LEAVES_OPEN)
+        .or_else(|| first.strip_suffix(r#","leaf_hashes":["#))
+        .ok_or_else(|| VerifyError::Malformed("line 1 is not an evidence header".into()))?;
+    let probe: Probe = serde_json::from_str(&format!("{head}}}"))
+        .map_err(|e| VerifyError::Malformed(format!("line 1: {e}")))?;
+    if probe.format != FORMAT {
+        return Err(VerifyError::Malformed(format!("not a {FORMAT} file")));
+    }
+    if probe.version != VERSION {
+        return Err(VerifyError::Version(probe.version));
+    }
+    first
+        .strip_suffix(LEAVES_OPEN)
+        .ok_or_else(|| VerifyError::Malformed("line 1 does not open `leaves`".into()))
+}
+
+/// A full entry as evidence gives it: parsed, and its leaf hash. The text is hashed as given:
+/// a leaf hash equal to the log's proves it is exactly the stored entry's canonical JSON (any
+/// other spelling, member or value would hash differently), so it needs no canonicalizing here.
+fn read_entry(canonical: &str) -> Result<(LogEntry, Hash), String> {
+    let entry: LogEntry = serde_json::from_str(canonical).map_err(|e| e.to_string())?;
+    let hash = LeafData::of_canonical(&entry, canonical).leaf_hash();
+    Ok((entry, hash))
+}
+
+fn check_pinned(pinned: &Checkpoint, hashes: &[Hash]) -> Result<(), VerifyError> {
+    let size = hashes.len() as u64;
+    if pinned.size > size || root(&hashes[..pinned.size as usize]) != pinned.root {
+        return Err(VerifyError::Pinned(format!(
+            "the evidence's log (size {size}) does not extend it (size {}): entries were changed or removed since",
+            pinned.size
+        )));
+    }
+    Ok(())
+}
 
 fn truncated(number: u64) -> VerifyError {
     VerifyError::Malformed(format!("the file ends at line {number}, before its end"))
@@ -237,163 +385,136 @@ impl<R: Read> Lines<R> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header {
+    #[allow(dead_code)]
     format: String,
+    #[allow(dead_code)]
     version: u32,
     checkpoint: String,
-    export: ExportMember,
     size: u64,
-}
-
-struct Check<R> {
-    pinned: Option<Checkpoint>,
-    csv: ::csv::Reader<R>,
-    bytes: ::csv::ByteRecord,
-    rows_out: RowWriter,
-    checkpoint: Option<Checkpoint>,
-    filters: Option<ExportFilters>,
-    hashes: Vec<Hash>,
-    seen: Vec<bool>,
-    rows: u64,
-    /// The sort key of the previous exported entry: rows are newest first, strictly.
-    previous_key: Option<String>,
-    encoder: Option<CsvEncoder>,
-}
-
-/// One member of `leaves`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Item {
-    index: u64,
-    #[serde(default)]
-    entry: Option<Box<RawValue>>,
-    #[serde(default)]
-    leaf: Option<String>,
+    export: ExportMember,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportMember {
-    #[allow(dead_code)]
-    id: String,
-    filters: ExportFilters,
+    index: u64,
+    entry: Box<RawValue>,
+}
+
+/// One member of `rows`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    index: u64,
+    entry: Box<RawValue>,
+}
+
+struct Check<R> {
+    csv: ::csv::Reader<R>,
+    bytes: ::csv::ByteRecord,
+    rows_out: RowWriter,
+    encoder: CsvEncoder,
+    scope: ExportScope,
+    /// Every leaf's hash by index; a row's is filled in when its row is read.
+    hashes: Vec<Hash>,
+    /// Indices given as `null` in `leaves` whose row has not been read yet.
+    awaiting_row: Vec<bool>,
+    rows: u64,
+    /// The sort key of the previous row: rows are newest first, strictly.
+    previous_key: Option<String>,
+    expired: Vec<Expired>,
 }
 
 impl<R: Read> Check<R> {
-    fn hashes_done(&mut self, size: u64) -> Result<(), VerifyError> {
-        let checkpoint = self.checkpoint.as_ref().expect("header read first");
-        if self.hashes.len() as u64 != size {
-            return Err(VerifyError::Malformed(format!(
-                "{} leaf hashes for a log of size {size}",
-                self.hashes.len()
-            )));
-        }
-        if root(&self.hashes) != checkpoint.root {
-            return Err(VerifyError::RootMismatch);
-        }
-        if let Some(pinned) = &self.pinned {
-            if pinned.origin != checkpoint.origin {
-                return Err(VerifyError::Pinned(format!(
-                    "it is of {}, the evidence of {}",
-                    pinned.origin, checkpoint.origin
+    /// Leaf data at index `k`: its hash, and it must not be a row the CSV lacks.
+    fn leaf(&mut self, k: u64, text: &str) -> Result<(), VerifyError> {
+        let leaf_error = |problem: String| VerifyError::Leaf { index: k, problem };
+        let leaf = LeafData::parse(text.as_bytes()).map_err(|e| leaf_error(e.to_string()))?;
+        let occurred_at = leaf
+            .occurred_at
+            .parse()
+            .map_err(|_| leaf_error("its occurred_at is not a timestamp".into()))?;
+        let place = self.scope.place(
+            k,
+            &leaf.event_type,
+            occurred_at,
+            &leaf.actor_id,
+            leaf.unfamiliar,
+        );
+        match place {
+            Place::Row => {
+                return Err(leaf_error(format!(
+                    "its entry ({} at {} by {}) was recorded before the export's request and matches its filters, but is not in the CSV: a row is missing",
+                    leaf.event_type, leaf.occurred_at, leaf.actor_id
                 )));
             }
-            if pinned.size > size || root(&self.hashes[..pinned.size as usize]) != pinned.root {
-                return Err(VerifyError::Pinned(format!(
-                    "the evidence's log (size {size}) does not extend it (size {}): entries were changed or removed since",
-                    pinned.size
-                )));
-            }
+            Place::Expired => self.expired.push(Expired {
+                index: k,
+                event_type: leaf.event_type.clone(),
+                occurred_at: leaf.occurred_at.clone(),
+                actor_id: leaf.actor_id.clone(),
+            }),
+            Place::Outside => {}
         }
-        self.seen = vec![false; self.hashes.len()];
+        self.hashes.push(leaf.leaf_hash());
+        self.awaiting_row.push(false);
         Ok(())
     }
 
-    fn leaf(&mut self, item: Item) -> Result<(), VerifyError> {
+    fn row(&mut self, item: Row) -> Result<(), VerifyError> {
         let index = item.index;
-        let leaf_error = |problem: String| VerifyError::Leaf { index, problem };
-        let Some(expected) = self.hashes.get(index as usize).copied() else {
-            return Err(leaf_error("is beyond the checkpoint's size".into()));
-        };
-        if std::mem::replace(&mut self.seen[index as usize], true) {
-            return Err(leaf_error("appears twice in the evidence".into()));
-        }
-        let filters = self.filters.as_ref().expect("export read before leaves");
-        match (item.entry, item.leaf) {
-            (Some(raw), None) => {
-                // Entries are given in canonical form and hashed as given: a digest equal to the
-                // log's proves the text is exactly the stored entry's canonical JSON (any other
-                // spelling, member or value would hash differently), so `entry` is the stored
-                // entry and needs no canonicalizing here.
-                let canonical = raw.get();
-                let entry: LogEntry = serde_json::from_str(canonical)
-                    .map_err(|e| leaf_error(format!("entry is not a stored entry: {e}")))?;
-                let leaf = LeafData::of_canonical(&entry, canonical);
-                if leaf.leaf_hash() != expected {
-                    return Err(leaf_error(
-                        "the entry given for it is not the one in the log".into(),
-                    ));
-                }
-                self.rows += 1;
-                let row = self.rows;
-                if !filters.filter.admits(
-                    entry.event_type.as_str(),
-                    entry.occurred_at,
-                    &entry.actor.id,
-                    entry.unfamiliar.is_some(),
-                ) {
-                    return Err(VerifyError::Row {
-                        row,
-                        problem: format!(
-                            "its entry (log leaf {index}) does not match the export's filters"
-                        ),
-                    });
-                }
-                let key = entry.sort_key();
-                if self.previous_key.as_ref().is_some_and(|p| *p <= key) {
-                    return Err(VerifyError::Row {
-                        row,
-                        problem: "is out of order (rows are newest first)".into(),
-                    });
-                }
-                self.previous_key = Some(key);
-                self.compare_row(row, index, &entry)
+        self.rows += 1;
+        let row = self.rows;
+        let awaiting = usize::try_from(index)
+            .ok()
+            .and_then(|k| self.awaiting_row.get_mut(k));
+        match awaiting {
+            Some(awaiting) if *awaiting => *awaiting = false,
+            _ => {
+                return Err(VerifyError::Row {
+                    row,
+                    problem: format!(
+                        "its entry claims log index {index}, which `leaves` does not leave for a row (beyond the checkpoint, given as leaf data, the export's own entry, or a second time)"
+                    ),
+                });
             }
-            (None, Some(data)) => {
-                let leaf =
-                    LeafData::parse(data.as_bytes()).map_err(|e| leaf_error(e.to_string()))?;
-                if leaf.leaf_hash() != expected {
-                    return Err(leaf_error("its leaf data is not the one in the log".into()));
-                }
-                let occurred_at = leaf
-                    .occurred_at
-                    .parse()
-                    .map_err(|_| leaf_error("its occurred_at is not a timestamp".into()))?;
-                if filters.filter.admits(
-                    &leaf.event_type,
-                    occurred_at,
-                    &leaf.actor_id,
-                    leaf.unfamiliar,
-                ) {
-                    return Err(leaf_error(format!(
-                        "its entry ({} at {} by {}) matches the export's filters but is not in the CSV: a row is missing",
-                        leaf.event_type, leaf.occurred_at, leaf.actor_id
-                    )));
-                }
-                Ok(())
-            }
-            _ => Err(leaf_error("needs exactly one of `entry` and `leaf`".into())),
         }
+        let (entry, hash) = read_entry(item.entry.get()).map_err(|e| VerifyError::Row {
+            row,
+            problem: format!("its entry (log entry {index}) is not a stored entry: {e}"),
+        })?;
+        self.hashes[index as usize] = hash;
+        let place = self.scope.place(
+            index,
+            entry.event_type.as_str(),
+            entry.occurred_at,
+            &entry.actor.id,
+            entry.unfamiliar.is_some(),
+        );
+        if place != Place::Row {
+            return Err(VerifyError::Row {
+                row,
+                problem: format!(
+                    "its entry (log entry {index}) is not one the export holds: it does not match the filters, was recorded after the request, or had expired"
+                ),
+            });
+        }
+        let key = entry.sort_key();
+        if self.previous_key.as_ref().is_some_and(|p| *p <= key) {
+            return Err(VerifyError::Row {
+                row,
+                problem: "is out of order (rows are newest first)".into(),
+            });
+        }
+        self.previous_key = Some(key);
+        self.compare_row(row, index, &entry)
     }
 
     /// The next CSV row must be `entry` rendered as the service renders it: compared as bytes,
     /// then cell by cell to name a difference.
     fn compare_row(&mut self, row: u64, index: u64, entry: &LogEntry) -> Result<(), VerifyError> {
-        let filters = self.filters.as_ref().expect("export read before leaves");
-        let encoder = self
-            .encoder
-            .get_or_insert_with(|| CsvEncoder::new(filters.zone(), CsvStart::Resumed));
-        encoder.row(entry);
-        let rendered = encoder.take();
+        self.encoder.row(entry);
+        let rendered = self.encoder.take();
         let found = self
             .csv
             .read_byte_record(&mut self.bytes)
@@ -402,7 +523,7 @@ impl<R: Read> Check<R> {
             return Err(VerifyError::Row {
                 row,
                 problem: format!(
-                    "is missing: the CSV ends, the evidence has log leaf {index} next"
+                    "is missing: the CSV ends, the evidence has log entry {index} next"
                 ),
             });
         }
@@ -432,24 +553,25 @@ impl<R: Read> Check<R> {
                 return Err(VerifyError::Row {
                     row,
                     problem: format!(
-                        "cell {column:?} is {got:?}, but log leaf {index} says {want:?} (edited, or rows deleted, added or reordered)"
+                        "cell {column:?} is {got:?}, but log entry {index} says {want:?} (edited, or rows deleted, added or reordered)"
                     ),
                 });
             }
         }
         Err(VerifyError::Row {
             row,
-            problem: format!("is not written as the service writes log leaf {index}"),
+            problem: format!("is not written as the service writes log entry {index}"),
         })
     }
 
-    fn finish(mut self) -> Result<Verified, VerifyError> {
-        let checkpoint = self
-            .checkpoint
-            .take()
-            .ok_or_else(|| VerifyError::Malformed("no checkpoint".into()))?;
-        if self.seen.len() as u64 != checkpoint.size {
-            return Err(VerifyError::Malformed("no leaves".into()));
+    /// Every index accounted for, no CSV row left over, and the leaves are the signed tree.
+    fn finish(&mut self, checkpoint: &Checkpoint) -> Result<(), VerifyError> {
+        if let Some(k) = self.awaiting_row.iter().position(|&a| a) {
+            return Err(VerifyError::Leaf {
+                index: k as u64,
+                problem: "is neither leaf data nor a row: an entry of the log is unaccounted for"
+                    .into(),
+            });
         }
         if self
             .csv
@@ -461,12 +583,9 @@ impl<R: Read> Check<R> {
                 problem: "is not an entry of the log (the evidence has no more rows)".into(),
             });
         }
-        Ok(Verified {
-            rows: self.rows,
-            size: checkpoint.size,
-            origin: checkpoint.origin,
-            expired: self.seen.iter().filter(|s| !**s).count() as u64,
-            pinned: self.pinned.map(|p| p.size),
-        })
+        if root(&self.hashes) != checkpoint.root {
+            return Err(VerifyError::RootMismatch);
+        }
+        Ok(())
     }
 }
