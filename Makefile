@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test verify-py venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
 ## page at / (the README walk-through's events recorded on start; DEMO_DATA=0 skips them)
@@ -17,7 +17,7 @@ dev:
 
 ## test: format, lints, unit + integration tests (the browser tests among them), template and
 ## OpenAPI checks, a short fuzz, and short load and fault runs
-test: venv browser fmt lint unit-and-integration check-template check-openapi fuzz-short load-short faults-short
+test: venv browser fmt lint unit-and-integration verify-py check-template check-openapi fuzz-short load-short faults-short
 
 venv:
 	@infra/venv.sh stack
@@ -45,6 +45,12 @@ lint:
 
 unit-and-integration:
 	$(CARGO) test --workspace
+
+## verify-py: the independent Python verifier (tools/verify-py, written from docs/integrity.md)
+## against the committed evidence fixtures: it must agree with seclog-verify on each
+verify-py:
+	@infra/venv.sh verify-py
+	.venv/verify-py/bin/python tools/verify-py/test_fixtures.py
 
 check-template:
 	infra/check-template.sh

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use dev_server::process::{self, Wait};
-use seclog::domain::export::ExportFilters;
+use seclog::domain::export::{ExportFilters, ExportJob, ExportRequest};
 use seclog::domain::{
     AccountId, Actor, EntryId, EventType, Json, Location, LogEntry, LogFilter, ViewerZone,
 };
@@ -24,9 +24,7 @@ use seclog::export::csv::{CsvEncoder, CsvStart};
 use seclog::integrity::canonical::LeafData;
 use seclog::integrity::evidence::EvidenceWriter;
 use seclog::integrity::merkle::{Hash, root};
-use seclog::integrity::note::{
-    Checkpoint, LocalSigner, Signer, VerifierKey, origin, sign_checkpoint,
-};
+use seclog::integrity::note::{Checkpoint, LocalSigner, Signer, origin, sign_checkpoint};
 
 const PART: usize = 5 * 1024 * 1024;
 
@@ -71,45 +69,69 @@ fn ready<F: std::future::Future>(future: F) -> F::Output {
 struct Files {
     csv: PathBuf,
     evidence: PathBuf,
+    /// The platform's public key, base64 (as published).
     key: String,
+}
+
+const ACCOUNT: &str = "acct_bench";
+
+/// The export's own entry, at index `n`: a request of everything, just after the last entry.
+fn request(n: u64, filters: &ExportFilters) -> LogEntry {
+    let at = jiff::Timestamp::from_second(1_700_000_000 + n as i64).expect("time");
+    let job = ExportJob::new(filters.clone(), "u_admin".into(), at);
+    LogEntry {
+        event_type: EventType::SecurityLogsExported,
+        details: ExportRequest::details(&job, 100 * 365).into(),
+        summary: "Security logs exported as CSV".into(),
+        producer: Some(seclog::domain::entry::SERVICE_PRODUCER.into()),
+        ..entry(n)
+    }
 }
 
 /// Writes the export of all `n` entries and its evidence into `dir`.
 fn write_export(dir: &Path, n: u64) -> std::io::Result<Files> {
-    let account = AccountId::parse("acct_bench").expect("account");
+    let account = AccountId::parse(ACCOUNT).expect("account");
     let signer = LocalSigner::from_seed(&[1; 32]);
-    let key = VerifierKey::new(&origin(&account), &signer.public_key()).expect("key");
-    let hashes: Vec<Hash> = (0..n)
-        .map(|i| LeafData::of(&entry(i)).expect("leaf").leaf_hash())
-        .collect();
-    let checkpoint = Checkpoint {
-        origin: origin(&account),
-        size: n,
-        root: root(&hashes),
-    };
-    let note = ready(sign_checkpoint(&checkpoint, &signer)).expect("signed");
     let filters = ExportFilters {
         filter: LogFilter::default(),
         tz: ViewerZone::parse("Asia/Manila").expect("zone"),
     };
+    let request = request(n, &filters);
+    let mut hashes: Vec<Hash> = (0..n)
+        .map(|i| LeafData::of(&entry(i)).expect("leaf").leaf_hash())
+        .collect();
+    hashes.push(LeafData::of(&request).expect("leaf").leaf_hash());
+    let checkpoint = Checkpoint {
+        origin: origin(&account),
+        size: n + 1,
+        root: root(&hashes),
+    };
+    drop(hashes);
+    let note = ready(sign_checkpoint(&checkpoint, &signer)).expect("signed");
 
     let files = Files {
         csv: dir.join("export.csv"),
         evidence: dir.join("evidence.json"),
-        key: key.to_string(),
+        key: base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            signer.public_key(),
+        ),
     };
     let mut csv_out = BufWriter::new(File::create(&files.csv)?);
     let mut evidence_out = BufWriter::new(File::create(&files.evidence)?);
     let mut csv = CsvEncoder::new(filters.zone(), CsvStart::Fresh);
-    let mut evidence = EvidenceWriter::start(&note, "01JBENCH00000000000000000", &filters, n);
-    for tile in hashes.chunks(256) {
-        evidence.leaf_hashes(tile);
+    // Every entry is a row, so every `leaves` item is null: the verifier's worst case.
+    let mut evidence = EvidenceWriter::start(&note, n + 1, n, &request).expect("canonical");
+    for _ in 0..=n {
+        evidence.leaf(None).expect("null");
+        if evidence.len() >= PART {
+            evidence_out.write_all(&evidence.take())?;
+        }
     }
-    drop(hashes);
     for i in (0..n).rev() {
         let e = entry(i);
         csv.row(&e);
-        evidence.entry(i, &e).expect("canonical");
+        evidence.row(i, &e).expect("canonical");
         if csv.buffered() >= PART {
             csv_out.write_all(&csv.take())?;
         }
@@ -150,7 +172,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .arg(&files.csv)
             .arg("--evidence")
             .arg(&files.evidence)
-            .args(["--key", &files.key])
+            .args(["--account", ACCOUNT, "--key", &files.key])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let child = process::die_with_parent(&mut command).spawn()?;

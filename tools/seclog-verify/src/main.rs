@@ -1,34 +1,46 @@
-//! `seclog-verify EXPORT.csv --evidence EVIDENCE.json --key VERIFIER_KEY [--pinned CHECKPOINT]`
+//! `seclog-verify EXPORT.csv --evidence EVIDENCE.json --account ACCOUNT --key KEY [--pinned CHECKPOINT]`
 //!
-//! Checks, with no network, that every row of a security-logs CSV export is an unchanged entry of
-//! the account's tamper-evident log at the evidence's signed checkpoint, in order, and that no
-//! entry of that log matching the export's filters is missing; with `--pinned`, also that the
-//! log extends a checkpoint saved earlier. `VERIFIER_KEY` is the key text
-//! (`security-logs/<account>+<key id>+<key>`) or a file holding it.
+//! Checks, with no network, that a security-logs CSV export is exactly what its request asked
+//! for: every row an unchanged entry of the account's tamper-evident log, in order, and no entry
+//! recorded before the request that matches its filters missing. The request (export id,
+//! requester, filters, retention) is read from the export's own entry in the signed log, never
+//! from the file's header.
 //!
-//! Exit 0 with a one-line summary; 1 naming the first row or proof that fails; 2 for a usage
+//! `KEY` is the platform's published signing key, never one the audited merchant hands over:
+//! the base64 public key from `GET /v1/integrity/public-keys` (no token needed) or the docs, a
+//! file holding that route's whole answer (every key that ever signed, so exports signed before
+//! a rotation still verify), or an account's verifier key text
+//! (`security-logs/<account>+<key id>+<key>`). The summary prints the fingerprint of the key
+//! that signed, to compare with the published one.
+//!
+//! Exit 0 with the summary; 1 naming the first row, item or proof that fails; 2 for a usage
 //! error (bad arguments, a missing or unreadable file, a malformed key).
 
 use std::fs::File;
 use std::process::ExitCode;
 
+use seclog::domain::AccountId;
 use seclog::integrity::evidence::verify;
-use seclog::integrity::note::VerifierKey;
+use seclog::integrity::keys::{PublicKeys, parse_public_key};
+use seclog::integrity::note::{VerifierKey, origin};
 
-const USAGE: &str = "usage: seclog-verify EXPORT.csv --evidence EVIDENCE.json --key VERIFIER_KEY [--pinned CHECKPOINT]";
+const USAGE: &str = "usage: seclog-verify EXPORT.csv --evidence EVIDENCE.json --account ACCOUNT --key KEY [--pinned CHECKPOINT]
+KEY: the platform's public key (base64), a file with GET /v1/integrity/public-keys' answer, or a verifier key";
 
 struct Args {
     csv: String,
     evidence: String,
+    account: String,
     key: String,
     pinned: Option<String>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let (mut csv, mut evidence, mut key, mut pinned) = (None, None, None, None);
+    let (mut csv, mut evidence, mut account, mut key, mut pinned) = (None, None, None, None, None);
     while let Some(arg) = args.next() {
         let slot = match arg.as_str() {
             "--evidence" => &mut evidence,
+            "--account" => &mut account,
             "--key" => &mut key,
             "--pinned" => &mut pinned,
             "-h" | "--help" => return Err(String::new()),
@@ -47,19 +59,46 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(Args {
         csv: csv.ok_or("the export's CSV file is required")?,
         evidence: evidence.ok_or("--evidence is required")?,
-        key: key.ok_or("--key is required")?,
+        account: account.ok_or("--account is required: the account being audited")?,
+        key: key.ok_or("--key is required: the platform's published key")?,
         pinned,
     })
 }
 
-/// The key as text, or read from the file it names.
-fn read_key(arg: &str) -> Result<VerifierKey, String> {
-    if let Ok(key) = VerifierKey::parse(arg.trim()) {
-        return Ok(key);
+/// The public keys `text` names: one base64 key, a verifier key of the account's log, or the
+/// published list.
+fn keys_in(text: &str, account: &AccountId) -> Result<Vec<[u8; 32]>, String> {
+    let text = text.trim();
+    if let Ok(key) = parse_public_key(text) {
+        return Ok(vec![key]);
     }
-    let text = std::fs::read_to_string(arg)
-        .map_err(|e| format!("--key {arg}: neither a verifier key nor a readable file ({e})"))?;
-    VerifierKey::parse(text.trim()).map_err(|e| format!("--key {arg}: {e}"))
+    if let Ok(key) = VerifierKey::parse(text) {
+        let name = origin(account);
+        if key.name() != name {
+            return Err(format!(
+                "the verifier key is for {}, not for {name}",
+                key.name()
+            ));
+        }
+        return Ok(vec![key.public_key()]);
+    }
+    let published = PublicKeys::parse(text).map_err(|e| e.to_string())?;
+    Ok(published.keys.iter().map(|k| k.key).collect())
+}
+
+/// The key as text, or read from the file it names.
+fn read_keys(arg: &str, account: &AccountId) -> Result<Vec<[u8; 32]>, String> {
+    if let Ok(keys) = keys_in(arg, account) {
+        return Ok(keys);
+    }
+    let text = std::fs::read_to_string(arg).map_err(|e| {
+        format!("--key {arg}: neither a public key, a verifier key nor a readable file ({e})")
+    })?;
+    let keys = keys_in(&text, account).map_err(|e| format!("--key {arg}: {e}"))?;
+    if keys.is_empty() {
+        return Err(format!("--key {arg}: the file lists no key"));
+    }
+    Ok(keys)
 }
 
 fn open(path: &str) -> Result<File, String> {
@@ -75,7 +114,8 @@ fn run() -> Result<String, (u8, String)> {
             format!("{e}\n{USAGE}")
         })
     })?;
-    let key = read_key(&args.key).map_err(usage)?;
+    let account = AccountId::parse(&args.account).map_err(|e| usage(format!("--account: {e}")))?;
+    let keys = read_keys(&args.key, &account).map_err(usage)?;
     let pinned = args
         .pinned
         .as_deref()
@@ -83,7 +123,7 @@ fn run() -> Result<String, (u8, String)> {
         .transpose()?;
     let csv = open(&args.csv).map_err(usage)?;
     let evidence = open(&args.evidence).map_err(usage)?;
-    verify(csv, evidence, &key, pinned.as_deref())
+    verify(csv, evidence, &account, &keys, pinned.as_deref())
         .map(|verified| verified.to_string())
         .map_err(|failure| (1, format!("FAILED: {failure}")))
 }

@@ -6,7 +6,10 @@ use std::pin::pin;
 use std::process::Command;
 use std::task::{Context, Poll, Waker};
 
-use seclog::domain::export::ExportFilters;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use seclog::domain::export::{ExportFilters, ExportJob, ExportRequest};
 use seclog::domain::{AccountId, Actor, EntryId, EventType, Json, LogEntry, LogFilter, ViewerZone};
 use seclog::export::csv::{CsvEncoder, CsvStart};
 use seclog::integrity::canonical::LeafData;
@@ -23,13 +26,18 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Writes an export of three sign-ins (all of the log), its evidence, the key, and a
-/// checkpoint pinned at size 2, into `dir`.
+fn signer() -> LocalSigner {
+    LocalSigner::from_seed(&[8; 32])
+}
+
+/// Writes an export of three sign-ins (all of the log before its request), its evidence, the
+/// account's verifier key, and a checkpoint pinned at size 2, into `dir`.
 fn write_export(dir: &Path) -> (PathBuf, PathBuf, String, PathBuf) {
     let account = AccountId::parse("acct_cli").unwrap();
-    let signer = LocalSigner::from_seed(&[8; 32]);
+    let signer = signer();
     let key = VerifierKey::new(&origin(&account), &signer.public_key()).unwrap();
-    let log: Vec<LogEntry> = (0..3)
+    let requested_at = jiff::Timestamp::from_second(1_713_770_000).unwrap();
+    let mut log: Vec<LogEntry> = (0..3)
         .map(|i| LogEntry {
             id: EntryId::from_stored(format!("01HW3Z9V7Q4M8K2N5P6R7S8T{i:02}")),
             event_type: EventType::Login,
@@ -52,6 +60,28 @@ fn write_export(dir: &Path) -> (PathBuf, PathBuf, String, PathBuf) {
             log_index: Some(i as u64),
         })
         .collect();
+    let filters = ExportFilters {
+        filter: LogFilter::default(),
+        tz: ViewerZone::utc(),
+    };
+    let job = ExportJob::new(filters.clone(), "u_admin".into(), requested_at);
+    let request = LogEntry {
+        id: EntryId::from_stored("01HW3Z9V7Q4M8K2N5P6R7S8T03".into()),
+        event_type: EventType::SecurityLogsExported,
+        occurred_at: requested_at,
+        actor: Actor {
+            id: "u_admin".into(),
+            name: None,
+            email: None,
+        },
+        details: ExportRequest::details(&job, 365).into(),
+        summary: "Security logs exported as CSV".into(),
+        producer: Some(seclog::domain::entry::SERVICE_PRODUCER.into()),
+        device: None,
+        log_index: Some(3),
+        ..log[0].clone()
+    };
+    log.push(request.clone());
     let hashes: Vec<_> = log
         .iter()
         .map(|e| LeafData::of(e).unwrap().leaf_hash())
@@ -64,16 +94,14 @@ fn write_export(dir: &Path) -> (PathBuf, PathBuf, String, PathBuf) {
         };
         ready(sign_checkpoint(&checkpoint, &signer)).unwrap()
     };
-    let filters = ExportFilters {
-        filter: LogFilter::default(),
-        tz: ViewerZone::utc(),
-    };
     let mut csv = CsvEncoder::new(filters.zone(), CsvStart::Fresh);
-    let mut evidence = EvidenceWriter::start(&sign(3), "01JEXPORT0000000000000000", &filters, 3);
-    evidence.leaf_hashes(&hashes);
-    for (i, entry) in log.iter().enumerate().rev() {
+    let mut evidence = EvidenceWriter::start(&sign(4), 4, 3, &request).unwrap();
+    for _ in 0..4 {
+        evidence.leaf(None).unwrap();
+    }
+    for (i, entry) in log[..3].iter().enumerate().rev() {
         csv.row(entry);
-        evidence.entry(i as u64, entry).unwrap();
+        evidence.row(i as u64, entry).unwrap();
     }
     evidence.finish();
     let paths = (
@@ -114,35 +142,84 @@ fn a_genuine_export_exits_0_with_a_summary_and_an_edited_one_exits_1() {
         evidence.to_str().unwrap(),
         pinned.to_str().unwrap(),
     );
+    let public_key = STANDARD.encode(signer().public_key());
     let (code, out, err) = run(&[
         csv,
         "--evidence",
         evidence,
+        "--account",
+        "acct_cli",
         "--key",
-        &key,
+        &public_key,
         "--pinned",
         pinned,
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("OK: 3 rows"), "{out}");
+    let fingerprint = seclog::integrity::keys::fingerprint(&signer().public_key());
     assert!(
-        out.contains("security-logs/acct_cli at size 3")
+        out.starts_with(&format!(
+            "OK: account acct_cli (key fingerprint {fingerprint}): export "
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("by u_admin, filters ")
+            && out.contains("checkpoint size 4 (the request is entry 3); 3 rows")
             && out.contains("pinned checkpoint of size 2"),
         "{out}"
     );
     assert_eq!(out.lines().count(), 1);
 
-    // The key from a file works the same.
+    // The account's verifier key, a file holding it, and a file of the published keys work
+    // the same.
     let key_file = dir.join("key.txt");
     std::fs::write(&key_file, format!("{key}\n")).unwrap();
+    let published = dir.join("public-keys.json");
+    std::fs::write(
+        &published,
+        format!(
+            r#"{{"keys":[{{"key":"{public_key}","fingerprint":"{fingerprint}","from":"2024-01-01T00:00:00Z","until":null}}]}}"#
+        ),
+    )
+    .unwrap();
+    for key in [
+        key.as_str(),
+        key_file.to_str().unwrap(),
+        published.to_str().unwrap(),
+    ] {
+        let (code, _, err) = run(&[
+            csv,
+            "--evidence",
+            evidence,
+            "--account",
+            "acct_cli",
+            "--key",
+            key,
+        ]);
+        assert_eq!(code, 0, "{key}: {err}");
+    }
+    // Another account's evidence, or a verifier key of another account, is refused.
     let (code, _, err) = run(&[
         csv,
         "--evidence",
         evidence,
+        "--account",
+        "acct_other",
         "--key",
-        key_file.to_str().unwrap(),
+        &public_key,
     ]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not signed for account acct_other"), "{err}");
+    let (code, _, err) = run(&[
+        csv,
+        "--evidence",
+        evidence,
+        "--account",
+        "acct_other",
+        "--key",
+        &key,
+    ]);
+    assert_eq!(code, 2, "{err}");
 
     let edited = std::fs::read_to_string(csv)
         .unwrap()
@@ -153,6 +230,8 @@ fn a_genuine_export_exits_0_with_a_summary_and_an_edited_one_exits_1() {
         edited_path.to_str().unwrap(),
         "--evidence",
         evidence,
+        "--account",
+        "acct_cli",
         "--key",
         &key,
     ]);
@@ -165,6 +244,7 @@ fn a_genuine_export_exits_0_with_a_summary_and_an_edited_one_exits_1() {
 
 #[test]
 fn usage_errors_exit_2() {
+    const A: &str = "acct_cli";
     let dir = temp_dir("usage");
     let (csv, evidence, key, _) = write_export(&dir);
     let (csv, evidence) = (csv.to_str().unwrap(), evidence.to_str().unwrap());
@@ -172,15 +252,61 @@ fn usage_errors_exit_2() {
         vec![],
         vec![csv],
         vec![csv, "--evidence", evidence],
-        vec![csv, "--evidence", evidence, "--key"],
-        vec![csv, "--evidence", evidence, "--key", &key, "--bogus", "x"],
-        vec!["missing.csv", "--evidence", evidence, "--key", &key],
-        vec![csv, "--evidence", "missing.json", "--key", &key],
-        vec![csv, "--evidence", evidence, "--key", "not-a-key"],
+        vec![csv, "--evidence", evidence, "--key", &key],
+        vec![csv, "--evidence", evidence, "--account", A, "--key"],
         vec![
             csv,
             "--evidence",
             evidence,
+            "--account",
+            "bad account",
+            "--key",
+            &key,
+        ],
+        vec![
+            csv,
+            "--evidence",
+            evidence,
+            "--account",
+            A,
+            "--key",
+            &key,
+            "--bogus",
+            "x",
+        ],
+        vec![
+            "missing.csv",
+            "--evidence",
+            evidence,
+            "--account",
+            A,
+            "--key",
+            &key,
+        ],
+        vec![
+            csv,
+            "--evidence",
+            "missing.json",
+            "--account",
+            A,
+            "--key",
+            &key,
+        ],
+        vec![
+            csv,
+            "--evidence",
+            evidence,
+            "--account",
+            A,
+            "--key",
+            "not-a-key",
+        ],
+        vec![
+            csv,
+            "--evidence",
+            evidence,
+            "--account",
+            A,
             "--key",
             &key,
             "--pinned",

@@ -8,10 +8,16 @@ use std::process::Command;
 use integration_tests::{account, event, spawn_app};
 use serde_json::json;
 
-fn verify(csv: &Path, evidence: &Path, key: &str) -> (i32, String) {
+fn verify(csv: &Path, evidence: &Path, account: &str, keys: &Path) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_seclog-verify"))
         .arg(csv)
-        .args(["--evidence", evidence.to_str().unwrap(), "--key", key])
+        .args([
+            "--evidence",
+            evidence.to_str().unwrap(),
+            "--account",
+            account,
+        ])
+        .args(["--key", keys.to_str().unwrap()])
         .output()
         .unwrap();
     let text = format!(
@@ -35,23 +41,68 @@ async fn a_downloaded_export_verifies_and_every_tampering_fails() {
     assert_eq!(export["status"], "succeeded", "{export}");
     let csv = app.fetch(&export["download_url"]).await;
     let evidence = app.fetch(&export["evidence_url"]).await;
-    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
+    // The platform's keys, as an auditor fetches them: no token.
+    let (status, keys) = app.get_with_token("/v1/integrity/public-keys", None).await;
+    assert_eq!(status, 200, "{keys}");
+    let keys = keys.to_string();
 
     let dir = tempfile::tempdir().unwrap();
     let evidence_path = dir.path().join("evidence.json");
+    let keys_path = dir.path().join("public-keys.json");
     std::fs::write(&evidence_path, &evidence).unwrap();
+    std::fs::write(&keys_path, &keys).unwrap();
     let check = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        verify(&path, &evidence_path, key.trim_end())
+        verify(&path, &evidence_path, &acct, &keys_path)
     };
 
     let (code, out) = check("genuine.csv", &csv);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.starts_with(&format!(
-            "OK: 8 rows, each an unchanged entry of security-logs/{acct} at size 8"
-        )),
+        out.starts_with(&format!("OK: account {acct} (key fingerprint ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("export {id} requested "))
+            && out.contains(
+                r#"filters {"from":null,"to":null,"types":[],"actor":null,"tz":"Asia/Manila"}"#
+            )
+            && out.contains("checkpoint size 9 (the request is entry 8); 8 rows"),
+        "{out}"
+    );
+
+    // The adversary's deletion: row 4 out of the CSV and out of the evidence's rows, its index
+    // written as the leaf data anyone can compute from the entry (docs/integrity.md).
+    let mut evidence_lines: Vec<String> =
+        evidence.split_inclusive('\n').map(str::to_owned).collect();
+    let rows_open = evidence_lines
+        .iter()
+        .position(|l| l.starts_with("],\"rows\":["))
+        .unwrap();
+    let item: serde_json::Value =
+        serde_json::from_str(evidence_lines.remove(rows_open + 4).trim_start_matches(',')).unwrap();
+    let index = item["index"].as_u64().unwrap() as usize;
+    let entry: seclog::domain::LogEntry = serde_json::from_value(item["entry"].clone()).unwrap();
+    let leaf = String::from_utf8(
+        seclog::integrity::canonical::LeafData::of(&entry)
+            .unwrap()
+            .to_bytes(),
+    )
+    .unwrap();
+    let comma = if index == 0 { "" } else { "," };
+    evidence_lines[1 + index] = format!("{comma}{}\n", serde_json::to_string(&leaf).unwrap());
+    let forged_evidence = dir.path().join("forged-evidence.json");
+    std::fs::write(&forged_evidence, evidence_lines.concat()).unwrap();
+    let mut both: Vec<&str> = csv.split_inclusive("\r\n").collect();
+    both.remove(4);
+    let both_path = dir.path().join("deleted-from-both.csv");
+    std::fs::write(&both_path, both.concat()).unwrap();
+    let (code, out) = verify(&both_path, &forged_evidence, &acct, &keys_path);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with(&format!("FAILED: log entry {index}: "))
+            && out.contains("a row is missing"),
         "{out}"
     );
 
