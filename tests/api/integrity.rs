@@ -12,7 +12,7 @@ use integration_tests::{
 use seclog::domain::{AccountId, LogEntry, LogFilter};
 use seclog::integrity::canonical::LeafData;
 use seclog::integrity::merkle::{Hash, root, verify_consistency, verify_inclusion};
-use seclog::integrity::note::{Checkpoint, LocalSigner, VerifierKey, verify_checkpoint};
+use seclog::integrity::note::{Checkpoint, LocalSigner, Signer, VerifierKey, verify_checkpoint};
 use seclog::sequencer::{NewLeaf, Sequencer};
 use seclog::store::StoreError;
 use seclog::store::events::EventStore;
@@ -356,83 +356,81 @@ async fn an_export_comes_with_evidence_that_proves_it_offline_and_catches_an_edi
     let csv = app.fetch(&export["download_url"]).await.into_bytes();
     let evidence = app.fetch(&export["evidence_url"]).await.into_bytes();
 
-    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
-    let key = VerifierKey::parse(key.trim_end()).unwrap();
-    let verified =
-        seclog::integrity::evidence::verify(csv.as_slice(), evidence.as_slice(), &key, None)
-            .unwrap_or_else(|e| panic!("the export does not verify: {e}"));
-    // Every entry recorded before the request, the export's own request entry not included.
-    assert_eq!((verified.rows, verified.size, verified.expired), (6, 10, 0));
+    let verified = verify(&acct, csv.as_slice(), evidence.as_slice())
+        .unwrap_or_else(|e| panic!("the export does not verify: {e}"));
+    // Every entry recorded before the request; the checkpoint ends with the request's entry.
+    assert_eq!(
+        (verified.rows, verified.size, verified.request_index),
+        (6, 11, 10)
+    );
+    assert!(verified.expired.is_empty());
+    assert_eq!(verified.request.id.as_str(), id);
+    assert_eq!(verified.request.filters.filter.types.len(), 1);
 
-    // The checkpoint in the evidence is consistent with the log's later ones.
-    let later = sequenced(&app, &acct, 11).await;
+    // The log goes on past the export's checkpoint.
+    app.ingest(vec![event(&acct, "login", 30)]).await;
+    let later = sequenced(&app, &acct, 12).await;
     assert!(later.size > verified.size);
 
     let edited = String::from_utf8(csv)
         .unwrap()
         .replacen("Alice Merchant", "Mallory", 1);
-    let error =
-        seclog::integrity::evidence::verify(edited.as_bytes(), evidence.as_slice(), &key, None)
-            .unwrap_err();
+    let error = verify(&acct, edited.as_bytes(), evidence.as_slice()).unwrap_err();
     assert!(error.to_string().starts_with("CSV row 1:"), "{error}");
 }
 
+/// Checks an export with the platform's key (the local stack's test key).
+fn verify(
+    acct: &str,
+    csv: &[u8],
+    evidence: &[u8],
+) -> Result<seclog::integrity::evidence::Verified, seclog::integrity::evidence::VerifyError> {
+    seclog::integrity::evidence::verify(
+        csv,
+        evidence,
+        &AccountId::parse(acct).unwrap(),
+        &[LocalSigner::from_seed(&TEST_LOG_SEED).public_key()],
+        None,
+    )
+}
+
 #[tokio::test]
-async fn an_export_over_expired_entries_says_so_and_still_verifies() {
-    let app = spawn_app().await;
+async fn entries_that_occurred_before_the_retention_window_are_listed_as_expired() {
+    let app = spawn_app_with(Options {
+        retention_days: 30,
+        ..Options::default()
+    })
+    .await;
     let acct = account();
-    app.ingest((0..4).map(|m| event(&acct, "login", m)).collect())
-        .await;
-    sequenced(&app, &acct, 4).await;
-    // Retention ran out for the oldest entry: its item is past its TTL (DynamoDB deletes such
-    // items lazily; reads leave them out from the moment they expire). Its hash stays in the log.
-    let oldest = stored_entries(&app, &acct).await.remove(0);
-    app.dynamodb
-        .update_item()
-        .table_name(&app.tables.events)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(acct.clone()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S(oldest.sort_key()),
-        )
-        .update_expression("SET expires_at = :past")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    // Four sign-ins dated 2024 (long before the last 30 days) and two of a minute ago: the old
+    // ones are still stored (a producer sent them late), but out of the export's reach.
+    let mut events: Vec<Value> = (0..4).map(|m| event(&acct, "login", m)).collect();
+    for n in 0..2 {
+        let mut recent = event(&acct, "login", 0);
+        recent["occurred_at"] = Value::from(
+            (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1 + n)).to_string(),
+        );
+        events.push(recent);
+    }
+    app.ingest(events).await;
+    sequenced(&app, &acct, 6).await;
 
     let id = app.request_export(&acct, &serde_json::json!({})).await;
     let export = app.wait_for_export(&acct, &id).await;
     assert_eq!(export["status"], "succeeded", "{export}");
+    assert_eq!(export["row_count"], 2);
     let csv = app.fetch(&export["download_url"]).await;
     let evidence = app.fetch(&export["evidence_url"]).await;
-    let (_, key) = app.get_text(&acct, "/v1/integrity/key").await;
-    let key = VerifierKey::parse(key.trim_end()).unwrap();
-    let verified =
-        seclog::integrity::evidence::verify(csv.as_bytes(), evidence.as_bytes(), &key, None)
-            .unwrap();
-    assert_eq!((verified.rows, verified.size, verified.expired), (3, 4, 1));
+    let verified = verify(&acct, csv.as_bytes(), evidence.as_bytes()).unwrap();
+    assert_eq!((verified.rows, verified.size), (2, 7));
+    assert_eq!(verified.expired.len(), 4, "{verified}");
+    assert_eq!(verified.request.retention_days, 30);
     assert!(
-        verified.to_string().contains("1 leaves had expired"),
+        verified
+            .to_string()
+            .contains("4 matching entries had expired"),
         "{verified}"
     );
-    // Proofs over the old size still work: the log kept the hash.
-    let (status, proof) = app
-        .get_with_token(
-            &format!(
-                "/v1/integrity/proof/inclusion?index={}&size=4",
-                oldest.log_index.unwrap()
-            ),
-            Some(&token(&acct)),
-        )
-        .await;
-    assert_eq!(status, 200, "{proof}");
 }
 
 /// Our checkpoints through an independent implementation of the signed-note format (Python's

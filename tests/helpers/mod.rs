@@ -59,6 +59,8 @@ pub struct Options {
     pub link_ttl: Duration,
     /// The signing keys published besides the current one (`LOG_KEY_FROM`, `LOG_RETIRED_KEYS`).
     pub key_history: KeyHistory,
+    /// The events' retention (an export reaches back this many days less one).
+    pub retention_days: i64,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             broken_s3: false,
             link_ttl: Duration::from_secs(900),
             key_history: KeyHistory::default(),
+            retention_days: dev_server::LOCAL_RETENTION_DAYS,
         }
     }
 }
@@ -129,6 +132,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.link_ttl = options.link_ttl;
     settings.worker = options.worker;
     settings.key_history = options.key_history;
+    settings.retention_days = options.retention_days;
     let stack = Stack {
         aws: aws.clone(),
         s3: s3_config,

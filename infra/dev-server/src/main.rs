@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = dev_server::secrets::create_cursor_secret(&dynamodb_config, CURSOR_SECRET).await?;
     // The functions' settings as in the cloud (ACCOUNT_CLAIM, RETENTION_DAYS, ... from the
     // environment), with the local stack's resources.
-    let settings = Settings::from_env()?
+    let mut settings = Settings::from_env()?
         .with_resources(&tables.events, &tables.exports, BUCKET, &secret)
         .with_log_table(&tables.log);
     // What `GET /v1/integrity/public-keys` serves without a token: an auditor's trust anchor.
@@ -78,6 +78,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             until = %key.until.map_or_else(|| "-".to_owned(), |t| t.to_string()),
             "published signing key (GET /v1/integrity/public-keys, no token)"
         );
+    }
+    if std::env::var_os(seclog::config::vars::RETENTION_DAYS).is_none() {
+        settings.retention_days = dev_server::LOCAL_RETENTION_DAYS;
     }
     let stack = Stack {
         s3: aws::local(&s3.endpoint).await,
