@@ -159,17 +159,25 @@ impl LeafData {
     }
 
     /// The leaf data as text (canonical JSON, so one line: a newline in a field is escaped).
+    /// Written directly, members in their canonical order (the names sort the same in UTF-16
+    /// and in bytes): a verifier computes this for every row.
     pub fn to_text(&self) -> String {
-        let object = [
-            ("actor_id", Json::String(self.actor_id.clone())),
-            ("entry_sha256", Json::String(hex(&self.entry_sha256))),
-            ("occurred_at", Json::String(self.occurred_at.clone())),
-            ("type", Json::String(self.event_type.clone())),
-            ("unfamiliar", Json::Bool(self.unfamiliar)),
-            ("v", Json::Number(LEAF_VERSION.to_string())),
-        ];
-        let map = object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        canonical_json(&Json::Object(map))
+        let mut out = String::with_capacity(160 + self.actor_id.len() + self.event_type.len());
+        out.push_str("{\"actor_id\":");
+        write_string(&mut out, &self.actor_id);
+        out.push_str(",\"entry_sha256\":\"");
+        out.push_str(&hex(&self.entry_sha256));
+        out.push_str("\",\"occurred_at\":");
+        write_string(&mut out, &self.occurred_at);
+        out.push_str(",\"type\":");
+        write_string(&mut out, &self.event_type);
+        out.push_str(if self.unfamiliar {
+            ",\"unfamiliar\":true"
+        } else {
+            ",\"unfamiliar\":false"
+        });
+        let _ = write!(out, ",\"v\":{LEAF_VERSION}}}");
+        out
     }
 
     /// The Merkle leaf hash, `SHA-256(0x00 || leaf data)`.
@@ -216,9 +224,11 @@ impl LeafData {
 
 /// Lowercase hex (also the published keys' fingerprints).
 pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
     }
     out
 }

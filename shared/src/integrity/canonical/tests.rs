@@ -247,3 +247,39 @@ fn a_flagged_sign_in_shows_its_flag_in_the_leaf_and_its_reasons_in_the_entry() {
     assert!(String::from_utf8_lossy(&bytes).contains(r#""unfamiliar":true"#));
     assert_eq!(LeafData::parse(&bytes), Ok(flagged));
 }
+
+/// The leaf text is written directly; it must be exactly the canonical JSON of its object.
+#[test]
+fn leaf_text_is_the_canonical_json_of_its_members() {
+    for (actor, event_type, unfamiliar) in [
+        ("u_1", "login", false),
+        (
+            "a \"quoted\" \\ name\n\t\u{1}\u{7f}",
+            "api_key.viewed",
+            true,
+        ),
+        ("Zoë \u{1F600} \u{FB33} \u{2028}", "login.failed", false),
+    ] {
+        let leaf = LeafData {
+            event_type: event_type.into(),
+            occurred_at: "2024-04-22T06:32:16.25Z".into(),
+            actor_id: actor.into(),
+            entry_sha256: [0xab; 32],
+            unfamiliar,
+        };
+        let object = [
+            ("actor_id", Json::String(actor.into())),
+            ("entry_sha256", Json::String("ab".repeat(32))),
+            (
+                "occurred_at",
+                Json::String("2024-04-22T06:32:16.25Z".into()),
+            ),
+            ("type", Json::String(event_type.into())),
+            ("unfamiliar", Json::Bool(unfamiliar)),
+            ("v", Json::Number("1".into())),
+        ];
+        let map = object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        assert_eq!(leaf.to_text(), canonical_json(&Json::Object(map)));
+        assert_eq!(LeafData::parse(leaf.to_text().as_bytes()), Ok(leaf));
+    }
+}
