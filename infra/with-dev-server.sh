@@ -6,7 +6,8 @@
 # Builds the dev server (`cargo build -p dev-server`, CARGO_TARGET_DIR respected), starts it on
 # $PORT (default: a free loopback port) with its own moto and an in-process S3 under a temporary
 # folder, waits until it answers HTTP, runs CMD with API_URL=http://127.0.0.1:$PORT (and
-# DEV_SERVER_PID, for tools that signal the server's children: `make faults`), and stops
+# DEV_SERVER_PID, for tools that signal the server's children: `make faults`, and
+# DEV_SERVER_LOG, the server's log, which `make load` reads metrics from), and stops
 # the server on exit, Ctrl-C or SIGTERM: SIGTERM first (it stops moto and S3 itself), SIGKILL
 # after 10 s (moto, started with PR_SET_PDEATHSIG, dies with it). Exits with CMD's status.
 # The server's log is printed when it fails to start, and kept in $DEV_SERVER_LOG if set.
@@ -77,7 +78,7 @@ fi
 echo "with-dev-server.sh: dev server on $url (pid $server)" >&2
 
 # In the background, so that a signal to this script is handled at once (see stop).
-DEV_SERVER_PID=$server API_URL=$url "$@" &
+DEV_SERVER_PID=$server DEV_SERVER_LOG=$log API_URL=$url "$@" &
 command_pid=$!
 status=0
 wait "$command_pid" || status=$?

@@ -33,6 +33,8 @@ pub struct SequencerFunction {
 struct Inserted {
     account: AccountId,
     leaf: NewLeaf,
+    /// When ingest stored it: the sequencing lag runs from here.
+    received_at: jiff::Timestamp,
 }
 
 impl SequencerFunction {
@@ -48,31 +50,43 @@ impl SequencerFunction {
         &self,
         event: LambdaEvent<StreamEvent>,
     ) -> Result<DynamoDbEventResponse, Error> {
+        let started = std::time::Instant::now();
         let signer = self.keys.signer().await?;
-        // Per account, the leaves and the sequence number of the account's first record.
-        let mut accounts: BTreeMap<AccountId, (Vec<NewLeaf>, Option<String>)> = BTreeMap::new();
+        // Per account, the leaves, when each was stored, and the sequence number of the
+        // account's first record.
+        let mut accounts: BTreeMap<AccountId, Batch> = BTreeMap::new();
         for record in &event.payload.records {
             let Some(inserted) = inserted(record) else {
                 continue;
             };
-            let (leaves, first) = accounts.entry(inserted.account).or_default();
-            leaves.push(inserted.leaf);
-            if first.is_none() {
-                first.clone_from(&record.change.sequence_number);
+            let batch = accounts.entry(inserted.account).or_default();
+            batch.leaves.push(inserted.leaf);
+            batch.received.push(inserted.received_at);
+            if batch.first.is_none() {
+                batch.first.clone_from(&record.change.sequence_number);
             }
         }
         // Accounts' logs are independent: append to several at once (each is a few round trips
         // to DynamoDB). Lambda retries from the lowest sequence number among the failures.
-        let appends = accounts.into_iter().map(|(account, (leaves, first))| async move {
-            match self.sequencer.append(signer, &account, leaves).await {
+        let lags = std::sync::Mutex::new(Vec::new());
+        let lags = &lags;
+        let appends = accounts.into_iter().map(|(account, batch)| async move {
+            match self.sequencer.append(signer, &account, batch.leaves).await {
                 Ok(done) => {
                     tracing::info!(%account, appended = done.appended, size = done.size, "log appended");
+                    let now = jiff::Timestamp::now();
+                    lags.lock().expect("lags lock").extend(
+                        batch
+                            .received
+                            .iter()
+                            .map(|at| now.duration_since(*at).as_millis_f64()),
+                    );
                     None
                 }
                 Err(error) => {
                     tracing::error!(%account, error = &error as &dyn std::error::Error, "appending to the log failed; the records are retried");
                     let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = first;
+                    failure.item_identifier = batch.first;
                     Some(failure)
                 }
             }
@@ -83,7 +97,48 @@ impl SequencerFunction {
             .filter_map(std::future::ready)
             .collect()
             .await;
+        let lags = lags.lock().expect("lags lock").clone();
+        emit_metrics(&lags, started.elapsed());
         Ok(response)
+    }
+}
+
+/// One account's records of a batch.
+#[derive(Default)]
+struct Batch {
+    leaves: Vec<NewLeaf>,
+    received: Vec<jiff::Timestamp>,
+    first: Option<String>,
+}
+
+/// The invocation's metrics as EMF lines on stdout (CloudWatch in Lambda, the server's log
+/// locally, which `make load` reads): each appended entry's lag from stored to sequenced, how
+/// many were appended, and how long the invocation was busy.
+fn emit_metrics(lags: &[f64], busy: std::time::Duration) {
+    use seclog::telemetry::emf::{Metric, lines};
+    let metrics = [
+        Metric {
+            name: "SequencingLag",
+            unit: "Milliseconds",
+            values: lags,
+        },
+        Metric {
+            name: "EntriesSequenced",
+            unit: "Count",
+            values: &[lags.len() as f64],
+        },
+        Metric {
+            name: "SequencerBusy",
+            unit: "Milliseconds",
+            values: &[busy.as_secs_f64() * 1000.0],
+        },
+    ];
+    for line in lines(
+        "sequencer",
+        jiff::Timestamp::now().as_millisecond(),
+        &metrics,
+    ) {
+        println!("{line}");
     }
 }
 
@@ -106,9 +161,19 @@ fn inserted(record: &EventRecord) -> Option<Inserted> {
     let parsed = AccountId::parse(pk)
         .ok()
         .zip(serde_json::from_str::<LogEntry>(json).ok())
-        .and_then(|(account, entry)| Some((account, NewLeaf::of(sk.to_owned(), &entry).ok()?)));
+        .and_then(|(account, entry)| {
+            Some((
+                account,
+                NewLeaf::of(sk.to_owned(), &entry).ok()?,
+                entry.received_at,
+            ))
+        });
     match parsed {
-        Some((account, leaf)) => Some(Inserted { account, leaf }),
+        Some((account, leaf, received_at)) => Some(Inserted {
+            account,
+            leaf,
+            received_at,
+        }),
         None => {
             // Stored entries always parse; one that does not is reported, not guessed at.
             tracing::error!(

@@ -1,6 +1,7 @@
 //! The local stand-in for API Gateway and Lambda: one loopback HTTP endpoint that serves every
 //! function through its real handler, plus the local AWS stack those handlers talk to.
 
+pub mod backlog;
 pub mod demo;
 pub mod gateway;
 pub mod jwt;

@@ -1,7 +1,9 @@
 //! The local stand-in for Lambda's DynamoDB event source mappings: reads a table's stream from
 //! moto and invokes a function's handler with the same event Lambda sends, filtered as
-//! `template.yaml`'s `FilterCriteria` filters it, in batches of the mapping's size: the export
-//! worker on the jobs table (one record per batch), the sequencer on the events table.
+//! `template.yaml`'s `FilterCriteria` filters it, in batches formed as Lambda forms them
+//! ([`crate::backlog`]: one batch in flight per lane, the next from what waited, up to the
+//! mapping's size, after its batching window): the export worker on the jobs table (one record
+//! per batch), the sequencer on the events table.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -15,11 +17,16 @@ use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Context, LambdaEvent};
 use sequencer::SequencerFunction;
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
+
+use crate::backlog::Backlog;
 
 /// The longest pause between two retries of a failed batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const POLL_EVERY: Duration = Duration::from_millis(100);
+/// A lane's backlog holds at most this many batches before the stream reader waits.
+const BACKLOG_BATCHES: usize = 4;
+/// Records a `GetRecords` call returns at most (DynamoDB Streams' own limit).
+const PAGE_LIMIT: i32 = 1000;
 
 /// An event source mapping's settings, as `template.yaml` declares them.
 pub struct Mapping {
@@ -27,6 +34,9 @@ pub struct Mapping {
     pub accepts: fn(&Record) -> bool,
     /// `BatchSize`.
     pub batch_size: usize,
+    /// `MaximumBatchingWindowInSeconds`: how long records are gathered before an invocation
+    /// that is not full.
+    pub batching_window: Duration,
     /// `MaximumRetryAttempts` (`None`: -1, until the batch succeeds).
     pub max_retries: Option<usize>,
     /// `ParallelizationFactor`: batches of a shard run this many at once, records of one
@@ -40,15 +50,18 @@ pub struct Mapping {
 pub const EXPORT_JOBS: Mapping = Mapping {
     accepts: is_job_to_run,
     batch_size: 1,
+    batching_window: Duration::ZERO,
     max_retries: Some(5),
     parallelization: 10,
 };
 
 /// The sequencer on the events table: entry inserts (items with the type index key, not
-/// markers), retried until they succeed.
+/// markers), retried until they succeed, gathered for a second so that each account's entries
+/// are appended in fewer commits and checkpoints.
 pub const NEW_ENTRIES: Mapping = Mapping {
     accepts: is_entry_insert,
     batch_size: 1000,
+    batching_window: Duration::from_secs(1),
     max_retries: None,
     parallelization: 1,
 };
@@ -126,43 +139,56 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                 None => tokio::time::sleep(POLL_EVERY).await,
             }
         };
-        // One task per lane, each invoking its batches one after the other.
-        let mut lanes = tokio::task::JoinSet::new();
-        let senders: Vec<mpsc::UnboundedSender<Vec<Record>>> =
-            (0..C::MAPPING.parallelization.max(1))
-                .map(|_| {
-                    let (sender, mut batches) = mpsc::unbounded_channel::<Vec<Record>>();
-                    let (this, arn) = (this.clone(), arn.clone());
-                    lanes.spawn(async move {
-                        while let Some(batch) = batches.recv().await {
-                            this.invoke(&arn, &batch).await;
-                        }
-                    });
-                    sender
-                })
-                .collect();
-        this.poll(&arn, &senders).await;
+        // One task per lane, each invoking one batch at a time, formed from its backlog.
+        let mut tasks = tokio::task::JoinSet::new();
+        let mapping = C::MAPPING;
+        let lanes: Vec<Arc<Backlog<Record>>> = (0..mapping.parallelization.max(1))
+            .map(|_| {
+                let backlog = Arc::new(Backlog::new(BACKLOG_BATCHES * mapping.batch_size));
+                let (this, arn, lane) = (this.clone(), arn.clone(), backlog.clone());
+                tasks.spawn(async move {
+                    loop {
+                        let batch = lane
+                            .next_batch(mapping.batch_size, mapping.batching_window)
+                            .await;
+                        this.invoke(&arn, &batch).await;
+                    }
+                });
+                backlog
+            })
+            .collect();
+        this.poll(&arn, &lanes).await;
     }
 
-    /// Reads the stream and hands each lane its accepted records, in batches.
-    async fn poll(&self, arn: &str, lanes: &[mpsc::UnboundedSender<Vec<Record>>]) {
+    /// Reads the stream as fast as the lanes take records, and hands each lane its accepted
+    /// records; pauses only once it has caught up with the stream.
+    async fn poll(&self, arn: &str, lanes: &[Arc<Backlog<Record>>]) {
         let mut iterators: HashMap<String, Option<String>> = HashMap::new();
         loop {
             if let Err(error) = self.discover_shards(arn, &mut iterators).await {
                 tracing::warn!(%error, table = %self.table, "describing the stream failed");
             }
+            let mut read_any = false;
+            let mut at_tip = true;
             for iterator in iterators.values_mut() {
                 let Some(current) = iterator.clone() else {
                     continue;
                 };
+                for lane in lanes {
+                    lane.room().await;
+                }
                 match self
                     .streams
                     .get_records()
                     .shard_iterator(current)
+                    .limit(PAGE_LIMIT)
                     .send()
                     .await
                 {
                     Ok(output) => {
+                        read_any |= !output.records().is_empty();
+                        // A full page: the shard holds more, the lanes' batches wait to fill.
+                        at_tip &= output.records().len() < PAGE_LIMIT as usize;
                         let mut by_lane: Vec<Vec<Record>> = vec![Vec::new(); lanes.len()];
                         for record in output.records() {
                             if (C::MAPPING.accepts)(record) {
@@ -170,10 +196,7 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                             }
                         }
                         for (lane, records) in lanes.iter().zip(by_lane) {
-                            for batch in records.chunks(C::MAPPING.batch_size) {
-                                // A closed lane means the trigger is stopping.
-                                let _ = lane.send(batch.to_vec());
-                            }
+                            lane.push(records);
                         }
                         *iterator = output.next_shard_iterator;
                     }
@@ -182,7 +205,12 @@ impl<C: StreamConsumer> StreamTrigger<C> {
                     }
                 }
             }
-            tokio::time::sleep(POLL_EVERY).await;
+            for lane in lanes {
+                lane.set_at_tip(at_tip);
+            }
+            if !read_any {
+                tokio::time::sleep(POLL_EVERY).await;
+            }
         }
     }
 

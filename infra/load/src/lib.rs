@@ -110,6 +110,8 @@ impl Stats {
     }
 }
 
+pub mod sequencing;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     match sorted.len() {
         0 => Duration::ZERO,

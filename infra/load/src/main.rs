@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use load::sequencing::Sequencing;
 use load::{Api, event, setting};
 use serde_json::Value;
 
@@ -194,6 +195,7 @@ async fn main() {
     };
     let ingest = tokio::time::timeout(LIMIT, futures::future::join_all(writers)).await;
     let ingest_took = started.elapsed();
+    let producing_until_ms = jiff::Timestamp::now().as_millisecond();
     let mut failures: Vec<String> = Vec::new();
     if ingest.is_err() {
         failures.push("the producers did not finish within 15 minutes".into());
@@ -230,17 +232,32 @@ async fn main() {
             .find(|_, status, took| status >= 500 || status == 0 || took > SLOW),
     );
 
+    let ingest_rate = stored_total as f64 / ingest_took.as_secs_f64();
     println!("\n{}", load.api.stats.table());
     println!(
         "load: {} requests in {:.0?}; {stored_total} events stored exactly once ({:.0} events/s while producing, {:.0?}); {} exports succeeded with {rows_total} rows, exactly their accounts' entries ({:.0?}); {} failures",
         load.api.stats.count(),
         started.elapsed(),
-        stored_total as f64 / ingest_took.as_secs_f64(),
+        ingest_rate,
         ingest_took,
         exported.len(),
         exports_took,
         failures.len()
     );
+    // Sequencing lag and throughput, from the sequencer's own metric lines in the server's log.
+    match std::env::var("DEV_SERVER_LOG").map(std::fs::read_to_string) {
+        Ok(Ok(log)) => {
+            let sequencing = Sequencing::from_log(&log, producing_until_ms);
+            if sequencing.is_empty() {
+                println!("sequencing: no SequencingLag metric in the server's log");
+            } else {
+                println!("{}", sequencing.report(ingest_rate, exports_took));
+            }
+        }
+        _ => {
+            println!("sequencing: DEV_SERVER_LOG unreadable (run through infra/with-dev-server.sh)")
+        }
+    }
     if !failures.is_empty() {
         for f in failures.iter().take(20) {
             println!("FAILED: {f}");

@@ -1,6 +1,8 @@
 //! Structured logs: JSON lines in Lambda (CloudWatch parses them), level from `RUST_LOG`.
 //! Request bodies, tokens and presigned URLs are never logged.
 
+pub mod emf;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
