@@ -13,6 +13,7 @@
 //! of the log, so no committed index lacks it: entries expire, and export evidence must still
 //! account for every index of the tree by its type, time and actor.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use thiserror::Error;
@@ -25,17 +26,20 @@ use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
 use crate::store::StoreError;
 use crate::store::retry::backoff;
 
-/// Leaves per commit: with the edge, the leaf-data item and at most one completed tile per
-/// level, a commit stays within DynamoDB's 100 items per transaction.
-pub const COMMIT_MAX: usize = 90;
+/// Leaves per commit: with the edge, the leaf-data item, the checkpoint and at most one
+/// completed tile per level, a commit stays within DynamoDB's 100 items per transaction.
+pub const COMMIT_MAX: usize = 89;
 
-// One stamp per leaf, the edge, the leaf data, and one tile per level of a tree of up to 2^64
-// leaves (fewer than 256 leaves complete at most one tile per level).
+// One stamp per leaf, the edge, the leaf data, the checkpoint, and one tile per level of a tree
+// of up to 2^64 leaves (fewer than 256 leaves complete at most one tile per level).
 const _: () = assert!(
     COMMIT_MAX < 1 << TILE_HEIGHT
-        && COMMIT_MAX + 2 + (u64::BITS / TILE_HEIGHT) as usize
+        && COMMIT_MAX + 3 + (u64::BITS / TILE_HEIGHT) as usize
             <= crate::store::record::TRANSACTION_MAX
 );
+
+/// Accounts whose edge a sequencer remembers between invocations; past it, it forgets them all.
+const CACHED_EDGES: usize = 4096;
 
 /// Commits refused because another sequencer moved the edge, before giving up (the stream
 /// retries the batch).
@@ -77,6 +81,9 @@ pub struct Commit<'a> {
     pub stamps: &'a [Stamp],
     /// The appended entries' leaf data texts in index order, the first at `previous_size`.
     pub leaves: &'a [String],
+    /// The signed checkpoint of the new edge, on an append's last commit: stored as the latest
+    /// in the same transaction (the edge's condition orders them, so it is never older).
+    pub checkpoint: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,13 +105,6 @@ pub trait LogStorage: Send + Sync {
         account: &AccountId,
         commit: &Commit<'_>,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
-    /// Stores `note` as the latest checkpoint unless one of the same or a larger size is there.
-    fn save_checkpoint(
-        &self,
-        account: &AccountId,
-        size: u64,
-        note: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Debug, Error)]
@@ -128,15 +128,39 @@ pub struct Appended {
 
 pub struct Sequencer<S> {
     storage: S,
+    /// Each account's edge as this sequencer last committed it: a warm sequencer appends
+    /// without reading it first. A stale one (another sequencer appended since) only costs a
+    /// refused commit, after which the edge is read.
+    edges: std::sync::Mutex<HashMap<AccountId, Edge>>,
 }
 
 impl<S: LogStorage> Sequencer<S> {
     pub fn new(storage: S) -> Self {
-        Self { storage }
+        Self {
+            storage,
+            edges: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
-    /// Appends `leaves` (any order, repeats allowed) to the log of `account`, then signs and
-    /// stores a checkpoint of its size with `signer`.
+    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
+        let cached = self.edges.lock().expect("edges lock").get(account).cloned();
+        match cached {
+            Some(edge) => Ok(edge),
+            None => self.storage.edge(account).await,
+        }
+    }
+
+    fn remember(&self, account: &AccountId, edge: &Edge) {
+        let mut edges = self.edges.lock().expect("edges lock");
+        if edges.len() >= CACHED_EDGES && !edges.contains_key(account) {
+            edges.clear();
+        }
+        edges.insert(account.clone(), edge.clone());
+    }
+
+    /// Appends `leaves` (any order, repeats allowed) to the log of `account`, and stores a
+    /// checkpoint of the new size signed with `signer` in the same transaction as the last
+    /// commit: one transaction and one signature per account for up to [`COMMIT_MAX`] leaves.
     pub async fn append<K: Signer + Sync>(
         &self,
         signer: &K,
@@ -145,7 +169,7 @@ impl<S: LogStorage> Sequencer<S> {
     ) -> Result<Appended, SequenceError> {
         leaves.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
         leaves.dedup_by(|a, b| a.sort_key == b.sort_key);
-        let mut edge = self.storage.edge(account).await?;
+        let mut edge = self.edge(account).await?;
         let mut appended = 0;
         let mut races = 0;
         while !leaves.is_empty() {
@@ -162,18 +186,24 @@ impl<S: LogStorage> Sequencer<S> {
                 })
                 .collect();
             let data: Vec<String> = leaves[..take].iter().map(|l| l.data.clone()).collect();
+            let note = match take == leaves.len() {
+                true => Some(sign_checkpoint(&checkpoint_of(account, &next), signer).await?),
+                false => None,
+            };
             let commit = Commit {
                 previous_size: edge.size(),
                 edge: &next,
                 tiles: &tiles,
                 stamps: &stamps,
                 leaves: &data,
+                checkpoint: note.as_deref(),
             };
             match self.storage.commit(account, &commit).await? {
                 CommitOutcome::Committed => {
                     leaves.drain(..take);
                     appended += take;
                     edge = next;
+                    self.remember(account, &edge);
                 }
                 CommitOutcome::Refused {
                     edge_moved,
@@ -190,25 +220,24 @@ impl<S: LogStorage> Sequencer<S> {
                         }
                         backoff(races).await;
                         edge = self.storage.edge(account).await?;
+                        self.remember(account, &edge);
                     }
                 }
             }
-        }
-        if edge.size() > 0 {
-            let checkpoint = Checkpoint {
-                origin: origin(account),
-                size: edge.size(),
-                root: edge.root(),
-            };
-            let note = sign_checkpoint(&checkpoint, signer).await?;
-            self.storage
-                .save_checkpoint(account, edge.size(), &note)
-                .await?;
         }
         Ok(Appended {
             appended,
             size: edge.size(),
         })
+    }
+}
+
+/// The checkpoint of an account's tree with this edge.
+fn checkpoint_of(account: &AccountId, edge: &Edge) -> Checkpoint {
+    Checkpoint {
+        origin: origin(account),
+        size: edge.size(),
+        root: edge.root(),
     }
 }
 

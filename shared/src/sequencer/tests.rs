@@ -77,23 +77,12 @@ impl LogStorage for MemoryLog {
             assert_eq!(log.leaves.len() as u64, commit.previous_size);
             assert_eq!(commit.leaves.len(), commit.stamps.len());
             log.leaves.extend(commit.leaves.iter().cloned());
+            if let Some(note) = commit.checkpoint {
+                log.checkpoint = Some((commit.edge.size(), note.to_owned()));
+            }
             log.commits += 1;
             CommitOutcome::Committed
         }))
-    }
-
-    async fn save_checkpoint(
-        &self,
-        account: &AccountId,
-        size: u64,
-        note: &str,
-    ) -> Result<(), StoreError> {
-        self.with(account, |log| {
-            if log.checkpoint.as_ref().is_none_or(|(s, _)| *s < size) {
-                log.checkpoint = Some((size, note.to_owned()));
-            }
-        });
-        Ok(())
     }
 }
 
@@ -259,4 +248,37 @@ async fn racing_sequencers_keep_the_leaf_data_of_every_index() {
         assert!(LeafData::parse(data.as_bytes()).is_ok(), "{data}");
         assert!(!data.contains('\n'));
     }
+}
+
+/// A warm sequencer appends from the edge it remembers; when another sequencer appended
+/// meanwhile, its commit is refused, it reads the edge and appends after the other's leaves.
+#[tokio::test]
+async fn a_remembered_edge_that_went_stale_costs_one_refused_commit() {
+    let log = MemoryLog::default();
+    let (warm, other) = (Sequencer::new(log.clone()), Sequencer::new(log.clone()));
+    let all: Vec<NewLeaf> = (0..30).map(leaf).collect();
+    warm.append(&key(), &account(), all[..10].to_vec())
+        .await
+        .unwrap();
+    other
+        .append(&key(), &account(), all[10..20].to_vec())
+        .await
+        .unwrap();
+    let refused = log.with(&account(), |l| l.refused);
+    let result = warm
+        .append(&key(), &account(), all[20..].to_vec())
+        .await
+        .unwrap();
+    assert_eq!((result.appended, result.size), (10, 30));
+    assert_eq!(log.with(&account(), |l| l.refused), refused + 1);
+    stored_leaves(&log, &all);
+    // Its checkpoint, stored with the last commit, is of the whole log.
+    let (size, _) = log.with(&account(), |l| l.checkpoint.clone().unwrap());
+    assert_eq!(size, 30);
+    // Warm again: no read, no refusal.
+    let before = log.with(&account(), |l| l.refused);
+    warm.append(&key(), &account(), (30..35).map(leaf).collect())
+        .await
+        .unwrap();
+    assert_eq!(log.with(&account(), |l| l.refused), before);
 }

@@ -394,6 +394,27 @@ impl LogStorage for LogStore {
                 .put(absent_put(&self.table, leaves))
                 .build(),
         );
+        if let Some(note) = commit.checkpoint {
+            // Unconditional: the edge's condition orders commits, so this one's size is the
+            // largest yet.
+            let mut item = Self::key(account, CHECKPOINT);
+            item.insert(
+                SIZE.into(),
+                AttributeValue::N(commit.edge.size().to_string()),
+            );
+            item.insert(NOTE.into(), attr_s(note));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .build()
+                            .expect("table and item are set"),
+                    )
+                    .build(),
+            );
+        }
         let first_stamp = items.len();
         for stamp in commit.stamps {
             items.push(
@@ -417,40 +438,6 @@ impl LogStorage for LogStore {
                 already_stamped: Vec::new(),
             },
         })
-    }
-
-    async fn save_checkpoint(
-        &self,
-        account: &AccountId,
-        size: u64,
-        note: &str,
-    ) -> Result<(), StoreError> {
-        let mut item = Self::key(account, CHECKPOINT);
-        item.insert(SIZE.into(), AttributeValue::N(size.to_string()));
-        item.insert(NOTE.into(), attr_s(note));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // Never replace a checkpoint of a larger (or the same) size.
-            .condition_expression("attribute_not_exists(#pk) OR #size < :size")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#size", SIZE)
-            .expression_attribute_values(":size", AttributeValue::N(size.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(StoreError::dynamo(err)),
-        }
     }
 }
 

@@ -88,12 +88,12 @@ fn keys_in(text: &str, account: &AccountId) -> Result<Vec<[u8; 32]>, String> {
 
 /// The key as text, or read from the file it names.
 fn read_keys(arg: &str, account: &AccountId) -> Result<Vec<[u8; 32]>, String> {
-    if let Ok(keys) = keys_in(arg, account) {
-        return Ok(keys);
+    if !std::path::Path::new(arg).is_file() {
+        return keys_in(arg, account).map_err(|e| {
+            format!("--key: neither a public key, a verifier key nor a readable file ({e})")
+        });
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
-        format!("--key {arg}: neither a public key, a verifier key nor a readable file ({e})")
-    })?;
+    let text = std::fs::read_to_string(arg).map_err(|e| format!("--key {arg}: {e}"))?;
     let keys = keys_in(&text, account).map_err(|e| format!("--key {arg}: {e}"))?;
     if keys.is_empty() {
         return Err(format!("--key {arg}: the file lists no key"));

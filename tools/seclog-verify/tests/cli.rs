@@ -220,6 +220,12 @@ fn a_genuine_export_exits_0_with_a_summary_and_an_edited_one_exits_1() {
         &key,
     ]);
     assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "the verifier key is for security-logs/acct_cli, not for security-logs/acct_other"
+        ),
+        "{err}"
+    );
 
     let edited = std::fs::read_to_string(csv)
         .unwrap()
