@@ -89,6 +89,8 @@ pub struct Commit<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
     Committed,
+    /// Nothing was written because another commit of the same transaction was refused.
+    NotApplied,
     /// Nothing was written: the edge is no longer at `previous_size`, and/or these stamps
     /// (positions in [`Commit::stamps`]) found an index already there.
     Refused {
@@ -100,11 +102,12 @@ pub enum CommitOutcome {
 /// The storage the sequencer needs (the log table and the entries' stamps).
 pub trait LogStorage: Send + Sync {
     fn edge(&self, account: &AccountId) -> impl Future<Output = Result<Edge, StoreError>> + Send;
-    fn commit(
+    /// Commits of several accounts (one each) in one transaction: all are written or none,
+    /// with each one's outcome.
+    fn commit_all(
         &self,
-        account: &AccountId,
-        commit: &Commit<'_>,
-    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+        commits: &[(&AccountId, Commit<'_>)],
+    ) -> impl Future<Output = Result<Vec<CommitOutcome>, StoreError>> + Send;
 }
 
 #[derive(Debug, Error)]
@@ -115,6 +118,9 @@ pub enum SequenceError {
     Contended(String),
     #[error("signing the checkpoint failed")]
     Sign(#[from] NoteError),
+    /// The transaction this account's commit shared with other accounts' failed.
+    #[error("the shared commit failed: {0}")]
+    Shared(String),
 }
 
 /// What one run did to an account's log.
@@ -165,71 +171,274 @@ impl<S: LogStorage> Sequencer<S> {
         &self,
         signer: &K,
         account: &AccountId,
-        mut leaves: Vec<NewLeaf>,
+        leaves: Vec<NewLeaf>,
     ) -> Result<Appended, SequenceError> {
-        leaves.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
-        leaves.dedup_by(|a, b| a.sort_key == b.sort_key);
-        let mut edge = self.edge(account).await?;
-        let mut appended = 0;
-        let mut races = 0;
-        while !leaves.is_empty() {
-            let take = leaves.len().min(COMMIT_MAX);
-            let mut next = edge.clone();
-            let hashes: Vec<Hash> = leaves[..take].iter().map(|l| l.hash).collect();
-            let tiles = next.append(&hashes);
-            let stamps: Vec<Stamp> = leaves[..take]
-                .iter()
-                .zip(edge.size()..)
-                .map(|(leaf, index)| Stamp {
-                    sort_key: leaf.sort_key.clone(),
-                    index,
-                })
-                .collect();
-            let data: Vec<String> = leaves[..take].iter().map(|l| l.data.clone()).collect();
-            let note = match take == leaves.len() {
-                true => Some(sign_checkpoint(&checkpoint_of(account, &next), signer).await?),
-                false => None,
-            };
-            let commit = Commit {
-                previous_size: edge.size(),
-                edge: &next,
-                tiles: &tiles,
-                stamps: &stamps,
-                leaves: &data,
-                checkpoint: note.as_deref(),
-            };
-            match self.storage.commit(account, &commit).await? {
-                CommitOutcome::Committed => {
-                    leaves.drain(..take);
-                    appended += take;
-                    edge = next;
-                    self.remember(account, &edge);
+        let mut done = self
+            .append_all(signer, vec![(account.clone(), leaves)])
+            .await;
+        done.pop().map(|(_, result)| result).unwrap_or(Ok(Appended {
+            appended: 0,
+            size: 0,
+        }))
+    }
+
+    /// Appends each account's leaves as [`Sequencer::append`] does, packing the commits of
+    /// several accounts into one transaction (up to DynamoDB's 100 items): a batch of many
+    /// accounts with a few entries each costs a few transactions, not one per account. Each
+    /// account's result is its own: a commit refused for one account's reason is retried for
+    /// the others.
+    pub async fn append_all<K: Signer + Sync>(
+        &self,
+        signer: &K,
+        accounts: Vec<(AccountId, Vec<NewLeaf>)>,
+    ) -> Vec<(AccountId, Result<Appended, SequenceError>)> {
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut done = Vec::new();
+        for (account, mut leaves) in accounts {
+            leaves.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+            leaves.dedup_by(|a, b| a.sort_key == b.sort_key);
+            match self.edge(&account).await {
+                Ok(edge) => pending.push(Pending {
+                    account,
+                    leaves,
+                    edge,
+                    appended: 0,
+                    races: 0,
+                }),
+                Err(e) => done.push((account, Err(e.into()))),
+            }
+        }
+        while !pending.is_empty() {
+            // Each account still appending plans its next commit; they go in as few
+            // transactions as fit.
+            // Planned side by side: each last commit waits on a signature (a KMS call).
+            let plans = futures::future::join_all(
+                pending
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, account)| !account.leaves.is_empty())
+                    .map(
+                        |(position, account)| async move { (position, account.plan(signer).await) },
+                    ),
+            )
+            .await;
+            let mut planned = Vec::new();
+            for (position, plan) in plans {
+                match plan {
+                    Ok(plan) => planned.push((position, plan)),
+                    Err(e) => account_failed(&mut done, &pending[position], e),
                 }
-                CommitOutcome::Refused {
-                    edge_moved,
-                    already_stamped,
-                } => {
-                    // Entries already in the log (a redelivered record) are done.
-                    for &position in already_stamped.iter().rev() {
-                        leaves.remove(position);
-                    }
-                    if edge_moved || already_stamped.is_empty() {
-                        races += 1;
-                        if races > MAX_EDGE_RACES {
-                            return Err(SequenceError::Contended(account.to_string()));
+            }
+            let failed: Vec<usize> = pending
+                .iter()
+                .enumerate()
+                .filter(|(p, a)| !a.leaves.is_empty() && !planned.iter().any(|(q, _)| q == p))
+                .map(|(p, _)| p)
+                .collect();
+            // The transactions go side by side (their accounts differ), so a batch keeps a
+            // few requests in flight at the storage, as one per account did.
+            let groups = transactions(&planned);
+            let results = futures::future::join_all(groups.iter().map(|group| {
+                let commits: Vec<(&AccountId, Commit<'_>)> = group
+                    .iter()
+                    .map(|(position, plan)| (&pending[*position].account, plan.commit()))
+                    .collect();
+                async move { self.storage.commit_all(&commits).await }
+            }))
+            .await;
+            for (group, outcomes) in groups.into_iter().zip(results) {
+                match outcomes {
+                    Ok(outcomes) => {
+                        for ((position, plan), outcome) in group.iter().zip(outcomes) {
+                            let account = &mut pending[*position];
+                            if let Err(e) = self.settle(account, plan, outcome).await {
+                                account_failed(&mut done, account, e);
+                                account.leaves.clear();
+                                account.races = u32::MAX;
+                            }
                         }
-                        backoff(races).await;
-                        edge = self.storage.edge(account).await?;
-                        self.remember(account, &edge);
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        let mut error = Some(SequenceError::from(e));
+                        for (position, _) in group.iter() {
+                            let account = &mut pending[*position];
+                            let error = error
+                                .take()
+                                .unwrap_or_else(|| SequenceError::Shared(message.clone()));
+                            done.push((account.account.clone(), Err(error)));
+                            account.leaves.clear();
+                            account.races = u32::MAX;
+                        }
                     }
                 }
             }
+            // Finished accounts (and failed ones, reported above) leave the loop.
+            let mut still = Vec::new();
+            for (position, account) in pending.into_iter().enumerate() {
+                if failed.contains(&position) || account.races == u32::MAX {
+                    continue;
+                }
+                if account.leaves.is_empty() {
+                    done.push((
+                        account.account,
+                        Ok(Appended {
+                            appended: account.appended,
+                            size: account.edge.size(),
+                        }),
+                    ));
+                } else {
+                    still.push(account);
+                }
+            }
+            pending = still;
         }
-        Ok(Appended {
-            appended,
-            size: edge.size(),
+        done
+    }
+
+    /// Applies a commit's outcome to its account.
+    async fn settle(
+        &self,
+        account: &mut Pending,
+        plan: &Plan,
+        outcome: CommitOutcome,
+    ) -> Result<(), SequenceError> {
+        match outcome {
+            CommitOutcome::Committed => {
+                account.leaves.drain(..plan.stamps.len());
+                account.appended += plan.stamps.len();
+                account.edge = plan.next.clone();
+                self.remember(&account.account, &account.edge);
+            }
+            // Another account's commit in the same transaction was refused: plan again.
+            CommitOutcome::NotApplied => {}
+            CommitOutcome::Refused {
+                edge_moved,
+                already_stamped,
+            } => {
+                // Entries already in the log (a redelivered record) are done.
+                for &position in already_stamped.iter().rev() {
+                    account.leaves.remove(position);
+                }
+                if edge_moved || already_stamped.is_empty() {
+                    account.races += 1;
+                    if account.races > MAX_EDGE_RACES {
+                        return Err(SequenceError::Contended(account.account.to_string()));
+                    }
+                    backoff(account.races).await;
+                    account.edge = self.storage.edge(&account.account).await?;
+                    self.remember(&account.account, &account.edge);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An account being appended to.
+struct Pending {
+    account: AccountId,
+    /// Leaves not yet in the log, in sort-key order.
+    leaves: Vec<NewLeaf>,
+    edge: Edge,
+    appended: usize,
+    races: u32,
+}
+
+/// An account's next commit, owned.
+struct Plan {
+    previous_size: u64,
+    next: Edge,
+    tiles: Vec<(TileId, Vec<Hash>)>,
+    stamps: Vec<Stamp>,
+    data: Vec<String>,
+    checkpoint: Option<String>,
+}
+
+impl Plan {
+    fn commit(&self) -> Commit<'_> {
+        Commit {
+            previous_size: self.previous_size,
+            edge: &self.next,
+            tiles: &self.tiles,
+            stamps: &self.stamps,
+            leaves: &self.data,
+            checkpoint: self.checkpoint.as_deref(),
+        }
+    }
+
+    /// The transaction items it takes: the edge, its tiles, the leaf data, the checkpoint and
+    /// a stamp per leaf.
+    fn items(&self) -> usize {
+        2 + self.tiles.len() + usize::from(self.checkpoint.is_some()) + self.stamps.len()
+    }
+}
+
+impl Pending {
+    /// The next commit: up to [`COMMIT_MAX`] leaves; the last one carries the signed
+    /// checkpoint of the new size.
+    async fn plan<K: Signer + Sync>(&self, signer: &K) -> Result<Plan, SequenceError> {
+        let take = self.leaves.len().min(COMMIT_MAX);
+        let mut next = self.edge.clone();
+        let hashes: Vec<Hash> = self.leaves[..take].iter().map(|l| l.hash).collect();
+        let tiles = next.append(&hashes);
+        let stamps: Vec<Stamp> = self.leaves[..take]
+            .iter()
+            .zip(self.edge.size()..)
+            .map(|(leaf, index)| Stamp {
+                sort_key: leaf.sort_key.clone(),
+                index,
+            })
+            .collect();
+        let checkpoint = match take == self.leaves.len() {
+            true => Some(sign_checkpoint(&checkpoint_of(&self.account, &next), signer).await?),
+            false => None,
+        };
+        Ok(Plan {
+            previous_size: self.edge.size(),
+            next,
+            tiles,
+            stamps,
+            data: self.leaves[..take].iter().map(|l| l.data.clone()).collect(),
+            checkpoint,
         })
     }
+}
+
+fn account_failed(
+    done: &mut Vec<(AccountId, Result<Appended, SequenceError>)>,
+    account: &Pending,
+    error: SequenceError,
+) {
+    done.push((account.account.clone(), Err(error)));
+}
+
+/// Transactions a batch keeps in flight at once, when it has that many commits: the storage
+/// serves other callers between them (the local stand-in serves one request at a time, in
+/// arrival order), so fewer would leave the sequencer a smaller share of it.
+const TRANSACTIONS_IN_FLIGHT: usize = 8;
+
+/// Groups planned commits (one per account) into transactions of at most
+/// [`crate::store::record::TRANSACTION_MAX`] items, in order, spread over at least
+/// [`TRANSACTIONS_IN_FLIGHT`] transactions when there are that many commits.
+fn transactions(planned: &[(usize, Plan)]) -> Vec<&[(usize, Plan)]> {
+    let total: usize = planned.iter().map(|(_, plan)| plan.items()).sum();
+    let limit = total
+        .div_ceil(TRANSACTIONS_IN_FLIGHT)
+        .min(crate::store::record::TRANSACTION_MAX);
+    let mut groups = Vec::new();
+    let (mut start, mut items) = (0, 0);
+    for (i, (_, plan)) in planned.iter().enumerate() {
+        if i > start && items + plan.items() > limit {
+            groups.push(&planned[start..i]);
+            (start, items) = (i, 0);
+        }
+        items += plan.items();
+    }
+    if start < planned.len() {
+        groups.push(&planned[start..]);
+    }
+    groups
 }
 
 /// The checkpoint of an account's tree with this edge.

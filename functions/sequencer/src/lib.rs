@@ -8,8 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
-
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
@@ -20,9 +18,6 @@ use seclog::store::log_keys::LogKeys;
 use serde_dynamo::AttributeValue;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
-
-/// How many accounts' logs one invocation appends to at once.
-const ACCOUNTS_AT_ONCE: usize = 8;
 
 pub struct SequencerFunction {
     sequencer: Sequencer<LogStore>,
@@ -66,38 +61,37 @@ impl SequencerFunction {
                 batch.first.clone_from(&record.change.sequence_number);
             }
         }
-        // Accounts' logs are independent: append to several at once (each is a few round trips
-        // to DynamoDB). Lambda retries from the lowest sequence number among the failures.
-        let lags = std::sync::Mutex::new(Vec::new());
-        let lags = &lags;
-        let appends = accounts.into_iter().map(|(account, batch)| async move {
-            match self.sequencer.append(signer, &account, batch.leaves).await {
+        // Accounts' commits share transactions (up to 100 items each). Lambda retries from the
+        // lowest sequence number among the failures.
+        let mut leaves = Vec::with_capacity(accounts.len());
+        let mut rest = BTreeMap::new();
+        for (account, batch) in accounts {
+            leaves.push((account.clone(), batch.leaves));
+            rest.insert(account, (batch.received, batch.first));
+        }
+        let now = || jiff::Timestamp::now();
+        let mut lags = Vec::new();
+        let mut response = DynamoDbEventResponse::default();
+        for (account, result) in self.sequencer.append_all(signer, leaves).await {
+            let (received, first) = rest.remove(&account).unwrap_or_default();
+            match result {
                 Ok(done) => {
                     tracing::info!(%account, appended = done.appended, size = done.size, "log appended");
-                    let now = jiff::Timestamp::now();
-                    lags.lock().expect("lags lock").extend(
-                        batch
-                            .received
+                    let at = now();
+                    lags.extend(
+                        received
                             .iter()
-                            .map(|at| now.duration_since(*at).as_millis_f64()),
+                            .map(|r| at.duration_since(*r).as_millis_f64()),
                     );
-                    None
                 }
                 Err(error) => {
                     tracing::error!(%account, error = &error as &dyn std::error::Error, "appending to the log failed; the records are retried");
                     let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = batch.first;
-                    Some(failure)
+                    failure.item_identifier = first;
+                    response.batch_item_failures.push(failure);
                 }
             }
-        });
-        let mut response = DynamoDbEventResponse::default();
-        response.batch_item_failures = futures::stream::iter(appends)
-            .buffer_unordered(ACCOUNTS_AT_ONCE)
-            .filter_map(std::future::ready)
-            .collect()
-            .await;
-        let lags = lags.lock().expect("lags lock").clone();
+        }
         emit_metrics(&lags, started.elapsed());
         Ok(response)
     }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::domain::AccountId;
 use crate::integrity::canonical::LeafData;
 use crate::integrity::merkle::{leaf_hash, root};
 use crate::integrity::note::{LocalSigner, VerifierKey, verify_checkpoint};
@@ -26,6 +27,11 @@ struct Log {
 #[derive(Clone, Default)]
 struct MemoryLog(Arc<Mutex<HashMap<String, Log>>>);
 
+/// Transactions written, kept under the key "" (no account has an empty id).
+fn log_transactions(logs: &mut HashMap<String, Log>) {
+    logs.entry(String::new()).or_default().commits += 1;
+}
+
 impl MemoryLog {
     fn with<T>(&self, account: &AccountId, f: impl FnOnce(&mut Log) -> T) -> T {
         let mut logs = self.0.lock().unwrap();
@@ -42,33 +48,47 @@ impl LogStorage for MemoryLog {
         Ok(edge)
     }
 
-    async fn commit(
+    async fn commit_all(
         &self,
-        account: &AccountId,
-        commit: &Commit<'_>,
-    ) -> Result<CommitOutcome, StoreError> {
+        commits: &[(&AccountId, Commit<'_>)],
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
         tokio::task::yield_now().await;
-        Ok(self.with(account, |log| {
-            let size = log.edge.as_ref().map_or(0, Edge::size);
-            let edge_moved = size != commit.previous_size
-                || commit
-                    .tiles
+        let mut logs = self.0.lock().unwrap();
+        // All or nothing, as one transaction: every commit checked first.
+        let refusals: Vec<Option<CommitOutcome>> = commits
+            .iter()
+            .map(|(account, commit)| {
+                let log = logs.entry(account.to_string()).or_default();
+                let size = log.edge.as_ref().map_or(0, Edge::size);
+                let edge_moved = size != commit.previous_size
+                    || commit
+                        .tiles
+                        .iter()
+                        .any(|(id, _)| log.tiles.contains_key(id));
+                let already_stamped: Vec<usize> = commit
+                    .stamps
                     .iter()
-                    .any(|(id, _)| log.tiles.contains_key(id));
-            let already_stamped: Vec<usize> = commit
-                .stamps
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| log.stamps.contains_key(&s.sort_key))
-                .map(|(p, _)| p)
-                .collect();
-            if edge_moved || !already_stamped.is_empty() {
-                log.refused += 1;
-                return CommitOutcome::Refused {
-                    edge_moved,
-                    already_stamped,
-                };
-            }
+                    .enumerate()
+                    .filter(|(_, s)| log.stamps.contains_key(&s.sort_key))
+                    .map(|(p, _)| p)
+                    .collect();
+                (edge_moved || !already_stamped.is_empty()).then(|| {
+                    log.refused += 1;
+                    CommitOutcome::Refused {
+                        edge_moved,
+                        already_stamped,
+                    }
+                })
+            })
+            .collect();
+        if refusals.iter().any(Option::is_some) {
+            return Ok(refusals
+                .into_iter()
+                .map(|r| r.unwrap_or(CommitOutcome::NotApplied))
+                .collect());
+        }
+        for (account, commit) in commits {
+            let log = logs.entry(account.to_string()).or_default();
             log.edge = Some(commit.edge.clone());
             log.tiles.extend(commit.tiles.iter().cloned());
             for stamp in commit.stamps {
@@ -81,8 +101,9 @@ impl LogStorage for MemoryLog {
                 log.checkpoint = Some((commit.edge.size(), note.to_owned()));
             }
             log.commits += 1;
-            CommitOutcome::Committed
-        }))
+        }
+        log_transactions(&mut logs);
+        Ok(vec![CommitOutcome::Committed; commits.len()])
     }
 }
 
@@ -281,4 +302,41 @@ async fn a_remembered_edge_that_went_stale_costs_one_refused_commit() {
         .await
         .unwrap();
     assert_eq!(log.with(&account(), |l| l.refused), before);
+}
+
+/// Many accounts with a few entries each: their commits share transactions (up to 100 items),
+/// and one account's stale edge does not stop the others.
+#[tokio::test]
+async fn accounts_share_transactions_and_one_refusal_does_not_stop_the_others() {
+    let log = MemoryLog::default();
+    let (warm, other) = (Sequencer::new(log.clone()), Sequencer::new(log.clone()));
+    let accounts: Vec<AccountId> = (0..30)
+        .map(|n| AccountId::parse(&format!("acct_{n}")).unwrap())
+        .collect();
+    let batch = |range: std::ops::Range<usize>| -> Vec<(AccountId, Vec<NewLeaf>)> {
+        accounts
+            .iter()
+            .map(|a| (a.clone(), range.clone().map(leaf).collect()))
+            .collect()
+    };
+    let results = warm.append_all(&key(), batch(0..3)).await;
+    assert!(results.iter().all(|(_, r)| r.as_ref().unwrap().size == 3));
+    // 30 accounts of 3 leaves (edge, leaf data, checkpoint, 3 stamps: 6 items each): 180
+    // items, spread to at least 8 transactions (at most 23 items: 3 accounts each), not 30.
+    assert_eq!(log.0.lock().unwrap()[""].commits, 10);
+    // Another sequencer appends to one account: the warm one's edge of it is stale.
+    other
+        .append(&key(), &accounts[7], vec![leaf(3)])
+        .await
+        .unwrap();
+    let results = warm.append_all(&key(), batch(4..6)).await;
+    for (account, result) in &results {
+        let expected = if *account == accounts[7] { 6 } else { 5 };
+        assert_eq!(result.as_ref().unwrap().size, expected, "{account}");
+    }
+    for account in &accounts {
+        let (size, note) = log.with(account, |l| l.checkpoint.clone().unwrap());
+        let key = VerifierKey::new(&origin(account), &key().public_key()).unwrap();
+        assert_eq!(verify_checkpoint(&note, &key).unwrap().size, size);
+    }
 }

@@ -354,21 +354,20 @@ impl LogStore {
     }
 }
 
-impl LogStorage for LogStore {
-    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
-        self.read_edge(account).await
-    }
-
-    async fn commit(
+impl LogStore {
+    /// Appends one commit's items (edge, tiles, leaf data, checkpoint, stamps) to `items`;
+    /// returns the position of its first stamp.
+    fn commit_items(
         &self,
         account: &AccountId,
         commit: &Commit<'_>,
-    ) -> Result<CommitOutcome, StoreError> {
-        let mut items = vec![
+        items: &mut Vec<TransactWriteItem>,
+    ) -> usize {
+        items.push(
             TransactWriteItem::builder()
                 .put(self.edge_put(account, commit))
                 .build(),
-        ];
+        );
         for (id, hashes) in commit.tiles {
             let mut item = Self::key(account, &tile_key(*id));
             item.insert(HASHES.into(), blob(hashes));
@@ -423,20 +422,57 @@ impl LogStorage for LogStore {
                     .build(),
             );
         }
+        first_stamp
+    }
+}
+
+impl LogStorage for LogStore {
+    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
+        self.read_edge(account).await
+    }
+
+    async fn commit_all(
+        &self,
+        commits: &[(&AccountId, Commit<'_>)],
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
+        // Each commit's items, and where its stamps start and its items end.
+        let mut items = Vec::new();
+        let mut spans = Vec::new();
+        for (account, commit) in commits {
+            let start = items.len();
+            let first_stamp = self.commit_items(account, commit, &mut items);
+            spans.push((start, first_stamp, items.len()));
+        }
         Ok(match transact(&self.client, items).await? {
-            Outcome::Written => CommitOutcome::Committed,
-            Outcome::ConditionsFailed(positions) => CommitOutcome::Refused {
-                // A tile or leaf data that exists was written by whoever moved the edge.
-                edge_moved: positions.iter().any(|&p| p < first_stamp),
-                already_stamped: positions
-                    .into_iter()
-                    .filter_map(|p| p.checked_sub(first_stamp))
-                    .collect(),
-            },
-            Outcome::Conflict => CommitOutcome::Refused {
-                edge_moved: true,
-                already_stamped: Vec::new(),
-            },
+            Outcome::Written => vec![CommitOutcome::Committed; commits.len()],
+            Outcome::ConditionsFailed(positions) => spans
+                .iter()
+                .map(|&(start, first_stamp, end)| {
+                    let mine: Vec<usize> = positions
+                        .iter()
+                        .copied()
+                        .filter(|p| (start..end).contains(p))
+                        .collect();
+                    if mine.is_empty() {
+                        return CommitOutcome::NotApplied;
+                    }
+                    CommitOutcome::Refused {
+                        // A tile or leaf data that exists was written by whoever moved the edge.
+                        edge_moved: mine.iter().any(|&p| p < first_stamp),
+                        already_stamped: mine
+                            .into_iter()
+                            .filter_map(|p| p.checked_sub(first_stamp))
+                            .collect(),
+                    }
+                })
+                .collect(),
+            Outcome::Conflict => vec![
+                CommitOutcome::Refused {
+                    edge_moved: true,
+                    already_stamped: Vec::new(),
+                };
+                commits.len()
+            ],
         })
     }
 }
