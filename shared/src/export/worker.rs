@@ -553,8 +553,13 @@ where
                 return Err(RunError::Evidence("the log's leaf data has gaps"));
             }
             for (index, text) in (start..).zip(&texts) {
-                let in_full = index == log.index || leaf_place(&scope, index, text)? == Place::Row;
-                writer.leaf((!in_full).then_some(text.as_str()))?;
+                if index == log.index {
+                    writer.leaf(None)?;
+                } else if leaf_place(&scope, index, text)? == Place::Row {
+                    writer.owe_row()?;
+                } else {
+                    writer.leaf(Some(text))?;
+                }
                 if carried.len() + writer.len() >= part_bytes {
                     let bytes = with_carry(&mut carried, writer.take());
                     self.upload(key, checkpoint, bytes).await?;
@@ -611,6 +616,11 @@ where
                 checkpoint.carry = Some(STANDARD.encode(with_carry(&mut carried, writer.take())));
                 return Ok(Progress::Paused(checkpoint.clone()));
             }
+        }
+        if !writer.rows_complete() {
+            return Err(RunError::Evidence(
+                "entries within the export's reach are no longer stored (was the retention raised?); the evidence could not account for them",
+            ));
         }
         writer.finish();
         let rest = with_carry(&mut carried, writer.take());
@@ -1959,6 +1969,26 @@ mod tests {
         );
         let verified = verify_export(&h, &id);
         assert_eq!((verified.rows, verified.size), (1, ROWS + 1));
+    }
+
+    /// The log owes a row storage no longer holds (retention raised after it expired): the
+    /// export fails with a reason instead of shipping evidence that cannot verify.
+    #[tokio::test]
+    async fn a_row_the_log_owes_but_storage_lost_fails_the_export() {
+        let h = Harness::new();
+        let id = h.pending_job_with_evidence();
+        h.entries
+            .0
+            .lock()
+            .unwrap()
+            .entries
+            .retain(|e| e.log_index != Some(3));
+        let outcome = h.run(&id, t0(), WHOLE).await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Failed { reason } if reason.contains("evidence")),
+            "{outcome:?}"
+        );
+        assert!(h.evidence(&id).is_none(), "no evidence file was completed");
     }
 
     #[tokio::test]

@@ -141,6 +141,11 @@ pub struct EvidenceState {
     /// In `leaves`: the index of the next item.
     #[serde(default)]
     pub next_leaf: u64,
+    /// Items of `leaves` left `null` for a row, and rows written: equal when the file is done.
+    #[serde(default)]
+    pub rows_owed: u64,
+    #[serde(default)]
+    pub rows_written: u64,
 }
 
 /// Appends the evidence file to an in-memory buffer that the caller drains in parts.
@@ -174,6 +179,8 @@ impl EvidenceWriter {
                 section: Section::Leaves,
                 empty: true,
                 next_leaf: 0,
+                rows_owed: 0,
+                rows_written: 0,
             },
         })
     }
@@ -200,6 +207,16 @@ impl EvidenceWriter {
     /// The next index's item of `leaves`: its leaf data text, or `None` where the index is
     /// given in full (the export's entry or a row).
     pub fn leaf(&mut self, data: Option<&str>) -> Result<(), CanonicalError> {
+        self.leaf_item(data)
+    }
+
+    /// A `null` item of `leaves` whose entry must follow as a row.
+    pub fn owe_row(&mut self) -> Result<(), CanonicalError> {
+        self.state.rows_owed += 1;
+        self.leaf_item(None)
+    }
+
+    fn leaf_item(&mut self, data: Option<&str>) -> Result<(), CanonicalError> {
         debug_assert_eq!(self.state.section, Section::Leaves);
         self.item();
         match data {
@@ -217,7 +234,7 @@ impl EvidenceWriter {
             self.state = EvidenceState {
                 section: Section::Rows,
                 empty: true,
-                next_leaf: self.state.next_leaf,
+                ..self.state
             };
         }
     }
@@ -231,7 +248,14 @@ impl EvidenceWriter {
             .extend_from_slice(format!(r#"{{"index":{index},"entry":"#).as_bytes());
         self.buf.extend_from_slice(canonical.as_bytes());
         self.buf.extend_from_slice(b"}\n");
+        self.state.rows_written += 1;
         Ok(())
+    }
+
+    /// Whether every `null` left for a row got its row (a row the log says is due but storage
+    /// no longer holds would make evidence that cannot verify).
+    pub fn rows_complete(&self) -> bool {
+        self.state.rows_owed == self.state.rows_written
     }
 
     /// Ends `leaves` (a log whose rows are none still has the `rows` array).
