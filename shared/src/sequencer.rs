@@ -204,14 +204,14 @@ impl<S: LogStorage> Sequencer<S> {
                     edge,
                     appended: 0,
                     races: 0,
+                    error: None,
                 }),
                 Err(e) => done.push((account, Err(e.into()))),
             }
         }
         while !pending.is_empty() {
-            // Each account still appending plans its next commit; they go in as few
-            // transactions as fit.
-            // Planned side by side: each last commit waits on a signature (a KMS call).
+            // Each account still appending plans its next commit, side by side (an account's
+            // last commit waits on a signature, a KMS call).
             let plans = futures::future::join_all(
                 pending
                     .iter()
@@ -226,15 +226,9 @@ impl<S: LogStorage> Sequencer<S> {
             for (position, plan) in plans {
                 match plan {
                     Ok(plan) => planned.push((position, plan)),
-                    Err(e) => account_failed(&mut done, &pending[position], e),
+                    Err(e) => pending[position].error = Some(e),
                 }
             }
-            let failed: Vec<usize> = pending
-                .iter()
-                .enumerate()
-                .filter(|(p, a)| !a.leaves.is_empty() && !planned.iter().any(|(q, _)| q == p))
-                .map(|(p, _)| p)
-                .collect();
             // The transactions go side by side (their accounts differ), so a batch keeps a
             // few requests in flight at the storage, as one per account did.
             let groups = transactions(&planned);
@@ -252,9 +246,7 @@ impl<S: LogStorage> Sequencer<S> {
                         for ((position, plan), outcome) in group.iter().zip(outcomes) {
                             let account = &mut pending[*position];
                             if let Err(e) = self.settle(account, plan, outcome).await {
-                                account_failed(&mut done, account, e);
-                                account.leaves.clear();
-                                account.races = u32::MAX;
+                                account.error = Some(e);
                             }
                         }
                     }
@@ -262,24 +254,21 @@ impl<S: LogStorage> Sequencer<S> {
                         let message = e.to_string();
                         let mut error = Some(SequenceError::from(e));
                         for (position, _) in group.iter() {
-                            let account = &mut pending[*position];
-                            let error = error
-                                .take()
-                                .unwrap_or_else(|| SequenceError::Shared(message.clone()));
-                            done.push((account.account.clone(), Err(error)));
-                            account.leaves.clear();
-                            account.races = u32::MAX;
+                            pending[*position].error = Some(
+                                error
+                                    .take()
+                                    .unwrap_or_else(|| SequenceError::Shared(message.clone())),
+                            );
                         }
                     }
                 }
             }
-            // Finished accounts (and failed ones, reported above) leave the loop.
+            // Failed and finished accounts leave the loop.
             let mut still = Vec::new();
-            for (position, account) in pending.into_iter().enumerate() {
-                if failed.contains(&position) || account.races == u32::MAX {
-                    continue;
-                }
-                if account.leaves.is_empty() {
+            for account in pending {
+                if let Some(error) = account.error {
+                    done.push((account.account, Err(error)));
+                } else if account.leaves.is_empty() {
                     done.push((
                         account.account,
                         Ok(Appended {
@@ -343,6 +332,8 @@ struct Pending {
     edge: Edge,
     appended: usize,
     races: u32,
+    /// Why it stopped, once it failed.
+    error: Option<SequenceError>,
 }
 
 /// An account's next commit, owned.
@@ -403,14 +394,6 @@ impl Pending {
             checkpoint,
         })
     }
-}
-
-fn account_failed(
-    done: &mut Vec<(AccountId, Result<Appended, SequenceError>)>,
-    account: &Pending,
-    error: SequenceError,
-) {
-    done.push((account.account.clone(), Err(error)));
 }
 
 /// Transactions a batch keeps in flight at once, when it has that many commits: the storage
