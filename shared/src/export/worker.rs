@@ -780,16 +780,12 @@ fn scope(job: &ExportJob) -> Result<Option<ExportScope>, RunError> {
 
 /// Where the entry whose retained leaf data is `text` stands for the export.
 fn leaf_place(scope: &ExportScope, index: u64, text: &str) -> Result<Place, RunError> {
-    const MALFORMED: RunError = RunError::Evidence("the log's retained leaf data is malformed");
-    let leaf = LeafData::parse(text.as_bytes()).map_err(|_| MALFORMED)?;
-    let occurred_at = leaf.occurred_at.parse().map_err(|_| MALFORMED)?;
-    Ok(scope.place(
-        index,
-        &leaf.event_type,
-        occurred_at,
-        &leaf.actor_id,
-        leaf.unfamiliar,
-    ))
+    LeafData::parse(text.as_bytes())
+        .ok()
+        .and_then(|leaf| scope.place_of_leaf(index, &leaf))
+        .ok_or(RunError::Evidence(
+            "the log's retained leaf data is malformed",
+        ))
 }
 
 /// The job's filter, cut off just before the moment it was requested: an export is a snapshot

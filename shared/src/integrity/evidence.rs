@@ -31,7 +31,7 @@ pub use verify::{Expired, Verified, VerifyError, verify};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::canonical::{CanonicalError, canonical_entry};
+use super::canonical::{CanonicalError, LeafData, canonical_entry};
 use crate::domain::LogEntry;
 use crate::domain::LogFilter;
 use crate::domain::export::{ExportFilters, reach_start};
@@ -77,7 +77,7 @@ impl ExportScope {
     }
 
     /// Where the entry at `index` with these leaf fields stands.
-    pub fn place(
+    fn place(
         &self,
         index: u64,
         event_type: &str,
@@ -110,17 +110,35 @@ impl ExportScope {
         filter
     }
 
+    /// Where the full entry at `index` stands.
+    pub fn place_of_entry(&self, index: u64, entry: &LogEntry) -> Place {
+        self.place(
+            index,
+            entry.event_type.as_str(),
+            entry.occurred_at,
+            &entry.actor.id,
+            entry.unfamiliar.is_some(),
+        )
+    }
+
+    /// Where the entry whose leaf data is at `index` stands; `None` when the leaf's
+    /// `occurred_at` is not a timestamp.
+    pub fn place_of_leaf(&self, index: u64, leaf: &LeafData) -> Option<Place> {
+        let occurred_at = leaf.occurred_at.parse().ok()?;
+        Some(self.place(
+            index,
+            &leaf.event_type,
+            occurred_at,
+            &leaf.actor_id,
+            leaf.unfamiliar,
+        ))
+    }
+
     /// Whether a stored entry is a row of the export.
     pub fn holds(&self, entry: &LogEntry) -> bool {
-        entry.log_index.is_some_and(|index| {
-            self.place(
-                index,
-                entry.event_type.as_str(),
-                entry.occurred_at,
-                &entry.actor.id,
-                entry.unfamiliar.is_some(),
-            ) == Place::Row
-        })
+        entry
+            .log_index
+            .is_some_and(|index| self.place_of_entry(index, entry) == Place::Row)
     }
 }
 

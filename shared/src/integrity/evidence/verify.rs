@@ -430,17 +430,10 @@ impl<R: Read> Check<R> {
     fn leaf(&mut self, k: u64, text: &str) -> Result<(), VerifyError> {
         let leaf_error = |problem: String| VerifyError::Leaf { index: k, problem };
         let leaf = LeafData::parse(text.as_bytes()).map_err(|e| leaf_error(e.to_string()))?;
-        let occurred_at = leaf
-            .occurred_at
-            .parse()
-            .map_err(|_| leaf_error("its occurred_at is not a timestamp".into()))?;
-        let place = self.scope.place(
-            k,
-            &leaf.event_type,
-            occurred_at,
-            &leaf.actor_id,
-            leaf.unfamiliar,
-        );
+        let place = self
+            .scope
+            .place_of_leaf(k, &leaf)
+            .ok_or_else(|| leaf_error("its occurred_at is not a timestamp".into()))?;
         match place {
             Place::Row => {
                 return Err(leaf_error(format!(
@@ -484,14 +477,7 @@ impl<R: Read> Check<R> {
             problem: format!("its entry (log entry {index}) is not a stored entry: {e}"),
         })?;
         self.hashes[index as usize] = hash;
-        let place = self.scope.place(
-            index,
-            entry.event_type.as_str(),
-            entry.occurred_at,
-            &entry.actor.id,
-            entry.unfamiliar.is_some(),
-        );
-        if place != Place::Row {
+        if self.scope.place_of_entry(index, &entry) != Place::Row {
             return Err(VerifyError::Row {
                 row,
                 problem: format!(
