@@ -524,7 +524,6 @@ where
             .as_ref()
             .ok_or(RunError::Evidence("the export has no checkpoint"))?;
         let scope = scope(job)?.ok_or(RunError::Evidence("the export has no checkpoint"))?;
-        let part_bytes = self.settings.part_bytes.max(B::MIN_PART_BYTES);
         let mut carried = take_carry(checkpoint)?;
         let mut writer = match checkpoint.evidence {
             Some(state) => EvidenceWriter::resume(state),
@@ -560,19 +559,16 @@ where
                 } else {
                     writer.leaf(Some(text))?;
                 }
-                if carried.len() + writer.len() >= part_bytes {
-                    let bytes = with_carry(&mut carried, writer.take());
-                    self.upload(key, checkpoint, bytes).await?;
-                    if self.near(deadline) {
-                        checkpoint.evidence = Some(writer.state());
-                        return Ok(Progress::Paused(checkpoint.clone()));
-                    }
+                if self
+                    .evidence_part(key, checkpoint, &mut carried, &mut writer)
+                    .await?
+                    && self.near(deadline)
+                {
+                    return Ok(pause_evidence(checkpoint, &mut carried, &mut writer));
                 }
             }
             if self.near(deadline) && carried.len() + writer.len() <= MAX_CARRY {
-                checkpoint.evidence = Some(writer.state());
-                checkpoint.carry = Some(STANDARD.encode(with_carry(&mut carried, writer.take())));
-                return Ok(Progress::Paused(checkpoint.clone()));
+                return Ok(pause_evidence(checkpoint, &mut carried, &mut writer));
             }
         }
         writer.leaves_done();
@@ -595,13 +591,13 @@ where
                     continue;
                 };
                 writer.row(index, entry)?;
-                if carried.len() + writer.len() >= part_bytes {
-                    let bytes = with_carry(&mut carried, writer.take());
-                    self.upload(key, checkpoint, bytes).await?;
+                if self
+                    .evidence_part(key, checkpoint, &mut carried, &mut writer)
+                    .await?
+                {
                     checkpoint.after = Some(entry.sort_key());
                     if self.near(deadline) {
-                        checkpoint.evidence = Some(writer.state());
-                        return Ok(Progress::Paused(checkpoint.clone()));
+                        return Ok(pause_evidence(checkpoint, &mut carried, &mut writer));
                     }
                 }
             }
@@ -612,9 +608,7 @@ where
             // Time is running out before a part filled: carry the bytes, as rows do.
             if self.near(deadline) && carried.len() + writer.len() <= MAX_CARRY {
                 checkpoint.after = after.clone();
-                checkpoint.evidence = Some(writer.state());
-                checkpoint.carry = Some(STANDARD.encode(with_carry(&mut carried, writer.take())));
-                return Ok(Progress::Paused(checkpoint.clone()));
+                return Ok(pause_evidence(checkpoint, &mut carried, &mut writer));
             }
         }
         if !writer.rows_complete() {
@@ -634,6 +628,24 @@ where
             size_bytes: checkpoint.bytes,
             evidence_key: None,
         }))
+    }
+
+    /// Uploads the evidence written so far (after what was carried) as the next part, once it
+    /// fills one; whether it did.
+    async fn evidence_part(
+        &self,
+        key: &str,
+        checkpoint: &mut Checkpoint,
+        carried: &mut Vec<u8>,
+        writer: &mut EvidenceWriter,
+    ) -> Result<bool, RunError> {
+        let part_bytes = self.settings.part_bytes.max(B::MIN_PART_BYTES);
+        if carried.len() + writer.len() < part_bytes {
+            return Ok(false);
+        }
+        let bytes = with_carry(carried, writer.take());
+        self.upload(key, checkpoint, bytes).await?;
+        Ok(true)
     }
 
     async fn stream_rows(
@@ -750,6 +762,20 @@ fn take_carry(checkpoint: &mut Checkpoint) -> Result<Vec<u8>, RunError> {
             .decode(text)
             .map_err(|_| RunError::Evidence("the checkpoint's carried bytes are not base64")),
     }
+}
+
+/// The evidence paused where `writer` stands, its bytes not yet in a part carried in the job.
+fn pause_evidence(
+    checkpoint: &mut Checkpoint,
+    carried: &mut Vec<u8>,
+    writer: &mut EvidenceWriter,
+) -> Progress {
+    checkpoint.evidence = Some(writer.state());
+    let rest = with_carry(carried, writer.take());
+    if !rest.is_empty() {
+        checkpoint.carry = Some(STANDARD.encode(rest));
+    }
+    Progress::Paused(checkpoint.clone())
 }
 
 /// `bytes` after what was carried over (once).
