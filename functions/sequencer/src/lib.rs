@@ -63,31 +63,30 @@ impl SequencerFunction {
         }
         // Accounts' commits share transactions (up to 100 items each). Lambda retries from the
         // lowest sequence number among the failures.
-        let mut leaves = Vec::with_capacity(accounts.len());
-        let mut rest = BTreeMap::new();
-        for (account, batch) in accounts {
-            leaves.push((account.clone(), batch.leaves));
-            rest.insert(account, (batch.received, batch.first));
-        }
-        let now = || jiff::Timestamp::now();
+        let leaves = accounts
+            .iter_mut()
+            .map(|(account, batch)| (account.clone(), std::mem::take(&mut batch.leaves)))
+            .collect();
+        let appended = self.sequencer.append_all(signer, leaves).await;
+        let sequenced_at = jiff::Timestamp::now();
         let mut lags = Vec::new();
         let mut response = DynamoDbEventResponse::default();
-        for (account, result) in self.sequencer.append_all(signer, leaves).await {
-            let (received, first) = rest.remove(&account).unwrap_or_default();
+        for (account, result) in appended {
+            let batch = accounts.remove(&account).unwrap_or_default();
             match result {
                 Ok(done) => {
                     tracing::info!(%account, appended = done.appended, size = done.size, "log appended");
-                    let at = now();
                     lags.extend(
-                        received
+                        batch
+                            .received
                             .iter()
-                            .map(|r| at.duration_since(*r).as_millis_f64()),
+                            .map(|r| sequenced_at.duration_since(*r).as_millis_f64()),
                     );
                 }
                 Err(error) => {
                     tracing::error!(%account, error = &error as &dyn std::error::Error, "appending to the log failed; the records are retried");
                     let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = first;
+                    failure.item_identifier = batch.first;
                     response.batch_item_failures.push(failure);
                 }
             }
