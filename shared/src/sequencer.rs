@@ -101,7 +101,12 @@ pub enum CommitOutcome {
 
 /// The storage the sequencer needs (the log table and the entries' stamps).
 pub trait LogStorage: Send + Sync {
-    fn edge(&self, account: &AccountId) -> impl Future<Output = Result<Edge, StoreError>> + Send;
+    /// The edges of these accounts' trees (strongly consistent) in one read; an account with no
+    /// log yet is missing from the answer.
+    fn edges(
+        &self,
+        accounts: &[&AccountId],
+    ) -> impl Future<Output = Result<HashMap<AccountId, Edge>, StoreError>> + Send;
     /// Commits of several accounts (one each) in one transaction: all are written or none,
     /// with each one's outcome.
     fn commit_all(
@@ -148,12 +153,41 @@ impl<S: LogStorage> Sequencer<S> {
         }
     }
 
-    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
-        let cached = self.edges.lock().expect("edges lock").get(account).cloned();
-        match cached {
-            Some(edge) => Ok(edge),
-            None => self.storage.edge(account).await,
+    /// Each account's edge: remembered, or read for all the others in one request (a cold
+    /// sequencer with fifty accounts in its batch makes one read, not fifty in a row).
+    async fn edges_of(&self, accounts: &[&AccountId]) -> Result<Vec<Edge>, StoreError> {
+        let mut known: HashMap<AccountId, Edge> = {
+            let cached = self.edges.lock().expect("edges lock");
+            accounts
+                .iter()
+                .filter_map(|a| cached.get(*a).map(|edge| ((*a).clone(), edge.clone())))
+                .collect()
+        };
+        let unknown: Vec<&AccountId> = accounts
+            .iter()
+            .copied()
+            .filter(|a| !known.contains_key(*a))
+            .collect();
+        if !unknown.is_empty() {
+            known.extend(self.storage.edges(&unknown).await?);
         }
+        Ok(accounts
+            .iter()
+            .map(|a| {
+                known
+                    .get(*a)
+                    .cloned()
+                    .unwrap_or_else(|| Edge::empty(TILE_HEIGHT))
+            })
+            .collect())
+    }
+
+    /// The stored edge of one account, past the cache.
+    async fn stored_edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
+        let mut edges = self.storage.edges(&[account]).await?;
+        Ok(edges
+            .remove(account)
+            .unwrap_or_else(|| Edge::empty(TILE_HEIGHT)))
     }
 
     fn remember(&self, account: &AccountId, edge: &Edge) {
@@ -192,23 +226,40 @@ impl<S: LogStorage> Sequencer<S> {
         signer: &K,
         accounts: Vec<(AccountId, Vec<NewLeaf>)>,
     ) -> Vec<(AccountId, Result<Appended, SequenceError>)> {
-        let mut pending: Vec<Pending> = Vec::new();
         let mut done = Vec::new();
-        for (account, mut leaves) in accounts {
-            leaves.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
-            leaves.dedup_by(|a, b| a.sort_key == b.sort_key);
-            match self.edge(&account).await {
-                Ok(edge) => pending.push(Pending {
+        let names: Vec<&AccountId> = accounts.iter().map(|(account, _)| account).collect();
+        let edges = match self.edges_of(&names).await {
+            Ok(edges) => edges,
+            Err(e) => {
+                let message = e.to_string();
+                let mut error = Some(SequenceError::from(e));
+                return accounts
+                    .into_iter()
+                    .map(|(account, _)| {
+                        let error = error
+                            .take()
+                            .unwrap_or_else(|| SequenceError::Shared(message.clone()));
+                        (account, Err(error))
+                    })
+                    .collect();
+            }
+        };
+        let mut pending: Vec<Pending> = accounts
+            .into_iter()
+            .zip(edges)
+            .map(|((account, mut leaves), edge)| {
+                leaves.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+                leaves.dedup_by(|a, b| a.sort_key == b.sort_key);
+                Pending {
                     account,
                     leaves,
                     edge,
                     appended: 0,
                     races: 0,
                     error: None,
-                }),
-                Err(e) => done.push((account, Err(e.into()))),
-            }
-        }
+                }
+            })
+            .collect();
         while !pending.is_empty() {
             // Each account still appending plans its next commit, side by side (an account's
             // last commit waits on a signature, a KMS call).
@@ -315,7 +366,7 @@ impl<S: LogStorage> Sequencer<S> {
                         return Err(SequenceError::Contended(account.account.to_string()));
                     }
                     backoff(account.races).await;
-                    account.edge = self.storage.edge(&account.account).await?;
+                    account.edge = self.stored_edge(&account.account).await?;
                     self.remember(&account.account, &account.edge);
                 }
             }

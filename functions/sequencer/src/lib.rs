@@ -28,8 +28,10 @@ pub struct SequencerFunction {
 struct Inserted {
     account: AccountId,
     leaf: NewLeaf,
-    /// When ingest stored it: the sequencing lag runs from here.
-    received_at: jiff::Timestamp,
+    /// When the entry was stored: the stream record's creation time (DynamoDB rounds it down to
+    /// the second, so the lag measured from it errs long, by under a second). The sequencing
+    /// lag runs from here; ingest's own time before the write is its latency, not this lag.
+    stored_at: jiff::Timestamp,
 }
 
 impl SequencerFunction {
@@ -56,7 +58,7 @@ impl SequencerFunction {
             };
             let batch = accounts.entry(inserted.account).or_default();
             batch.leaves.push(inserted.leaf);
-            batch.received.push(inserted.received_at);
+            batch.stored.push(inserted.stored_at);
             if batch.first.is_none() {
                 batch.first.clone_from(&record.change.sequence_number);
             }
@@ -78,7 +80,7 @@ impl SequencerFunction {
                     tracing::info!(%account, appended = done.appended, size = done.size, "log appended");
                     lags.extend(
                         batch
-                            .received
+                            .stored
                             .iter()
                             .map(|r| sequenced_at.duration_since(*r).as_millis_f64()),
                     );
@@ -100,7 +102,7 @@ impl SequencerFunction {
 #[derive(Default)]
 struct Batch {
     leaves: Vec<NewLeaf>,
-    received: Vec<jiff::Timestamp>,
+    stored: Vec<jiff::Timestamp>,
     first: Option<String>,
 }
 
@@ -154,18 +156,19 @@ fn inserted(record: &EventRecord) -> Option<Inserted> {
     let parsed = AccountId::parse(pk)
         .ok()
         .zip(serde_json::from_str::<LogEntry>(json).ok())
-        .and_then(|(account, entry)| {
-            Some((
-                account,
-                NewLeaf::of(sk.to_owned(), &entry).ok()?,
-                entry.received_at,
-            ))
-        });
+        .and_then(|(account, entry)| Some((account, NewLeaf::of(sk.to_owned(), &entry).ok()?)));
+    // A record without a creation time (the event's default, the epoch) counts as stored now.
+    let created = record.change.approximate_creation_date_time;
+    let stored_at =
+        jiff::Timestamp::new(created.timestamp(), created.timestamp_subsec_nanos() as i32)
+            .ok()
+            .filter(|t| t.as_second() > 0)
+            .unwrap_or_else(jiff::Timestamp::now);
     match parsed {
-        Some((account, leaf, received_at)) => Some(Inserted {
+        Some((account, leaf)) => Some(Inserted {
             account,
             leaf,
-            received_at,
+            stored_at,
         }),
         None => {
             // Stored entries always parse; one that does not is reported, not guessed at.

@@ -1,7 +1,8 @@
 //! One lane of an event source mapping, batched as Lambda batches it: records wait here while
 //! the lane's function runs its batch (one batch in flight per lane), and the next batch is formed
-//! from everything that waited, up to `BatchSize`, once the batching window has passed or the
-//! batch is full, or (past the window) the stream's reader has reached the stream's tip. So a
+//! from everything that waited, up to `BatchSize`, once the batching window (counted from the
+//! arrival of the batch's oldest record, so records that waited out a busy function's run go at
+//! once) has passed or the batch is full, or (past the window) the stream's reader has reached the stream's tip. So a
 //! function that fell behind gets full batches and catches up, instead of the small ones each
 //! stream read happened to return.
 
@@ -14,7 +15,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub struct Backlog<T> {
-    queue: Mutex<VecDeque<T>>,
+    /// Records with the time each arrived.
+    queue: Mutex<VecDeque<(Instant, T)>>,
     /// Records arrived (the lane's one consumer waits on it).
     arrived: Notify,
     /// A batch was taken (the stream reader waits on it when the backlog is full).
@@ -49,7 +51,8 @@ impl<T> Backlog<T> {
     pub fn push(&self, records: impl IntoIterator<Item = T>) {
         let mut queue = self.queue.lock().expect("backlog lock");
         let before = queue.len();
-        queue.extend(records);
+        let now = Instant::now();
+        queue.extend(records.into_iter().map(|record| (now, record)));
         if queue.len() > before {
             self.arrived.notify_one();
         }
@@ -72,14 +75,20 @@ impl<T> Backlog<T> {
     }
 
     /// The next batch: waits for a first record, then for the batch to fill to `size` until
-    /// `window` has passed and the reader is at the stream's tip, and takes at most `size`
-    /// records, oldest first.
+    /// `window` has passed since the oldest record arrived and the reader is at the stream's
+    /// tip, and takes at most `size` records, oldest first.
     pub async fn next_batch(&self, size: usize, window: Duration) -> Vec<T> {
         let size = size.max(1);
         while self.is_empty() {
             self.arrived.notified().await;
         }
-        let deadline = Instant::now() + window;
+        let oldest = self
+            .queue
+            .lock()
+            .expect("backlog lock")
+            .front()
+            .map(|(at, _)| *at);
+        let deadline = oldest.unwrap_or_else(Instant::now) + window;
         while self.len() < size {
             let window_open = Instant::now() < deadline;
             if !window_open && self.at_tip.load(Ordering::Acquire) {
@@ -96,7 +105,7 @@ impl<T> Backlog<T> {
         let batch: Vec<T> = {
             let mut queue = self.queue.lock().expect("backlog lock");
             let take = queue.len().min(size);
-            queue.drain(..take).collect()
+            queue.drain(..take).map(|(_, record)| record).collect()
         };
         self.taken.notify_one();
         batch
@@ -175,6 +184,28 @@ mod tests {
         let started = Instant::now();
         assert_eq!(backlog.next_batch(5, Duration::from_secs(1)).await.len(), 5);
         assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    /// Lambda gathers the next batch while one runs: records that waited out a run longer
+    /// than the window go as soon as it ends, not a window later.
+    #[tokio::test(start_paused = true)]
+    async fn the_window_counts_from_the_oldest_records_arrival() {
+        let backlog = Backlog::new(100);
+        backlog.push(0..10);
+        // The function's previous run takes 1.5 s, longer than the 1 s window.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let started = Instant::now();
+        assert_eq!(
+            backlog.next_batch(1000, Duration::from_secs(1)).await.len(),
+            10
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        // Part of a window already passed: only the rest is waited.
+        backlog.push(0..10);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let started = Instant::now();
+        backlog.next_batch(1000, Duration::from_secs(1)).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(600));
     }
 
     #[tokio::test(start_paused = true)]

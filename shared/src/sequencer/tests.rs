@@ -10,7 +10,6 @@ use crate::domain::AccountId;
 use crate::integrity::canonical::LeafData;
 use crate::integrity::merkle::{leaf_hash, root};
 use crate::integrity::note::{LocalSigner, VerifierKey, verify_checkpoint};
-use crate::integrity::tiles::TILE_HEIGHT;
 
 #[derive(Default)]
 struct Log {
@@ -22,6 +21,8 @@ struct Log {
     checkpoint: Option<(u64, String)>,
     commits: usize,
     refused: usize,
+    /// Edge reads (requests, each of any number of accounts), kept under the key "".
+    edge_reads: usize,
 }
 
 #[derive(Clone, Default)]
@@ -40,12 +41,22 @@ impl MemoryLog {
 }
 
 impl LogStorage for MemoryLog {
-    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
-        let edge = self.with(account, |log| {
-            log.edge.clone().unwrap_or_else(|| Edge::empty(TILE_HEIGHT))
-        });
+    async fn edges(&self, accounts: &[&AccountId]) -> Result<HashMap<AccountId, Edge>, StoreError> {
+        let edges = accounts
+            .iter()
+            .filter_map(|a| {
+                self.with(a, |log| log.edge.clone())
+                    .map(|e| ((*a).clone(), e))
+            })
+            .collect();
+        self.0
+            .lock()
+            .unwrap()
+            .entry(String::new())
+            .or_default()
+            .edge_reads += 1;
         tokio::task::yield_now().await;
-        Ok(edge)
+        Ok(edges)
     }
 
     async fn commit_all(
@@ -324,6 +335,8 @@ async fn accounts_share_transactions_and_one_refusal_does_not_stop_the_others() 
     // 30 accounts of 3 leaves (edge, leaf data, checkpoint, 3 stamps: 6 items each): 180
     // items, spread to at least 8 transactions (at most 23 items: 3 accounts each), not 30.
     assert_eq!(log.0.lock().unwrap()[""].commits, 10);
+    // A cold sequencer read the 30 edges in one request.
+    assert_eq!(log.0.lock().unwrap()[""].edge_reads, 1);
     // Another sequencer appends to one account: the warm one's edge of it is stale.
     other
         .append(&key(), &accounts[7], vec![leaf(3)])

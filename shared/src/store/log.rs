@@ -427,8 +427,21 @@ impl LogStore {
 }
 
 impl LogStorage for LogStore {
-    async fn edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
-        self.read_edge(account).await
+    async fn edges(&self, accounts: &[&AccountId]) -> Result<HashMap<AccountId, Edge>, StoreError> {
+        let mut edges = HashMap::new();
+        for chunk in accounts.chunks(TRANSACTION_MAX) {
+            let keys: Vec<(String, String)> = chunk
+                .iter()
+                .map(|account| (account.as_str().to_owned(), EDGE.to_owned()))
+                .collect();
+            let found = batch_get(&self.client, &self.table, &keys).await?;
+            for account in chunk {
+                if let Some(item) = found.get(&(account.as_str().to_owned(), EDGE.to_owned())) {
+                    edges.insert((*account).clone(), edge_from_item(item)?);
+                }
+            }
+        }
+        Ok(edges)
     }
 
     async fn commit_all(
