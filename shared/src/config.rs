@@ -30,6 +30,9 @@ pub mod vars {
     pub const EXPORT_EXPIRY_DAYS: &str = "EXPORT_EXPIRY_DAYS";
     pub const DOWNLOAD_URL_TTL_SECONDS: &str = "DOWNLOAD_URL_TTL_SECONDS";
     pub const CHECKPOINT_RESERVE_SECONDS: &str = "CHECKPOINT_RESERVE_SECONDS";
+    /// How old an account's latest log checkpoint may get before the sequencer signs a new one
+    /// with an append (default 30); other growth waits for the minute's sweep.
+    pub const CHECKPOINT_EVERY_SECONDS: &str = "CHECKPOINT_EVERY_SECONDS";
     pub const LOG_TABLE: &str = "LOG_TABLE";
     /// Exports `pending` or `running` per account at most (default 3).
     pub const MAX_EXPORTS_IN_FLIGHT: &str = "MAX_EXPORTS_IN_FLIGHT";
@@ -76,6 +79,8 @@ pub struct Settings {
     /// The signing keys published besides the current key's public half
     /// (`LOG_KEY_FROM`, `LOG_RETIRED_KEYS`; `GET /v1/integrity/public-keys`).
     pub key_history: KeyHistory,
+    /// How old a log checkpoint may get before an append signs anew (default 30 s).
+    pub checkpoint_every: Duration,
 }
 
 impl Default for Settings {
@@ -94,6 +99,7 @@ impl Default for Settings {
             link_ttl: Duration::from_secs(900),
             worker: WorkerSettings::default(),
             key_history: KeyHistory::default(),
+            checkpoint_every: Duration::from_secs(30),
         }
     }
 }
@@ -152,6 +158,10 @@ impl Settings {
                 ..defaults.worker
             },
             key_history: key_history(&get)?,
+            checkpoint_every: Duration::from_secs(number(
+                vars::CHECKPOINT_EVERY_SECONDS,
+                defaults.checkpoint_every.as_secs() as i64,
+            )? as u64),
         })
     }
 
@@ -361,8 +371,10 @@ mod tests {
             (vars::DOWNLOAD_URL_TTL_SECONDS, "60"),
             (vars::ACCOUNT_CLAIM, "merchant"),
             (vars::CHECKPOINT_RESERVE_SECONDS, "5"),
+            (vars::CHECKPOINT_EVERY_SECONDS, "45"),
         ])
         .unwrap();
+        assert_eq!(s.checkpoint_every, Duration::from_secs(45));
         assert_eq!(s.link_ttl, Duration::from_secs(60));
         assert_eq!(s.claim, AccountClaim::new("merchant"));
         assert_eq!(s.worker.reserve, Duration::from_secs(5));

@@ -12,6 +12,12 @@
 //! The same transaction keeps the appended entries' leaf data ([`Commit::leaves`]) for the life
 //! of the log, so no committed index lacks it: entries expire, and export evidence must still
 //! account for every index of the tree by its type, time and actor.
+//!
+//! Checkpoints are signed when due, not for every batch (a signature is a KMS call in the
+//! cloud): an append signs the grown log if the account's latest checkpoint is older than
+//! [`Sequencer::signing_every`]; otherwise its commit puts the account in the pending set, and
+//! the sweep ([`Sequencer::sign_pending`], every minute) signs what grew. So a checkpoint
+//! covers any entry within about a minute; an export signs its own (`export::worker`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,17 +32,51 @@ use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
 use crate::store::StoreError;
 use crate::store::retry::backoff;
 
-/// Leaves per commit: with the edge, the leaf-data item, the checkpoint and at most one
-/// completed tile per level, a commit stays within DynamoDB's 100 items per transaction.
-pub const COMMIT_MAX: usize = 89;
+/// Leaves per commit: with the edge, the leaf-data item, the checkpoint, the pending marker and
+/// at most one completed tile per level, a commit stays within DynamoDB's 100 items per
+/// transaction.
+pub const COMMIT_MAX: usize = 88;
 
-// One stamp per leaf, the edge, the leaf data, the checkpoint, and one tile per level of a tree
-// of up to 2^64 leaves (fewer than 256 leaves complete at most one tile per level).
+// One stamp per leaf, the edge, the leaf data, the checkpoint, the pending marker, and one tile
+// per level of a tree of up to 2^64 leaves (fewer than 256 leaves complete at most one tile per
+// level).
 const _: () = assert!(
     COMMIT_MAX < 1 << TILE_HEIGHT
-        && COMMIT_MAX + 3 + (u64::BITS / TILE_HEIGHT) as usize
+        && COMMIT_MAX + 4 + (u64::BITS / TILE_HEIGHT) as usize
             <= crate::store::record::TRANSACTION_MAX
 );
+
+/// Shards of the pending set, so marking accounts spreads over that many partitions.
+pub const PENDING_SHARDS: u8 = 16;
+
+/// The pending-set shard of an account.
+pub fn pending_shard(account: &AccountId) -> u8 {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(account.as_str().as_bytes())[0] % PENDING_SHARDS
+}
+
+/// An account's log as the sequencer needs it: the tree's edge and how far it is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub edge: Edge,
+    /// The size of the latest signed checkpoint, and when it was signed (Unix ms).
+    pub signed_size: u64,
+    pub signed_at: i64,
+    /// Whether the account is in the pending set: grown past its latest checkpoint, for the
+    /// sweep to sign. Stored with the edge and changed only with it, so the two agree.
+    pub pending: bool,
+}
+
+impl Head {
+    pub fn empty() -> Self {
+        Self {
+            edge: Edge::empty(TILE_HEIGHT),
+            signed_size: 0,
+            signed_at: 0,
+            pending: false,
+        }
+    }
+}
 
 /// Accounts whose edge a sequencer remembers between invocations; past it, it forgets them all.
 const CACHED_EDGES: usize = 4096;
@@ -72,18 +112,27 @@ pub struct Stamp {
     pub index: u64,
 }
 
-/// One atomic step of the log: the edge goes from `previous_size` to `edge`, the `tiles` it
-/// completed are written, each appended entry gets its index, and their leaf data is kept.
+/// One atomic step of the log: the head goes from `previous` to `head` (its edge from
+/// `previous.edge.size()` on), the `tiles` it completed are written, each appended entry gets
+/// its index, their leaf data is kept, and the account enters or leaves the pending set as
+/// `head.pending` says.
 pub struct Commit<'a> {
-    pub previous_size: u64,
-    pub edge: &'a Edge,
+    pub previous: &'a Head,
+    pub head: &'a Head,
     pub tiles: &'a [(TileId, Vec<Hash>)],
     pub stamps: &'a [Stamp],
     /// The appended entries' leaf data texts in index order, the first at `previous_size`.
     pub leaves: &'a [String],
-    /// The signed checkpoint of the new edge, on an append's last commit: stored as the latest
-    /// in the same transaction (the edge's condition orders them, so it is never older).
+    /// The signed checkpoint of the new edge, on an append's last commit when one is due:
+    /// stored as the latest in the same transaction (the edge's condition orders them, so it
+    /// is never older).
     pub checkpoint: Option<&'a str>,
+}
+
+impl Commit<'_> {
+    pub fn previous_size(&self) -> u64 {
+        self.previous.edge.size()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,18 +150,31 @@ pub enum CommitOutcome {
 
 /// The storage the sequencer needs (the log table and the entries' stamps).
 pub trait LogStorage: Send + Sync {
-    /// The edges of these accounts' trees (strongly consistent) in one read; an account with no
+    /// The heads of these accounts' logs (strongly consistent) in one read; an account with no
     /// log yet is missing from the answer.
-    fn edges(
+    fn heads(
         &self,
         accounts: &[&AccountId],
-    ) -> impl Future<Output = Result<HashMap<AccountId, Edge>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<HashMap<AccountId, Head>, StoreError>> + Send;
     /// Commits of several accounts (one each) in one transaction: all are written or none,
     /// with each one's outcome.
     fn commit_all(
         &self,
         commits: &[(&AccountId, Commit<'_>)],
     ) -> impl Future<Output = Result<Vec<CommitOutcome>, StoreError>> + Send;
+    /// The accounts in one shard of the pending set.
+    fn pending(&self, shard: u8)
+    -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
+    /// Stores `note`, the signed checkpoint of `head`'s edge, as the latest, marks the head
+    /// signed at `at` (Unix ms) and takes the account out of the pending set, if the head is
+    /// still the stored one; `false` (nothing written) if it moved.
+    fn store_checkpoint(
+        &self,
+        account: &AccountId,
+        head: &Head,
+        note: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 #[derive(Debug, Error)]
@@ -137,27 +199,47 @@ pub struct Appended {
     pub size: u64,
 }
 
+/// What one sweep of the pending set did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Accounts whose grown log got a signed checkpoint.
+    pub signed: usize,
+    /// Accounts left for the next sweep: their log moved while this one signed.
+    pub moved: usize,
+}
+
 pub struct Sequencer<S> {
     storage: S,
-    /// Each account's edge as this sequencer last committed it: a warm sequencer appends
-    /// without reading it first. A stale one (another sequencer appended since) only costs a
-    /// refused commit, after which the edge is read.
-    edges: std::sync::Mutex<HashMap<AccountId, Edge>>,
+    /// Each account's head as this sequencer last committed it: a warm sequencer appends
+    /// without reading it first. A stale one (another sequencer appended, or the sweep signed,
+    /// since) only costs a refused commit, after which the head is read.
+    heads: std::sync::Mutex<HashMap<AccountId, Head>>,
+    /// How old an account's latest checkpoint may get before an append signs a new one.
+    signing_every: std::time::Duration,
 }
 
 impl<S: LogStorage> Sequencer<S> {
+    /// A sequencer that signs a checkpoint for every append.
     pub fn new(storage: S) -> Self {
         Self {
             storage,
-            edges: std::sync::Mutex::new(HashMap::new()),
+            heads: std::sync::Mutex::new(HashMap::new()),
+            signing_every: std::time::Duration::ZERO,
         }
     }
 
-    /// Each account's edge: remembered, or read for all the others in one request (a cold
+    /// Signs an append's checkpoint only if the account's latest is older than `interval`;
+    /// other growth waits in the pending set for [`Sequencer::sign_pending`].
+    pub fn signing_every(mut self, interval: std::time::Duration) -> Self {
+        self.signing_every = interval;
+        self
+    }
+
+    /// Each account's head: remembered, or read for all the others in one request (a cold
     /// sequencer with fifty accounts in its batch makes one read, not fifty in a row).
-    async fn edges_of(&self, accounts: &[&AccountId]) -> Result<Vec<Edge>, StoreError> {
-        let mut known: HashMap<AccountId, Edge> = {
-            let cached = self.edges.lock().expect("edges lock");
+    async fn heads_of(&self, accounts: &[&AccountId]) -> Result<Vec<Head>, StoreError> {
+        let mut known: HashMap<AccountId, Head> = {
+            let cached = self.heads.lock().expect("heads lock");
             accounts
                 .iter()
                 .filter_map(|a| cached.get(*a).map(|edge| ((*a).clone(), edge.clone())))
@@ -169,33 +251,61 @@ impl<S: LogStorage> Sequencer<S> {
             .filter(|a| !known.contains_key(*a))
             .collect();
         if !unknown.is_empty() {
-            known.extend(self.storage.edges(&unknown).await?);
+            known.extend(self.storage.heads(&unknown).await?);
         }
         Ok(accounts
             .iter()
-            .map(|a| {
-                known
-                    .get(*a)
-                    .cloned()
-                    .unwrap_or_else(|| Edge::empty(TILE_HEIGHT))
-            })
+            .map(|a| known.get(*a).cloned().unwrap_or_else(Head::empty))
             .collect())
     }
 
-    /// The stored edge of one account, past the cache.
-    async fn stored_edge(&self, account: &AccountId) -> Result<Edge, StoreError> {
-        let mut edges = self.storage.edges(&[account]).await?;
-        Ok(edges
-            .remove(account)
-            .unwrap_or_else(|| Edge::empty(TILE_HEIGHT)))
+    /// The stored head of one account, past the cache.
+    async fn stored_head(&self, account: &AccountId) -> Result<Head, StoreError> {
+        let mut heads = self.storage.heads(&[account]).await?;
+        Ok(heads.remove(account).unwrap_or_else(Head::empty))
     }
 
-    fn remember(&self, account: &AccountId, edge: &Edge) {
-        let mut edges = self.edges.lock().expect("edges lock");
-        if edges.len() >= CACHED_EDGES && !edges.contains_key(account) {
-            edges.clear();
+    fn remember(&self, account: &AccountId, head: &Head) {
+        let mut heads = self.heads.lock().expect("heads lock");
+        if heads.len() >= CACHED_EDGES && !heads.contains_key(account) {
+            heads.clear();
         }
-        edges.insert(account.clone(), edge.clone());
+        heads.insert(account.clone(), head.clone());
+    }
+
+    /// Signs a checkpoint for every account in the pending set (its log grew past its latest
+    /// checkpoint): the scheduled sweep, so no growth waits much over a minute for one. An
+    /// account whose log moves meanwhile is left for the next sweep (or its next append).
+    pub async fn sign_pending<K: Signer + Sync>(&self, signer: &K) -> Result<Swept, SequenceError> {
+        let mut swept = Swept::default();
+        for shard in 0..PENDING_SHARDS {
+            let accounts = self.storage.pending(shard).await?;
+            for chunk in accounts.chunks(crate::store::record::TRANSACTION_MAX) {
+                let names: Vec<&AccountId> = chunk.iter().collect();
+                let heads = self.storage.heads(&names).await?;
+                let signed = futures::future::join_all(chunk.iter().filter_map(|account| {
+                    let head = heads.get(account)?.clone();
+                    Some(async move {
+                        let note =
+                            sign_checkpoint(&checkpoint_of(account, &head.edge), signer).await?;
+                        let at = jiff::Timestamp::now().as_millisecond();
+                        let stored = self
+                            .storage
+                            .store_checkpoint(account, &head, &note, at)
+                            .await?;
+                        Ok::<_, SequenceError>(stored)
+                    })
+                }))
+                .await;
+                for result in signed {
+                    match result? {
+                        true => swept.signed += 1,
+                        false => swept.moved += 1,
+                    }
+                }
+            }
+        }
+        Ok(swept)
     }
 
     /// Appends `leaves` (any order, repeats allowed) to the log of `account`, and stores a
@@ -228,8 +338,8 @@ impl<S: LogStorage> Sequencer<S> {
     ) -> Vec<(AccountId, Result<Appended, SequenceError>)> {
         let mut done = Vec::new();
         let names: Vec<&AccountId> = accounts.iter().map(|(account, _)| account).collect();
-        let edges = match self.edges_of(&names).await {
-            Ok(edges) => edges,
+        let heads = match self.heads_of(&names).await {
+            Ok(heads) => heads,
             Err(e) => {
                 let message = e.to_string();
                 let mut error = Some(SequenceError::from(e));
@@ -246,14 +356,14 @@ impl<S: LogStorage> Sequencer<S> {
         };
         let mut pending: Vec<Pending> = accounts
             .into_iter()
-            .zip(edges)
-            .map(|((account, mut leaves), edge)| {
+            .zip(heads)
+            .map(|((account, mut leaves), head)| {
                 leaves.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
                 leaves.dedup_by(|a, b| a.sort_key == b.sort_key);
                 Pending {
                     account,
                     leaves,
-                    edge,
+                    head,
                     appended: 0,
                     races: 0,
                     error: None,
@@ -268,9 +378,9 @@ impl<S: LogStorage> Sequencer<S> {
                     .iter()
                     .enumerate()
                     .filter(|(_, account)| !account.leaves.is_empty())
-                    .map(
-                        |(position, account)| async move { (position, account.plan(signer).await) },
-                    ),
+                    .map(|(position, account)| async move {
+                        (position, account.plan(signer, self.signing_every).await)
+                    }),
             )
             .await;
             let mut planned = Vec::new();
@@ -324,7 +434,7 @@ impl<S: LogStorage> Sequencer<S> {
                         account.account,
                         Ok(Appended {
                             appended: account.appended,
-                            size: account.edge.size(),
+                            size: account.head.edge.size(),
                         }),
                     ));
                 } else {
@@ -347,8 +457,8 @@ impl<S: LogStorage> Sequencer<S> {
             CommitOutcome::Committed => {
                 account.leaves.drain(..plan.stamps.len());
                 account.appended += plan.stamps.len();
-                account.edge = plan.next.clone();
-                self.remember(&account.account, &account.edge);
+                account.head = plan.next.clone();
+                self.remember(&account.account, &account.head);
             }
             // Another account's commit in the same transaction was refused: plan again.
             CommitOutcome::NotApplied => {}
@@ -366,8 +476,8 @@ impl<S: LogStorage> Sequencer<S> {
                         return Err(SequenceError::Contended(account.account.to_string()));
                     }
                     backoff(account.races).await;
-                    account.edge = self.stored_edge(&account.account).await?;
-                    self.remember(&account.account, &account.edge);
+                    account.head = self.stored_head(&account.account).await?;
+                    self.remember(&account.account, &account.head);
                 }
             }
         }
@@ -380,7 +490,7 @@ struct Pending {
     account: AccountId,
     /// Leaves not yet in the log, in sort-key order.
     leaves: Vec<NewLeaf>,
-    edge: Edge,
+    head: Head,
     appended: usize,
     races: u32,
     /// Why it stopped, once it failed.
@@ -389,8 +499,8 @@ struct Pending {
 
 /// An account's next commit, owned.
 struct Plan {
-    previous_size: u64,
-    next: Edge,
+    previous: Head,
+    next: Head,
     tiles: Vec<(TileId, Vec<Hash>)>,
     stamps: Vec<Stamp>,
     data: Vec<String>,
@@ -400,8 +510,8 @@ struct Plan {
 impl Plan {
     fn commit(&self) -> Commit<'_> {
         Commit {
-            previous_size: self.previous_size,
-            edge: &self.next,
+            previous: &self.previous,
+            head: &self.next,
             tiles: &self.tiles,
             stamps: &self.stamps,
             leaves: &self.data,
@@ -409,35 +519,51 @@ impl Plan {
         }
     }
 
-    /// The transaction items it takes: the edge, its tiles, the leaf data, the checkpoint and
-    /// a stamp per leaf.
+    /// The transaction items it takes: the edge, its tiles, the leaf data, the checkpoint, the
+    /// pending marker and a stamp per leaf.
     fn items(&self) -> usize {
-        2 + self.tiles.len() + usize::from(self.checkpoint.is_some()) + self.stamps.len()
+        2 + self.tiles.len()
+            + usize::from(self.checkpoint.is_some())
+            + usize::from(self.previous.pending != self.next.pending)
+            + self.stamps.len()
     }
 }
 
 impl Pending {
     /// The next commit: up to [`COMMIT_MAX`] leaves; the last one carries the signed
-    /// checkpoint of the new size.
-    async fn plan<K: Signer + Sync>(&self, signer: &K) -> Result<Plan, SequenceError> {
+    /// checkpoint of the new size when one is due (the latest is older than `signing_every`),
+    /// and any other puts the account in the pending set.
+    async fn plan<K: Signer + Sync>(
+        &self,
+        signer: &K,
+        signing_every: std::time::Duration,
+    ) -> Result<Plan, SequenceError> {
         let take = self.leaves.len().min(COMMIT_MAX);
-        let mut next = self.edge.clone();
+        let mut next = self.head.clone();
         let hashes: Vec<Hash> = self.leaves[..take].iter().map(|l| l.hash).collect();
-        let tiles = next.append(&hashes);
+        let tiles = next.edge.append(&hashes);
         let stamps: Vec<Stamp> = self.leaves[..take]
             .iter()
-            .zip(self.edge.size()..)
+            .zip(self.head.edge.size()..)
             .map(|(leaf, index)| Stamp {
                 sort_key: leaf.sort_key.clone(),
                 index,
             })
             .collect();
-        let checkpoint = match take == self.leaves.len() {
-            true => Some(sign_checkpoint(&checkpoint_of(&self.account, &next), signer).await?),
-            false => None,
+        let now = jiff::Timestamp::now().as_millisecond();
+        let due = now.saturating_sub(self.head.signed_at) >= signing_every.as_millis() as i64;
+        let checkpoint = if take == self.leaves.len() && due {
+            let note = sign_checkpoint(&checkpoint_of(&self.account, &next.edge), signer).await?;
+            next.signed_size = next.edge.size();
+            next.signed_at = now;
+            next.pending = false;
+            Some(note)
+        } else {
+            next.pending = true;
+            None
         };
         Ok(Plan {
-            previous_size: self.edge.size(),
+            previous: self.head.clone(),
             next,
             tiles,
             stamps,

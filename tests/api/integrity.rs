@@ -473,3 +473,79 @@ async fn an_independent_implementation_verifies_our_checkpoints() {
     let forged = note.replacen("\n3\n", "\n4\n", 1);
     assert_eq!(run(&forged).status.code(), Some(1));
 }
+
+/// Checkpoints when due: an append signs only if the latest checkpoint is older than the
+/// interval, other growth waits in the pending set (a separate item, written in the edge's own
+/// transaction), and the sweep signs it. A warm sequencer whose remembered head predates a sweep
+/// must not commit on it: it would keep the edge "pending" with no pending item, and no sweep
+/// would ever sign that growth.
+#[tokio::test]
+async fn growth_waits_in_the_pending_set_until_the_sweep_signs_it() {
+    let (app, acct, _, leaves) = unsequenced(9).await;
+    let account_id = AccountId::parse(&acct).unwrap();
+    let signer = LocalSigner::from_seed(&TEST_LOG_SEED);
+    let log = LogStore::new(app.dynamodb.clone(), &app.tables.log, &app.tables.events);
+    let sequencer = Sequencer::new(log.clone()).signing_every(Duration::from_secs(3600));
+    let signed_size = || async { log.checkpoint(&account_id).await.unwrap().map(|c| c.size) };
+
+    // A new log's first append is due a checkpoint; the next, within the hour, is not.
+    sequencer
+        .append(&signer, &account_id, leaves[..3].to_vec())
+        .await
+        .unwrap();
+    assert_eq!(signed_size().await, Some(3));
+    sequencer
+        .append(&signer, &account_id, leaves[3..5].to_vec())
+        .await
+        .unwrap();
+    assert_eq!(signed_size().await, Some(3), "not signed for every batch");
+
+    // The sequencer function, invoked by its schedule (the sample event), signs the growth.
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/sequencer-schedule.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let function = app.app.sequencer();
+    let invoke = |payload: Value| {
+        let function = function.clone();
+        async move {
+            function
+                .invoke(lambda_runtime::LambdaEvent::new(
+                    payload,
+                    lambda_runtime::Context::default(),
+                ))
+                .await
+        }
+    };
+    let swept = invoke(schedule).await.unwrap();
+    assert_eq!(swept, serde_json::json!({"signed": 1, "moved": 0}));
+    assert_eq!(signed_size().await, Some(5));
+    assert!(
+        invoke(serde_json::json!({"detail-type": "something else"}))
+            .await
+            .is_err(),
+        "neither a batch nor the schedule"
+    );
+    let sweeper = Sequencer::new(log.clone());
+
+    // The warm sequencer still remembers the head as pending; its next append must re-read it.
+    sequencer
+        .append(&signer, &account_id, leaves[5..].to_vec())
+        .await
+        .unwrap();
+    assert_eq!(signed_size().await, Some(5));
+    let swept = sweeper.sign_pending(&signer).await.unwrap();
+    assert_eq!(
+        swept.signed, 1,
+        "the growth after the sweep is pending again"
+    );
+    let checkpoint = sequenced(&app, &acct, 9).await;
+    let stored = stored_entries(&app, &acct).await;
+    assert_eq!(checkpoint.root, root(&leaf_hashes(&stored)));
+    // Nothing left to sign.
+    assert_eq!(sweeper.sign_pending(&signer).await.unwrap().signed, 0);
+}

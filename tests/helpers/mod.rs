@@ -61,6 +61,9 @@ pub struct Options {
     pub key_history: KeyHistory,
     /// The events' retention (an export reaches back this many days less one).
     pub retention_days: i64,
+    /// How old a checkpoint gets before an append signs anew: zero (every append) unless a
+    /// test drives the pending set's sweep itself.
+    pub checkpoint_every: Duration,
 }
 
 impl Default for Options {
@@ -75,6 +78,7 @@ impl Default for Options {
             link_ttl: Duration::from_secs(900),
             key_history: KeyHistory::default(),
             retention_days: dev_server::LOCAL_RETENTION_DAYS,
+            checkpoint_every: Duration::ZERO,
         }
     }
 }
@@ -133,6 +137,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.worker = options.worker;
     settings.key_history = options.key_history;
     settings.retention_days = options.retention_days;
+    settings.checkpoint_every = options.checkpoint_every;
     let stack = Stack {
         aws: aws.clone(),
         s3: s3_config,

@@ -1,6 +1,8 @@
 //! The sequencer function, invoked by the events table's stream with newly stored entries (the
 //! event source mapping's filter passes entry inserts only). It appends each account's entries
-//! to its Merkle log and signs a checkpoint (`seclog::sequencer`).
+//! to its Merkle log and signs a checkpoint when one is due (`seclog::sequencer`). Invoked by
+//! its schedule (every minute), it signs the checkpoints of the accounts whose log grew since
+//! their last one (the pending set).
 //!
 //! Failures are reported per record (`ReportBatchItemFailures`): Lambda retries from the
 //! earliest record of an account whose append failed; the entries of that batch already in the
@@ -12,7 +14,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::{AccountId, LogEntry};
-use seclog::sequencer::{NewLeaf, Sequencer};
+use seclog::sequencer::{NewLeaf, Sequencer, Swept};
 use seclog::store::log::LogStore;
 use seclog::store::log_keys::LogKeys;
 use serde_dynamo::AttributeValue;
@@ -38,9 +40,45 @@ impl SequencerFunction {
     /// The composition root of the sequencer function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
         Ok(Self {
-            sequencer: Sequencer::new(stack.log_store()?),
+            sequencer: Sequencer::new(stack.log_store()?)
+                .signing_every(stack.settings.checkpoint_every),
             keys: stack.log_keys()?,
         })
+    }
+
+    /// Either invocation: a stream batch (it has `Records`) or the schedule's event
+    /// (`source: aws.events`). A batch that does not parse fails the invocation, so Lambda
+    /// retries it: never mistaken for the schedule and acknowledged.
+    pub async fn invoke(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        let (payload, context) = (event.payload, event.context);
+        if payload.get("Records").is_some() {
+            let batch: StreamEvent = serde_json::from_value(payload)?;
+            // Boxed: the two handlers' futures nested in one are too deep for the compiler.
+            let response = Box::pin(self.handle(LambdaEvent::new(batch, context))).await?;
+            return Ok(serde_json::to_value(response)?);
+        }
+        if payload.get("source").and_then(|s| s.as_str()) == Some("aws.events") {
+            let swept = Box::pin(self.sweep()).await?;
+            return Ok(serde_json::json!({"signed": swept.signed, "moved": swept.moved}));
+        }
+        Err("neither a stream batch nor the schedule's event".into())
+    }
+
+    /// Signs a checkpoint for every account in the pending set.
+    pub async fn sweep(&self) -> Result<Swept, Error> {
+        let signer = self.keys.signer().await?;
+        let swept = self.sequencer.sign_pending(signer).await?;
+        if swept.signed + swept.moved > 0 {
+            tracing::info!(
+                signed = swept.signed,
+                moved = swept.moved,
+                "pending checkpoints signed"
+            );
+        }
+        Ok(swept)
     }
 
     pub async fn handle(

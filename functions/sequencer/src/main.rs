@@ -1,6 +1,6 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use seclog::config::Stack;
-use sequencer::{SequencerFunction, StreamEvent};
+use sequencer::SequencerFunction;
 
 fn main() -> Result<(), Error> {
     tokio::runtime::Builder::new_current_thread()
@@ -11,7 +11,7 @@ fn main() -> Result<(), Error> {
             let function = SequencerFunction::build(&Stack::from_env().await?)?;
             let function = &function;
             lambda_runtime::run(service_fn(
-                move |event: LambdaEvent<StreamEvent>| async move { function.handle(event).await },
+                move |event: LambdaEvent<serde_json::Value>| async move { function.invoke(event).await },
             ))
             .await
         })

@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod log_key;
 pub mod process;
 pub mod s3;
+pub mod schedule;
 pub mod secrets;
 pub mod sigv4;
 pub mod stack;

@@ -126,6 +126,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         timeout: Duration::from_secs(60),
     };
     let sequencing = tokio::spawn(sequencing.run());
+    tokio::spawn(dev_server::schedule::sweep_every(
+        dev_server::schedule::LOCAL_SWEEP_EVERY,
+        app.sequencer(),
+    ));
 
     if std::env::var("DEMO_DATA").as_deref() != Ok("0") {
         let recorded = dev_server::demo::seed(&app).await?;

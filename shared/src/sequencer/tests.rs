@@ -13,7 +13,8 @@ use crate::integrity::note::{LocalSigner, VerifierKey, verify_checkpoint};
 
 #[derive(Default)]
 struct Log {
-    edge: Option<Edge>,
+    /// The head; its `pending` is the account's membership of the pending set.
+    head: Option<Head>,
     tiles: HashMap<TileId, Vec<Hash>>,
     stamps: HashMap<String, u64>,
     /// The leaf data of every index, as the commits kept it.
@@ -41,12 +42,12 @@ impl MemoryLog {
 }
 
 impl LogStorage for MemoryLog {
-    async fn edges(&self, accounts: &[&AccountId]) -> Result<HashMap<AccountId, Edge>, StoreError> {
-        let edges = accounts
+    async fn heads(&self, accounts: &[&AccountId]) -> Result<HashMap<AccountId, Head>, StoreError> {
+        let heads = accounts
             .iter()
             .filter_map(|a| {
-                self.with(a, |log| log.edge.clone())
-                    .map(|e| ((*a).clone(), e))
+                self.with(a, |log| log.head.clone())
+                    .map(|h| ((*a).clone(), h))
             })
             .collect();
         self.0
@@ -56,7 +57,39 @@ impl LogStorage for MemoryLog {
             .or_default()
             .edge_reads += 1;
         tokio::task::yield_now().await;
-        Ok(edges)
+        Ok(heads)
+    }
+
+    async fn pending(&self, shard: u8) -> Result<Vec<AccountId>, StoreError> {
+        tokio::task::yield_now().await;
+        let logs = self.0.lock().unwrap();
+        Ok(logs
+            .iter()
+            .filter(|(_, log)| log.head.as_ref().is_some_and(|h| h.pending))
+            .map(|(account, _)| AccountId::parse(account).unwrap())
+            .filter(|account| pending_shard(account) == shard)
+            .collect())
+    }
+
+    async fn store_checkpoint(
+        &self,
+        account: &AccountId,
+        head: &Head,
+        note: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        tokio::task::yield_now().await;
+        self.with(account, |log| {
+            let stored = log.head.as_mut().unwrap();
+            if stored.edge.size() != head.edge.size() || !stored.pending {
+                return Ok(false);
+            }
+            stored.signed_size = head.edge.size();
+            stored.signed_at = at;
+            stored.pending = false;
+            log.checkpoint = Some((head.edge.size(), note.to_owned()));
+            Ok(true)
+        })
     }
 
     async fn commit_all(
@@ -70,8 +103,10 @@ impl LogStorage for MemoryLog {
             .iter()
             .map(|(account, commit)| {
                 let log = logs.entry(account.to_string()).or_default();
-                let size = log.edge.as_ref().map_or(0, Edge::size);
-                let edge_moved = size != commit.previous_size
+                let size = log.head.as_ref().map_or(0, |h| h.edge.size());
+                let pending = log.head.as_ref().is_some_and(|h| h.pending);
+                let edge_moved = size != commit.previous_size()
+                    || pending != commit.previous.pending
                     || commit
                         .tiles
                         .iter()
@@ -100,16 +135,16 @@ impl LogStorage for MemoryLog {
         }
         for (account, commit) in commits {
             let log = logs.entry(account.to_string()).or_default();
-            log.edge = Some(commit.edge.clone());
+            log.head = Some(commit.head.clone());
             log.tiles.extend(commit.tiles.iter().cloned());
             for stamp in commit.stamps {
                 log.stamps.insert(stamp.sort_key.clone(), stamp.index);
             }
-            assert_eq!(log.leaves.len() as u64, commit.previous_size);
+            assert_eq!(log.leaves.len() as u64, commit.previous_size());
             assert_eq!(commit.leaves.len(), commit.stamps.len());
             log.leaves.extend(commit.leaves.iter().cloned());
             if let Some(note) = commit.checkpoint {
-                log.checkpoint = Some((commit.edge.size(), note.to_owned()));
+                log.checkpoint = Some((commit.head.edge.size(), note.to_owned()));
             }
             log.commits += 1;
         }
@@ -156,7 +191,7 @@ fn stored_leaves(log: &MemoryLog, all: &[NewLeaf]) -> Vec<Hash> {
                 all.iter().find(|l| &&l.sort_key == key).unwrap().hash
             })
             .collect();
-        let edge = log.edge.as_ref().unwrap();
+        let edge = &log.head.as_ref().unwrap().edge;
         assert_eq!(edge.size(), hashes.len() as u64);
         assert_eq!(edge.root(), root(&hashes));
         hashes
@@ -352,4 +387,46 @@ async fn accounts_share_transactions_and_one_refusal_does_not_stop_the_others() 
         let key = VerifierKey::new(&origin(account), &key().public_key()).unwrap();
         assert_eq!(verify_checkpoint(&note, &key).unwrap().size, size);
     }
+}
+
+/// An append signs only when the latest checkpoint is older than the interval; the rest of the
+/// growth waits in the pending set until the sweep signs it.
+#[tokio::test]
+async fn a_checkpoint_is_signed_when_due_and_the_sweep_signs_the_rest() {
+    let log = MemoryLog::default();
+    let sequencer = Sequencer::new(log.clone()).signing_every(std::time::Duration::from_secs(3600));
+    let signed = || log.with(&account(), |l| l.checkpoint.clone().unwrap());
+    let shard = pending_shard(&account());
+    sequencer
+        .append(&key(), &account(), (0..3).map(leaf).collect())
+        .await
+        .unwrap();
+    assert_eq!(signed().0, 3, "a new log's first checkpoint is due");
+    assert!(log.pending(shard).await.unwrap().is_empty());
+    sequencer
+        .append(&key(), &account(), (3..5).map(leaf).collect())
+        .await
+        .unwrap();
+    assert_eq!(signed().0, 3, "not due within the interval");
+    assert_eq!(log.pending(shard).await.unwrap(), vec![account()]);
+
+    let swept = sequencer.sign_pending(&key()).await.unwrap();
+    assert_eq!(
+        swept,
+        Swept {
+            signed: 1,
+            moved: 0
+        }
+    );
+    let (size, note) = signed();
+    let verifier = VerifierKey::new(&origin(&account()), &key().public_key()).unwrap();
+    assert_eq!(
+        (size, verify_checkpoint(&note, &verifier).unwrap().size),
+        (5, 5)
+    );
+    assert!(log.pending(shard).await.unwrap().is_empty());
+    assert_eq!(
+        sequencer.sign_pending(&key()).await.unwrap(),
+        Swept::default()
+    );
 }

@@ -8,7 +8,14 @@
 //! - `sk` = `leaves#<first index, 20 digits>`: the leaf data of one commit's entries (`count`,
 //!   `data`: their canonical texts joined by `\n`, which leaf data never holds), written once
 //!   in the commit's own transaction, so every committed index has its leaf data.
+//!   The edge item also says how far the log is signed (`signed_size`, `signed_at`) and whether
+//!   the account is in the pending set (`pending`); a commit's condition covers `pending`, so a
+//!   sequencer whose remembered head predates a sweep re-reads it.
 //! - `sk` = `checkpoint`: the latest signed checkpoint note (`note`, `size`).
+//!
+//! And the pending set, outside any account's partition (`pk` = `pending#<shard>`, `sk` = the
+//! account): accounts grown past their latest checkpoint, for the sweep to sign. An account
+//! enters and leaves it in the same transaction that sets its edge's `pending`.
 //!
 //! Nothing here expires: entries leave the events table after `RETENTION_DAYS`, their hashes
 //! and leaf data stay, so proofs over old sizes keep working and export evidence can still
@@ -23,7 +30,7 @@ use std::ops::Range;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::StoreError;
 use super::batch::batch_get;
@@ -33,7 +40,7 @@ use super::schema::{PK, SK};
 use crate::domain::AccountId;
 use crate::integrity::merkle::{Hash, HashSource};
 use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId, TileSource, tiles_for};
-use crate::sequencer::{Commit, CommitOutcome, LogStorage};
+use crate::sequencer::{Commit, CommitOutcome, Head, LogStorage, pending_shard};
 
 /// The events table's attribute holding an entry's position in its account's log.
 pub const LOG_INDEX: &str = "log_index";
@@ -47,6 +54,9 @@ const NOTE: &str = "note";
 const LEAVES: &str = "leaves#";
 const COUNT: &str = "count";
 const DATA: &str = "data";
+const SIGNED_SIZE: &str = "signed_size";
+const SIGNED_AT: &str = "signed_at";
+const PENDING: &str = "pending";
 
 /// The latest signed checkpoint of an account's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,32 +321,100 @@ impl LogStore {
     }
 
     fn edge_put(&self, account: &AccountId, commit: &Commit<'_>) -> Put {
+        let head = commit.head;
         let mut item = Self::key(account, EDGE);
-        item.insert(
-            SIZE.into(),
-            AttributeValue::N(commit.edge.size().to_string()),
-        );
+        item.insert(SIZE.into(), AttributeValue::N(head.edge.size().to_string()));
         item.insert(
             HEIGHT.into(),
-            AttributeValue::N(commit.edge.height().to_string()),
+            AttributeValue::N(head.edge.height().to_string()),
         );
         item.insert(
             EDGE.into(),
-            AttributeValue::L(commit.edge.partial().iter().map(|h| blob(h)).collect()),
+            AttributeValue::L(head.edge.partial().iter().map(|h| blob(h)).collect()),
         );
+        item.insert(
+            SIGNED_SIZE.into(),
+            AttributeValue::N(head.signed_size.to_string()),
+        );
+        item.insert(
+            SIGNED_AT.into(),
+            AttributeValue::N(head.signed_at.to_string()),
+        );
+        item.insert(PENDING.into(), AttributeValue::Bool(head.pending));
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let put = if commit.previous_size == 0 {
+        let put = if commit.previous_size() == 0 {
             put.condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PK)
         } else {
-            put.condition_expression("#size = :previous")
+            // An edge written before the pending set existed has no `pending`: not pending.
+            let pending = match commit.previous.pending {
+                true => "#pending = :pending",
+                false => "(attribute_not_exists(#pending) OR #pending = :pending)",
+            };
+            put.condition_expression(format!("#size = :previous AND {pending}"))
                 .expression_attribute_names("#size", SIZE)
+                .expression_attribute_names("#pending", PENDING)
                 .expression_attribute_values(
                     ":previous",
-                    AttributeValue::N(commit.previous_size.to_string()),
+                    AttributeValue::N(commit.previous_size().to_string()),
+                )
+                .expression_attribute_values(
+                    ":pending",
+                    AttributeValue::Bool(commit.previous.pending),
                 )
         };
         put.build().expect("table and item are set")
+    }
+
+    /// The key of an account's item in the pending set.
+    fn pending_key(account: &AccountId) -> Item {
+        HashMap::from([
+            (
+                PK.to_owned(),
+                attr_s(&pending_partition(pending_shard(account))),
+            ),
+            (SK.to_owned(), attr_s(account.as_str())),
+        ])
+    }
+
+    /// The account entering (`true`) or leaving the pending set.
+    fn pending_change(&self, account: &AccountId, enter: bool) -> TransactWriteItem {
+        let key = Self::pending_key(account);
+        match enter {
+            true => TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(key))
+                        .build()
+                        .expect("table and item are set"),
+                )
+                .build(),
+            false => TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key))
+                        .build()
+                        .expect("table and key are set"),
+                )
+                .build(),
+        }
+    }
+
+    fn checkpoint_put(&self, account: &AccountId, size: u64, note: &str) -> TransactWriteItem {
+        let mut item = Self::key(account, CHECKPOINT);
+        item.insert(SIZE.into(), AttributeValue::N(size.to_string()));
+        item.insert(NOTE.into(), attr_s(note));
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .build()
+                    .expect("table and item are set"),
+            )
+            .build()
     }
 
     fn stamp(&self, account: &AccountId, sort_key: &str, index: u64) -> Update {
@@ -379,7 +457,7 @@ impl LogStore {
         }
         // Under the 400 KB item limit: a leaf's text is at most a few KiB (actor id and type
         // are bounded), and a commit holds at most COMMIT_MAX.
-        let mut leaves = Self::key(account, &leaves_key(commit.previous_size));
+        let mut leaves = Self::key(account, &leaves_key(commit.previous_size()));
         leaves.insert(
             COUNT.into(),
             AttributeValue::N(commit.leaves.len().to_string()),
@@ -396,23 +474,10 @@ impl LogStore {
         if let Some(note) = commit.checkpoint {
             // Unconditional: the edge's condition orders commits, so this one's size is the
             // largest yet.
-            let mut item = Self::key(account, CHECKPOINT);
-            item.insert(
-                SIZE.into(),
-                AttributeValue::N(commit.edge.size().to_string()),
-            );
-            item.insert(NOTE.into(), attr_s(note));
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .build()
-                            .expect("table and item are set"),
-                    )
-                    .build(),
-            );
+            items.push(self.checkpoint_put(account, commit.head.edge.size(), note));
+        }
+        if commit.previous.pending != commit.head.pending {
+            items.push(self.pending_change(account, commit.head.pending));
         }
         let first_stamp = items.len();
         for stamp in commit.stamps {
@@ -427,8 +492,8 @@ impl LogStore {
 }
 
 impl LogStorage for LogStore {
-    async fn edges(&self, accounts: &[&AccountId]) -> Result<HashMap<AccountId, Edge>, StoreError> {
-        let mut edges = HashMap::new();
+    async fn heads(&self, accounts: &[&AccountId]) -> Result<HashMap<AccountId, Head>, StoreError> {
+        let mut heads = HashMap::new();
         for chunk in accounts.chunks(TRANSACTION_MAX) {
             let keys: Vec<(String, String)> = chunk
                 .iter()
@@ -437,11 +502,74 @@ impl LogStorage for LogStore {
             let found = batch_get(&self.client, &self.table, &keys).await?;
             for account in chunk {
                 if let Some(item) = found.get(&(account.as_str().to_owned(), EDGE.to_owned())) {
-                    edges.insert((*account).clone(), edge_from_item(item)?);
+                    heads.insert((*account).clone(), head_from_item(item)?);
                 }
             }
         }
-        Ok(edges)
+        Ok(heads)
+    }
+
+    async fn pending(&self, shard: u8) -> Result<Vec<AccountId>, StoreError> {
+        let mut accounts = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", attr_s(&pending_partition(shard)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::dynamo)?;
+            for item in output.items.unwrap_or_default() {
+                let sk = text(&item, SK)?;
+                let account = AccountId::parse(&sk)
+                    .map_err(|e| StoreError::Corrupt(format!("pending account {sk}: {e}")))?;
+                accounts.push(account);
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() {
+                return Ok(accounts);
+            }
+        }
+    }
+
+    async fn store_checkpoint(
+        &self,
+        account: &AccountId,
+        head: &Head,
+        note: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let size = head.edge.size();
+        let edge = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, EDGE)))
+            .update_expression("SET #signed = :size, #at = :at, #pending = :no")
+            .condition_expression("#size = :size AND #pending = :yes")
+            .expression_attribute_names("#signed", SIGNED_SIZE)
+            .expression_attribute_names("#at", SIGNED_AT)
+            .expression_attribute_names("#pending", PENDING)
+            .expression_attribute_names("#size", SIZE)
+            .expression_attribute_values(":size", AttributeValue::N(size.to_string()))
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()
+            .expect("table, key and expression are set");
+        let items = vec![
+            TransactWriteItem::builder().update(edge).build(),
+            self.checkpoint_put(account, size, note),
+            self.pending_change(account, false),
+        ];
+        Ok(matches!(
+            transact(&self.client, items).await?,
+            Outcome::Written
+        ))
     }
 
     async fn commit_all(
@@ -492,6 +620,10 @@ impl LogStorage for LogStore {
 
 fn tile_key(id: TileId) -> String {
     format!("tile#{}#{:020}", id.level, id.index)
+}
+
+fn pending_partition(shard: u8) -> String {
+    format!("pending#{shard:02}")
 }
 
 fn leaves_key(first: u64) -> String {
@@ -570,6 +702,21 @@ fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))
+}
+
+/// The head an edge item holds; one written before the pending set existed is unsigned and not
+/// pending.
+fn head_from_item(item: &Item) -> Result<Head, StoreError> {
+    let optional = |name| match item.get(name) {
+        None => Ok(0),
+        Some(_) => number(item, name),
+    };
+    Ok(Head {
+        edge: edge_from_item(item)?,
+        signed_size: optional(SIGNED_SIZE)?,
+        signed_at: optional(SIGNED_AT)? as i64,
+        pending: matches!(item.get(PENDING), Some(AttributeValue::Bool(true))),
+    })
 }
 
 fn edge_from_item(item: &Item) -> Result<Edge, StoreError> {
