@@ -32,17 +32,17 @@ use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
 use crate::store::StoreError;
 use crate::store::retry::backoff;
 
-/// Leaves per commit: with the edge, the leaf-data item, the checkpoint, the pending marker and
-/// at most one completed tile per level, a commit stays within DynamoDB's 100 items per
+/// Leaves per commit: with the edge, the leaf-data item, the checkpoint or the pending mark,
+/// and at most one completed tile per level, a commit stays within DynamoDB's 100 items per
 /// transaction.
-pub const COMMIT_MAX: usize = 88;
+pub const COMMIT_MAX: usize = 89;
 
-// One stamp per leaf, the edge, the leaf data, the checkpoint, the pending marker, and one tile
+// One stamp per leaf, the edge, the leaf data, the checkpoint or the pending mark, and one tile
 // per level of a tree of up to 2^64 leaves (fewer than 256 leaves complete at most one tile per
 // level).
 const _: () = assert!(
     COMMIT_MAX < 1 << TILE_HEIGHT
-        && COMMIT_MAX + 4 + (u64::BITS / TILE_HEIGHT) as usize
+        && COMMIT_MAX + 3 + (u64::BITS / TILE_HEIGHT) as usize
             <= crate::store::record::TRANSACTION_MAX
 );
 
@@ -59,12 +59,11 @@ pub fn pending_shard(account: &AccountId) -> u8 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     pub edge: Edge,
-    /// The size of the latest signed checkpoint, and when it was signed (Unix ms).
+    /// The size of the latest signed checkpoint, and when it was signed (Unix ms), as the
+    /// writer of the edge knew them: never newer than the truth, so at worst a checkpoint is
+    /// signed sooner than due, or twice.
     pub signed_size: u64,
     pub signed_at: i64,
-    /// Whether the account is in the pending set: grown past its latest checkpoint, for the
-    /// sweep to sign. Stored with the edge and changed only with it, so the two agree.
-    pub pending: bool,
 }
 
 impl Head {
@@ -73,7 +72,6 @@ impl Head {
             edge: Edge::empty(TILE_HEIGHT),
             signed_size: 0,
             signed_at: 0,
-            pending: false,
         }
     }
 }
@@ -112,12 +110,11 @@ pub struct Stamp {
     pub index: u64,
 }
 
-/// One atomic step of the log: the head goes from `previous` to `head` (its edge from
-/// `previous.edge.size()` on), the `tiles` it completed are written, each appended entry gets
-/// its index, their leaf data is kept, and the account enters or leaves the pending set as
-/// `head.pending` says.
+/// One atomic step of the log: the edge goes from `previous_size` to `head.edge`, the `tiles`
+/// it completed are written, each appended entry gets its index, their leaf data is kept, and
+/// either the new size's checkpoint is stored or the account is marked in the pending set.
 pub struct Commit<'a> {
-    pub previous: &'a Head,
+    pub previous_size: u64,
     pub head: &'a Head,
     pub tiles: &'a [(TileId, Vec<Hash>)],
     pub stamps: &'a [Stamp],
@@ -125,14 +122,9 @@ pub struct Commit<'a> {
     pub leaves: &'a [String],
     /// The signed checkpoint of the new edge, on an append's last commit when one is due:
     /// stored as the latest in the same transaction (the edge's condition orders them, so it
-    /// is never older).
+    /// is never older). Without one, the commit marks the account pending (an idempotent put:
+    /// a mark is never lost to a stale view of the set).
     pub checkpoint: Option<&'a str>,
-}
-
-impl Commit<'_> {
-    pub fn previous_size(&self) -> u64 {
-        self.previous.edge.size()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,14 +157,14 @@ pub trait LogStorage: Send + Sync {
     /// The accounts in one shard of the pending set.
     fn pending(&self, shard: u8)
     -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
-    /// Stores `note`, the signed checkpoint of `head`'s edge, as the latest, marks the head
-    /// signed at `at` (Unix ms) and takes the account out of the pending set, if the head is
-    /// still the stored one; `false` (nothing written) if it moved.
+    /// Takes the account out of the pending set if its edge is still `head`'s size, storing
+    /// `note` (the signed checkpoint of that size, if given) as the latest and the edge as
+    /// signed at `at` (Unix ms); `false` (nothing written) if the edge moved.
     fn store_checkpoint(
         &self,
         account: &AccountId,
         head: &Head,
-        note: &str,
+        note: Option<&str>,
         at: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
@@ -274,8 +266,9 @@ impl<S: LogStorage> Sequencer<S> {
     }
 
     /// Signs a checkpoint for every account in the pending set (its log grew past its latest
-    /// checkpoint): the scheduled sweep, so no growth waits much over a minute for one. An
-    /// account whose log moves meanwhile is left for the next sweep (or its next append).
+    /// checkpoint) that an append has not signed since: the scheduled sweep, so no growth waits
+    /// much over a minute for one. An account whose log moves meanwhile stays marked, for the
+    /// next sweep (or its next append).
     pub async fn sign_pending<K: Signer + Sync>(&self, signer: &K) -> Result<Swept, SequenceError> {
         let mut swept = Swept::default();
         for shard in 0..PENDING_SHARDS {
@@ -286,21 +279,27 @@ impl<S: LogStorage> Sequencer<S> {
                 let signed = futures::future::join_all(chunk.iter().filter_map(|account| {
                     let head = heads.get(account)?.clone();
                     Some(async move {
-                        let note =
-                            sign_checkpoint(&checkpoint_of(account, &head.edge), signer).await?;
+                        let note = match head.signed_size < head.edge.size() {
+                            true => Some(
+                                sign_checkpoint(&checkpoint_of(account, &head.edge), signer)
+                                    .await?,
+                            ),
+                            false => None,
+                        };
                         let at = jiff::Timestamp::now().as_millisecond();
                         let stored = self
                             .storage
-                            .store_checkpoint(account, &head, &note, at)
+                            .store_checkpoint(account, &head, note.as_deref(), at)
                             .await?;
-                        Ok::<_, SequenceError>(stored)
+                        Ok::<_, SequenceError>(note.is_some().then_some(stored))
                     })
                 }))
                 .await;
                 for result in signed {
                     match result? {
-                        true => swept.signed += 1,
-                        false => swept.moved += 1,
+                        Some(true) => swept.signed += 1,
+                        Some(false) => swept.moved += 1,
+                        None => {} // an append signed it since it was marked
                     }
                 }
             }
@@ -499,7 +498,7 @@ struct Pending {
 
 /// An account's next commit, owned.
 struct Plan {
-    previous: Head,
+    previous_size: u64,
     next: Head,
     tiles: Vec<(TileId, Vec<Hash>)>,
     stamps: Vec<Stamp>,
@@ -510,7 +509,7 @@ struct Plan {
 impl Plan {
     fn commit(&self) -> Commit<'_> {
         Commit {
-            previous: &self.previous,
+            previous_size: self.previous_size,
             head: &self.next,
             tiles: &self.tiles,
             stamps: &self.stamps,
@@ -519,13 +518,10 @@ impl Plan {
         }
     }
 
-    /// The transaction items it takes: the edge, its tiles, the leaf data, the checkpoint, the
-    /// pending marker and a stamp per leaf.
+    /// The transaction items it takes: the edge, its tiles, the leaf data, the checkpoint or
+    /// the pending mark, and a stamp per leaf.
     fn items(&self) -> usize {
-        2 + self.tiles.len()
-            + usize::from(self.checkpoint.is_some())
-            + usize::from(self.previous.pending != self.next.pending)
-            + self.stamps.len()
+        3 + self.tiles.len() + self.stamps.len()
     }
 }
 
@@ -556,14 +552,12 @@ impl Pending {
             let note = sign_checkpoint(&checkpoint_of(&self.account, &next.edge), signer).await?;
             next.signed_size = next.edge.size();
             next.signed_at = now;
-            next.pending = false;
             Some(note)
         } else {
-            next.pending = true;
             None
         };
         Ok(Plan {
-            previous: self.head.clone(),
+            previous_size: self.head.edge.size(),
             next,
             tiles,
             stamps,

@@ -475,10 +475,10 @@ async fn an_independent_implementation_verifies_our_checkpoints() {
 }
 
 /// Checkpoints when due: an append signs only if the latest checkpoint is older than the
-/// interval, other growth waits in the pending set (a separate item, written in the edge's own
-/// transaction), and the sweep signs it. A warm sequencer whose remembered head predates a sweep
-/// must not commit on it: it would keep the edge "pending" with no pending item, and no sweep
-/// would ever sign that growth.
+/// interval, other growth waits in the pending set (an item put in the edge's own transaction),
+/// and the sweep signs it. A warm sequencer that marked the account before a sweep must mark it
+/// again after: a sequencer that trusted its memory of the set would leave growth no sweep
+/// finds.
 #[tokio::test]
 async fn growth_waits_in_the_pending_set_until_the_sweep_signs_it() {
     let (app, acct, _, leaves) = unsequenced(9).await;
@@ -532,7 +532,7 @@ async fn growth_waits_in_the_pending_set_until_the_sweep_signs_it() {
     );
     let sweeper = Sequencer::new(log.clone());
 
-    // The warm sequencer still remembers the head as pending; its next append must re-read it.
+    // The warm sequencer marked the account before the sweep; its next append marks it again.
     sequencer
         .append(&signer, &account_id, leaves[5..].to_vec())
         .await

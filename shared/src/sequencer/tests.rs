@@ -13,8 +13,9 @@ use crate::integrity::note::{LocalSigner, VerifierKey, verify_checkpoint};
 
 #[derive(Default)]
 struct Log {
-    /// The head; its `pending` is the account's membership of the pending set.
     head: Option<Head>,
+    /// The account's mark in the pending set.
+    marked: bool,
     tiles: HashMap<TileId, Vec<Hash>>,
     stamps: HashMap<String, u64>,
     /// The leaf data of every index, as the commits kept it.
@@ -65,7 +66,7 @@ impl LogStorage for MemoryLog {
         let logs = self.0.lock().unwrap();
         Ok(logs
             .iter()
-            .filter(|(_, log)| log.head.as_ref().is_some_and(|h| h.pending))
+            .filter(|(_, log)| log.marked)
             .map(|(account, _)| AccountId::parse(account).unwrap())
             .filter(|account| pending_shard(account) == shard)
             .collect())
@@ -75,19 +76,21 @@ impl LogStorage for MemoryLog {
         &self,
         account: &AccountId,
         head: &Head,
-        note: &str,
+        note: Option<&str>,
         at: i64,
     ) -> Result<bool, StoreError> {
         tokio::task::yield_now().await;
         self.with(account, |log| {
             let stored = log.head.as_mut().unwrap();
-            if stored.edge.size() != head.edge.size() || !stored.pending {
+            if stored.edge.size() != head.edge.size() {
                 return Ok(false);
             }
-            stored.signed_size = head.edge.size();
-            stored.signed_at = at;
-            stored.pending = false;
-            log.checkpoint = Some((head.edge.size(), note.to_owned()));
+            if let Some(note) = note {
+                stored.signed_size = head.edge.size();
+                stored.signed_at = at;
+                log.checkpoint = Some((head.edge.size(), note.to_owned()));
+            }
+            log.marked = false;
             Ok(true)
         })
     }
@@ -104,9 +107,7 @@ impl LogStorage for MemoryLog {
             .map(|(account, commit)| {
                 let log = logs.entry(account.to_string()).or_default();
                 let size = log.head.as_ref().map_or(0, |h| h.edge.size());
-                let pending = log.head.as_ref().is_some_and(|h| h.pending);
-                let edge_moved = size != commit.previous_size()
-                    || pending != commit.previous.pending
+                let edge_moved = size != commit.previous_size
                     || commit
                         .tiles
                         .iter()
@@ -140,11 +141,12 @@ impl LogStorage for MemoryLog {
             for stamp in commit.stamps {
                 log.stamps.insert(stamp.sort_key.clone(), stamp.index);
             }
-            assert_eq!(log.leaves.len() as u64, commit.previous_size());
+            assert_eq!(log.leaves.len() as u64, commit.previous_size);
             assert_eq!(commit.leaves.len(), commit.stamps.len());
             log.leaves.extend(commit.leaves.iter().cloned());
-            if let Some(note) = commit.checkpoint {
-                log.checkpoint = Some((commit.head.edge.size(), note.to_owned()));
+            match commit.checkpoint {
+                Some(note) => log.checkpoint = Some((commit.head.edge.size(), note.to_owned())),
+                None => log.marked = true,
             }
             log.commits += 1;
         }

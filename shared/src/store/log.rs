@@ -8,14 +8,15 @@
 //! - `sk` = `leaves#<first index, 20 digits>`: the leaf data of one commit's entries (`count`,
 //!   `data`: their canonical texts joined by `\n`, which leaf data never holds), written once
 //!   in the commit's own transaction, so every committed index has its leaf data.
-//!   The edge item also says how far the log is signed (`signed_size`, `signed_at`) and whether
-//!   the account is in the pending set (`pending`); a commit's condition covers `pending`, so a
-//!   sequencer whose remembered head predates a sweep re-reads it.
+//!   The edge item also says how far the log is signed (`signed_size`, `signed_at`), as its
+//!   writer knew: never ahead of the stored checkpoint.
 //! - `sk` = `checkpoint`: the latest signed checkpoint note (`note`, `size`).
 //!
 //! And the pending set, outside any account's partition (`pk` = `pending#<shard>`, `sk` = the
-//! account): accounts grown past their latest checkpoint, for the sweep to sign. An account
-//! enters and leaves it in the same transaction that sets its edge's `pending`.
+//! account): accounts grown past their latest checkpoint, for the sweep to sign. Every commit
+//! that stores no checkpoint puts the account's mark (idempotent, so no stale view of the set
+//! loses one); the sweep deletes it with the checkpoint, on the condition that the edge has not
+//! moved since it read the size it signed.
 //!
 //! Nothing here expires: entries leave the events table after `RETENTION_DAYS`, their hashes
 //! and leaf data stay, so proofs over old sizes keep working and export evidence can still
@@ -30,7 +31,9 @@ use std::ops::Range;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
 
 use super::StoreError;
 use super::batch::batch_get;
@@ -56,7 +59,6 @@ const COUNT: &str = "count";
 const DATA: &str = "data";
 const SIGNED_SIZE: &str = "signed_size";
 const SIGNED_AT: &str = "signed_at";
-const PENDING: &str = "pending";
 
 /// The latest signed checkpoint of an account's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,27 +342,16 @@ impl LogStore {
             SIGNED_AT.into(),
             AttributeValue::N(head.signed_at.to_string()),
         );
-        item.insert(PENDING.into(), AttributeValue::Bool(head.pending));
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let put = if commit.previous_size() == 0 {
+        let put = if commit.previous_size == 0 {
             put.condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PK)
         } else {
-            // An edge written before the pending set existed has no `pending`: not pending.
-            let pending = match commit.previous.pending {
-                true => "#pending = :pending",
-                false => "(attribute_not_exists(#pending) OR #pending = :pending)",
-            };
-            put.condition_expression(format!("#size = :previous AND {pending}"))
+            put.condition_expression("#size = :previous")
                 .expression_attribute_names("#size", SIZE)
-                .expression_attribute_names("#pending", PENDING)
                 .expression_attribute_values(
                     ":previous",
-                    AttributeValue::N(commit.previous_size().to_string()),
-                )
-                .expression_attribute_values(
-                    ":pending",
-                    AttributeValue::Bool(commit.previous.pending),
+                    AttributeValue::N(commit.previous_size.to_string()),
                 )
         };
         put.build().expect("table and item are set")
@@ -457,7 +448,7 @@ impl LogStore {
         }
         // Under the 400 KB item limit: a leaf's text is at most a few KiB (actor id and type
         // are bounded), and a commit holds at most COMMIT_MAX.
-        let mut leaves = Self::key(account, &leaves_key(commit.previous_size()));
+        let mut leaves = Self::key(account, &leaves_key(commit.previous_size));
         leaves.insert(
             COUNT.into(),
             AttributeValue::N(commit.leaves.len().to_string()),
@@ -471,14 +462,12 @@ impl LogStore {
                 .put(absent_put(&self.table, leaves))
                 .build(),
         );
-        if let Some(note) = commit.checkpoint {
+        items.push(match commit.checkpoint {
             // Unconditional: the edge's condition orders commits, so this one's size is the
             // largest yet.
-            items.push(self.checkpoint_put(account, commit.head.edge.size(), note));
-        }
-        if commit.previous.pending != commit.head.pending {
-            items.push(self.pending_change(account, commit.head.pending));
-        }
+            Some(note) => self.checkpoint_put(account, commit.head.edge.size(), note),
+            None => self.pending_change(account, true),
+        });
         let first_stamp = items.len();
         for stamp in commit.stamps {
             items.push(
@@ -542,30 +531,41 @@ impl LogStorage for LogStore {
         &self,
         account: &AccountId,
         head: &Head,
-        note: &str,
+        note: Option<&str>,
         at: i64,
     ) -> Result<bool, StoreError> {
-        let size = head.edge.size();
-        let edge = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(account, EDGE)))
-            .update_expression("SET #signed = :size, #at = :at, #pending = :no")
-            .condition_expression("#size = :size AND #pending = :yes")
-            .expression_attribute_names("#signed", SIGNED_SIZE)
-            .expression_attribute_names("#at", SIGNED_AT)
-            .expression_attribute_names("#pending", PENDING)
-            .expression_attribute_names("#size", SIZE)
-            .expression_attribute_values(":size", AttributeValue::N(size.to_string()))
-            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
-            .expression_attribute_values(":no", AttributeValue::Bool(false))
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .build()
-            .expect("table, key and expression are set");
-        let items = vec![
-            TransactWriteItem::builder().update(edge).build(),
-            self.checkpoint_put(account, size, note),
-            self.pending_change(account, false),
-        ];
+        let size = AttributeValue::N(head.edge.size().to_string());
+        let mut items = Vec::with_capacity(3);
+        match note {
+            Some(note) => {
+                let edge = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(account, EDGE)))
+                    .update_expression("SET #signed = :size, #at = :at")
+                    .condition_expression("#size = :size")
+                    .expression_attribute_names("#signed", SIGNED_SIZE)
+                    .expression_attribute_names("#at", SIGNED_AT)
+                    .expression_attribute_names("#size", SIZE)
+                    .expression_attribute_values(":size", size)
+                    .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+                    .build()
+                    .expect("table, key and expression are set");
+                items.push(TransactWriteItem::builder().update(edge).build());
+                items.push(self.checkpoint_put(account, head.edge.size(), note));
+            }
+            None => {
+                let edge = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(account, EDGE)))
+                    .condition_expression("#size = :size")
+                    .expression_attribute_names("#size", SIZE)
+                    .expression_attribute_values(":size", size)
+                    .build()
+                    .expect("table, key and expression are set");
+                items.push(TransactWriteItem::builder().condition_check(edge).build());
+            }
+        }
+        items.push(self.pending_change(account, false));
         Ok(matches!(
             transact(&self.client, items).await?,
             Outcome::Written
@@ -704,8 +704,8 @@ fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))
 }
 
-/// The head an edge item holds; one written before the pending set existed is unsigned and not
-/// pending.
+/// The head an edge item holds; one written before edges said how far they are signed counts as
+/// never signed (its next append signs).
 fn head_from_item(item: &Item) -> Result<Head, StoreError> {
     let optional = |name| match item.get(name) {
         None => Ok(0),
@@ -715,7 +715,6 @@ fn head_from_item(item: &Item) -> Result<Head, StoreError> {
         edge: edge_from_item(item)?,
         signed_size: optional(SIGNED_SIZE)?,
         signed_at: optional(SIGNED_AT)? as i64,
-        pending: matches!(item.get(PENDING), Some(AttributeValue::Bool(true))),
     })
 }
 
