@@ -1,17 +1,18 @@
-//! The README walk-through's events, recorded when `make dev` starts, so the demo page has
-//! entries to show: the `acct_demo` batch, `acct_other`'s failed login, and Carol's three
-//! sign-ins, of which the third is flagged unfamiliar. They go through the real ingest path
-//! (signed with the local SigV4 credentials, checked, parsed, masked, judged) as a service
-//! would send them, and carry `event_id`s, so recording them again changes nothing.
+//! The walk-through's events (`events/demo/`, docs/walkthrough.md), recorded when `make dev`
+//! starts, so the demo page has entries to show: the `acct_demo` batch, `acct_other`'s failed
+//! login, and Carol's three sign-ins, of which the third is flagged unfamiliar. They go through
+//! the real ingest path (signed with the local SigV4 credentials, checked, parsed, masked,
+//! judged) as a service would send them, and carry `event_id`s, so recording them again changes
+//! nothing.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::App;
 use crate::sigv4::Signer;
 
-/// The demo accounts (the README's `ALICE` and `BOB`).
+/// The demo accounts (the walk-through's `ALICE` and `BOB`).
 pub const ACCOUNTS: [&str; 2] = ["acct_demo", "acct_other"];
 
 #[derive(Debug, thiserror::Error)]
@@ -26,16 +27,22 @@ pub enum SeedError {
 /// earlier run included).
 pub async fn seed(app: &App) -> Result<usize, SeedError> {
     let mut recorded = 0;
-    for batch in batches() {
-        recorded += batch.len();
-        ingest(app, &json!({ "events": batch })).await?;
+    for body in REQUESTS {
+        recorded += events_in(body);
+        ingest(app, body).await?;
     }
     Ok(recorded)
 }
 
-async fn ingest(app: &App, body: &Value) -> Result<(), SeedError> {
+/// Events in a request body: a batch's, or one.
+fn events_in(body: &str) -> usize {
+    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    parsed["events"].as_array().map_or(1, Vec::len)
+}
+
+async fn ingest(app: &App, body: &str) -> Result<(), SeedError> {
     const URL: &str = "http://127.0.0.1/v1/events";
-    let body = body.to_string().into_bytes();
+    let body = body.as_bytes().to_vec();
     let content_type = ("content-type", "application/json");
     let mut request = Request::post(URL)
         .header("host", "127.0.0.1")
@@ -58,61 +65,12 @@ async fn ingest(app: &App, body: &Value) -> Result<(), SeedError> {
     })
 }
 
-const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15";
-const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
-const FIREFOX_LINUX: &str =
-    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
-
-/// One request per batch, in the README's order: sign-ins are judged in the order recorded.
-fn batches() -> Vec<Vec<Value>> {
-    let carol_signs_in = |n: u32, at: &str, user_agent: &str, ip: &str| {
-        json!({"account_id": "acct_demo", "type": "login", "occurred_at": at,
-               "event_id": format!("demo-carol-{n}"),
-               "actor": {"id": "u_2", "name": "Carol Admin"},
-               "user_agent": user_agent, "ip": ip, "location": {"country": "PH"}})
-    };
-    vec![
-        vec![
-            json!({"account_id": "acct_demo", "type": "login", "occurred_at": "2024-04-22T06:32:15Z",
-                   "event_id": "evt-1",
-                   "actor": {"id": "u_1", "name": "Alice Merchant", "email": "alice@example.com"},
-                   "ip": "203.0.113.45", "user_agent": SAFARI_MAC,
-                   "location": {"country": "PH", "region": "Metro Manila", "city": "Makati"},
-                   "details": {"method": "password"}}),
-            json!({"account_id": "acct_demo", "type": "account_settings.changed",
-                   "occurred_at": "2024-04-22T06:40:00Z", "event_id": "demo-settings-1",
-                   "actor": {"id": "u_1", "name": "Alice Merchant"},
-                   "details": {"changes": [{"field": "email", "from": "a@x.com", "to": "b@x.com"}]}}),
-            json!({"account_id": "acct_demo", "type": "api_key.viewed",
-                   "occurred_at": "2024-04-22T06:45:00Z", "event_id": "demo-key-1",
-                   "actor": {"id": "u_1"},
-                   "details": {"key": "secret", "key_id": "sk_live_51HxAbCdEfGhIjKlMnOp4242"}}),
-            json!({"account_id": "acct_demo", "type": "payout_account.updated",
-                   "occurred_at": "2024-04-22T07:05:00Z", "event_id": "demo-payout-1",
-                   "actor": {"id": "u_2", "name": "Carol Finance"},
-                   "details": {"bank": "BDO", "account_last4": "6789"}}),
-        ],
-        vec![json!({"account_id": "acct_other", "type": "login.failed",
-                   "occurred_at": "2024-04-22T08:00:00Z", "event_id": "demo-other-1",
-                   "actor": {"id": "u_7"}, "ip": "198.51.100.7",
-                   "details": {"reason": "bad_password"}})],
-        vec![carol_signs_in(
-            1,
-            "2024-04-23T08:00:00Z",
-            CHROME_WINDOWS,
-            "203.0.113.45",
-        )],
-        vec![carol_signs_in(
-            2,
-            "2024-04-24T08:00:00Z",
-            CHROME_WINDOWS,
-            "203.0.113.45",
-        )],
-        vec![carol_signs_in(
-            3,
-            "2024-04-25T08:00:00Z",
-            FIREFOX_LINUX,
-            "198.51.100.7",
-        )],
-    ]
-}
+/// The demo's requests, in order (sign-ins are judged in the order recorded): the files of
+/// `events/demo/`, which the walk-through (docs/walkthrough.md) sends with curl.
+const REQUESTS: [&str; 5] = [
+    include_str!("../../../events/demo/1-acct_demo-batch.json"),
+    include_str!("../../../events/demo/2-acct_other-failed-login.json"),
+    include_str!("../../../events/demo/3-carol-signs-in.json"),
+    include_str!("../../../events/demo/4-carol-signs-in-again.json"),
+    include_str!("../../../events/demo/5-carol-new-device-and-network.json"),
+];
