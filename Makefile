@@ -7,21 +7,21 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test verify-py venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
-## page at / (the README walk-through's events recorded on start; DEMO_DATA=0 skips them)
+## page at / (the walk-through's events, events/demo/, recorded on start; DEMO_DATA=0 skips them)
 dev:
 	@infra/venv.sh stack
 	$(CARGO) run -p dev-server
 
-## test: format, lints, unit + integration tests (the browser tests among them), template and
-## OpenAPI checks, a short fuzz, and short load and fault runs
-test: venv browser fmt lint unit-and-integration verify-py check-template check-openapi fuzz-short load-short faults-short
+## test: format, lints, unit + integration tests (the browser tests among them), the walk-through,
+## template, OpenAPI and link checks, a short fuzz, and short load and fault runs
+test: venv browser fmt lint unit-and-integration verify-py walkthrough check-links check-template check-openapi fuzz-short load-short faults-short
 
 venv:
 	@infra/venv.sh stack
-	@infra/venv.sh tools
+	@infra/venv.sh checks
 
 ## browser: Debian's chromium and chromium-driver, installed with apt-get only if missing (says so)
 browser:
@@ -30,9 +30,9 @@ browser:
 ## browser-test: only the browser tests (headless Chromium against the dev server's page)
 browser-test: browser
 	@infra/venv.sh stack
-	$(CARGO) test -p integration-tests --test browser
+	REQUIRE_BROWSER=1 $(CARGO) test -p integration-tests --test browser
 
-## screenshots: the demo page at desktop and phone widths, into docs/screenshots/ (shown in README)
+## screenshots: the demo page at desktop and phone widths, into docs/screenshots/ (shown in README and docs/page.md)
 screenshots: browser
 	@infra/venv.sh stack
 	$(CARGO) run -q -p integration-tests --bin screenshots -- docs/screenshots
@@ -43,14 +43,23 @@ fmt:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# REQUIRE_BROWSER: here a missing chromedriver fails the browser tests (plain `cargo test` skips them).
 unit-and-integration:
-	$(CARGO) test --workspace
+	REQUIRE_BROWSER=1 $(CARGO) test --workspace
 
-## verify-py: the independent Python verifier (tools/verify-py, written from docs/integrity.md)
+## verify-py: the independent Python verifier (tools/verify-py, written from docs/design/integrity.md)
 ## against the committed evidence fixtures: it must agree with seclog-verify on each
 verify-py:
 	@infra/venv.sh verify-py
 	.venv/verify-py/bin/python tools/verify-py/test_fixtures.py
+
+## walkthrough: docs/walkthrough.md's blocks against a fresh, empty dev server, each answer checked
+walkthrough:
+	DEMO_DATA=0 SECLOG_VERIFY=$(BIN)/seclog-verify infra/with-dev-server.sh python3 infra/walkthrough.py docs/walkthrough.md
+
+## check-links: every relative link of the Markdown files resolves (file and heading)
+check-links:
+	python3 infra/check-links.py
 
 check-template:
 	infra/check-template.sh
@@ -106,7 +115,7 @@ bench-micro:
 	$(CARGO) bench -p seclog --bench csv
 	$(CARGO) bench -p list-logs --bench page
 
-## build: offline `sam build` (cargo-lambda + zig from .venv/tools; arm64, or x86_64 said plainly)
+## build: offline `sam build` (cargo-lambda + zig from .venv/build; arm64, or x86_64 said plainly)
 build:
 	infra/build.sh
 
@@ -123,4 +132,4 @@ bench: venv
 
 ## deploy: `sam deploy --guided` the first time, then `sam deploy` (needs AWS credentials; not run here)
 deploy: build
-	.venv/tools/bin/sam deploy
+	.venv/build/bin/sam deploy

@@ -4,7 +4,7 @@
 # Every function in template.yaml is built by cargo-lambda (Metadata: BuildMethod:
 # rust-cargolambda, BuildProperties: Binary: <crate>) from its crate in functions/<crate>.
 # Architecture: the template's default, arm64, unless ARCH=x86_64 is given. arm64 needs the
-# aarch64-unknown-linux-gnu Rust target and zig (the ziglang wheel of .venv/tools); when the
+# aarch64-unknown-linux-gnu Rust target and zig (the ziglang wheel of .venv/build); when the
 # target cannot be installed, this script says so and builds x86_64 instead, and the built
 # template then only accepts Architecture=x86_64 (so a deploy cannot ship the wrong binaries).
 #
@@ -23,8 +23,8 @@ banner() {
 }
 
 started=$(date +%s)
-infra/venv.sh tools
-venv="$root/.venv/tools/bin"
+infra/venv.sh build
+venv="$root/.venv/build/bin"
 # cargo-lambda, zig (python3 -m ziglang) and sam all come from the venv: first on PATH.
 export PATH="$venv:$PATH"
 export SAM_CLI_TELEMETRY=0
@@ -75,14 +75,14 @@ if [ "$arch" = arm64 ]; then
   if ! have_target; then
     fallback="the Rust target $target is not installed and 'rustup target add $target' failed (no download here?)"
   elif ! zig_version=$(python3 -m ziglang version 2> /dev/null); then
-    fallback="zig is not available (python3 -m ziglang, from the ziglang wheel in infra/requirements-tools.txt)"
+    fallback="zig is not available (python3 -m ziglang, from the ziglang wheel in infra/requirements-build.txt)"
   else
     say "arm64: Rust target $target installed, zig $zig_version"
   fi
   if [ -n "$fallback" ]; then
     banner "CANNOT BUILD FOR arm64 (the template's default Architecture): $fallback." \
       "Building for x86_64 instead. Deploy this build ONLY with Architecture=x86_64:" \
-      "  sam deploy --parameter-overrides Architecture=x86_64 ... (see README, Deploy)"
+      "  sam deploy --parameter-overrides Architecture=x86_64 ... (see docs/deploy.md)"
     arch=x86_64
   fi
 fi

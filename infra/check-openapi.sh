@@ -6,8 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-infra/venv.sh tools
-echo "+ .venv/tools/bin/openapi-spec-validator openapi.yaml" >&2
-.venv/tools/bin/openapi-spec-validator openapi.yaml
-echo "+ .venv/tools/bin/python infra/fuzz/spec_lists.py check openapi.yaml" >&2
-.venv/tools/bin/python infra/fuzz/spec_lists.py check openapi.yaml
+infra/venv.sh checks
+echo "+ .venv/checks/bin/openapi-spec-validator openapi.yaml" >&2
+.venv/checks/bin/openapi-spec-validator openapi.yaml
+echo "+ .venv/checks/bin/python infra/fuzz/spec_lists.py check openapi.yaml" >&2
+.venv/checks/bin/python infra/fuzz/spec_lists.py check openapi.yaml

@@ -6,8 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-infra/venv.sh tools
-bin="$root/.venv/tools/bin"
+infra/venv.sh checks
+bin="$root/.venv/checks/bin"
 export SAM_CLI_TELEMETRY=0
 # cargo-lambda / zig live in the same venv; keep it first on PATH like the build does.
 export PATH="$bin:$PATH"

@@ -1,4 +1,4 @@
-//! `make screenshots`: the demo page as `make dev` shows it (the README walk-through's data,
+//! `make screenshots`: the demo page as `make dev` shows it (the walk-through's data, events/demo/,
 //! Alice's account), in headless Chromium at a desktop and a phone width, saved as PNGs for the
 //! README. Usage: `screenshots [DIR]` (default `docs/screenshots`).
 

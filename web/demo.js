@@ -1,8 +1,8 @@
 // The demo page of `make dev`: picks the token the <security-logs> element is given. The
-// README's two demo accounts, a pasted token, or `#token=<JWT>` in the address (read once, then
+// the walk-through's two demo accounts, a pasted token, or `#token=<JWT>` in the address (read once, then
 // removed from the address so it does not stay in the history). Nothing is stored.
 
-// The README's ALICE and BOB: unsigned local tokens, which only the dev server accepts.
+// The walk-through's ALICE and BOB (docs/walkthrough.md): unsigned local tokens, which only the dev server accepts.
 const DEMO_TOKENS = {
   alice:
     "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhY2NvdW50X2lkIjoiYWNjdF9kZW1vIiwic3ViIjoidV8xIiwibmFtZSI6IkFsaWNlIE1lcmNoYW50In0.local",

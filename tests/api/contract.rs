@@ -267,3 +267,69 @@ fn the_sequencer_may_only_stamp_log_index_on_events() {
         ["NONE"]
     );
 }
+
+fn repository_file(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The page's filter lists the catalogue's types with their labels, in order: its copy in
+/// `web/security-logs.js` (a static file, no build step) may not drift from the code's.
+#[test]
+fn the_page_lists_the_catalogue_s_event_types() {
+    let script = repository_file("web/security-logs.js");
+    let start = script
+        .find("const EVENT_TYPES = [")
+        .expect("EVENT_TYPES in web/security-logs.js");
+    let list = &script[start..start + script[start..].find("];").expect("end of EVENT_TYPES")];
+    // Lines `["type", "Label"],`: the type and the label are the 2nd and 4th quoted pieces.
+    let on_page: Vec<(String, String)> = list
+        .lines()
+        .filter(|line| line.trim_start().starts_with("[\""))
+        .map(|line| {
+            let pieces: Vec<&str> = line.split('"').collect();
+            (pieces[1].to_owned(), pieces[3].to_owned())
+        })
+        .collect();
+    let catalogue: Vec<(String, String)> = EventType::ALL
+        .iter()
+        .map(|t| (t.as_str().to_owned(), t.label().to_owned()))
+        .collect();
+    assert_eq!(on_page, catalogue);
+}
+
+/// The filter members docs/design/integrity.md tells a verifier to read from an export's entry
+/// are exactly those the service writes there (`ExportFilters`, every member set).
+#[test]
+fn the_documented_filter_members_are_those_of_export_filters() {
+    use seclog::domain::export::ExportFilters;
+    use seclog::domain::{LogFilter, ViewerZone};
+    let doc = repository_file("docs/design/integrity.md");
+    let start = doc
+        .find("only the\n   members")
+        .expect("the filter members' sentence in docs/design/integrity.md");
+    let sentence = &doc[start..start + doc[start..].find("This gives").expect("its end")];
+    // The members are the sentence's code spans that are names; its values (`null`, `true`,
+    // `false`) and expressions (`from <= to`) are not.
+    let documented: BTreeSet<String> = sentence
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| span.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .filter(|span| !["null", "true", "false"].contains(span))
+        .map(str::to_owned)
+        .collect();
+    let filters = ExportFilters {
+        filter: LogFilter {
+            from: Some(jiff::Timestamp::UNIX_EPOCH),
+            to: Some(jiff::Timestamp::UNIX_EPOCH),
+            types: vec![EventType::ALL[0]],
+            actor: Some("u_1".into()),
+            unfamiliar: Some(true),
+        },
+        tz: ViewerZone::parse("UTC").unwrap(),
+    };
+    let written = serde_json::to_value(filters.view()).unwrap();
+    let members: BTreeSet<String> = written.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(documented, members);
+}

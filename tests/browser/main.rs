@@ -3,7 +3,7 @@
 //! `<security-logs>` rendered in its shadow root. The browser runs in `Asia/Manila`, so the
 //! expected times are known. Needs `make browser` (Chromium and chromedriver).
 
-use integration_tests::browser::{Browser, BrowserOptions};
+use integration_tests::browser::{self, Browser, BrowserOptions};
 use integration_tests::{Options, TestApp, account, event, spawn_app, spawn_app_with, token};
 use serde_json::{Value, json};
 
@@ -80,10 +80,15 @@ async fn api_ids(app: &TestApp, account: &str, query: &str) -> Vec<String> {
         .collect()
 }
 
-/// The demo page with the README's data: Alice's entries newest first, in the browser's zone,
+/// The demo page with the walk-through's data (events/demo/): Alice's entries newest first, in the browser's zone,
 /// the unfamiliar badge and toggle, the integrity line; then Bob sees only his own.
 #[tokio::test]
 async fn the_demo_page_lists_the_walk_through_newest_first_in_the_browsers_time_zone() {
+    if !browser::available(
+        "the_demo_page_lists_the_walk_through_newest_first_in_the_browsers_time_zone",
+    ) {
+        return;
+    }
     let app = spawn_app().await;
     dev_server::demo::seed(&app.app).await.expect("demo data");
     wait_for_checkpoint(&app, "acct_demo", 7).await;
@@ -212,6 +217,9 @@ async fn the_demo_page_lists_the_walk_through_newest_first_in_the_browsers_time_
 /// Filters and "Load more" show exactly what the API answers for the same query.
 #[tokio::test]
 async fn filters_and_load_more_show_what_the_api_answers() {
+    if !browser::available("filters_and_load_more_show_what_the_api_answers") {
+        return;
+    }
     let app = spawn_app().await;
     let acct = account();
     // Ten hours apart from 2024-04-22 14:00 Manila: three of them on 2024-04-23 there. Nina
@@ -347,6 +355,9 @@ async fn filters_and_load_more_show_what_the_api_answers() {
 /// downloads the CSV through the presigned link.
 #[tokio::test]
 async fn an_export_shows_its_progress_and_downloads_the_csv() {
+    if !browser::available("an_export_shows_its_progress_and_downloads_the_csv") {
+        return;
+    }
     let app = spawn_app().await;
     dev_server::demo::seed(&app.app).await.expect("demo data");
     let browser = open(&app, "acct_demo").await;
@@ -426,6 +437,9 @@ async fn an_export_shows_its_progress_and_downloads_the_csv() {
 
 #[tokio::test]
 async fn a_failed_export_says_why() {
+    if !browser::available("a_failed_export_says_why") {
+        return;
+    }
     let app = spawn_app_with(Options {
         broken_s3: true,
         ..Options::default()
@@ -445,6 +459,9 @@ async fn a_failed_export_says_why() {
 
 #[tokio::test]
 async fn a_fourth_export_in_flight_says_when_to_try_again() {
+    if !browser::available("a_fourth_export_in_flight_says_when_to_try_again") {
+        return;
+    }
     // No worker: the three requested exports stay pending.
     let app = spawn_app_with(Options {
         trigger: false,
@@ -469,6 +486,9 @@ async fn a_fourth_export_in_flight_says_when_to_try_again() {
 /// A name and details made of markup are shown as the characters they are.
 #[tokio::test]
 async fn hostile_text_is_shown_as_text() {
+    if !browser::available("hostile_text_is_shown_as_text") {
+        return;
+    }
     let app = spawn_app().await;
     let acct = account();
     let name = "<img src=x onerror=window.__xss=1>";
@@ -502,6 +522,9 @@ async fn hostile_text_is_shown_as_text() {
 /// A token the API refuses (401): the page says to sign in again, and tells the host page.
 #[tokio::test]
 async fn a_refused_token_asks_to_sign_in_again() {
+    if !browser::available("a_refused_token_asks_to_sign_in_again") {
+        return;
+    }
     let app = spawn_app().await;
     let browser = open_with_token(&app, "expired.or.garbage").await;
     let said = browser
@@ -541,6 +564,9 @@ async fn wait_for_checkpoint(app: &TestApp, account: &str, size: u64) {
 /// A storage fault (503) offers Retry, which loads the list once the service is back.
 #[tokio::test]
 async fn a_server_error_offers_retry() {
+    if !browser::available("a_server_error_offers_retry") {
+        return;
+    }
     let app = spawn_app().await;
     let acct = account();
     app.dynamodb
@@ -626,6 +652,9 @@ async fn export_links(browser: &Browser) -> Value {
 /// was refused. A loopback http link (as `make dev` serves) and an https one are shown.
 #[tokio::test]
 async fn export_links_that_are_not_https_are_refused() {
+    if !browser::available("export_links_that_are_not_https_are_refused") {
+        return;
+    }
     let app = spawn_app().await;
     let acct = account();
     app.ingest(vec![event(&acct, "login", 0)]).await;
@@ -690,6 +719,9 @@ async fn export_links_that_are_not_https_are_refused() {
 /// travel in clear, or to a script URL), and the page says why.
 #[tokio::test]
 async fn an_api_base_that_is_not_https_is_refused_before_any_request() {
+    if !browser::available("an_api_base_that_is_not_https_is_refused_before_any_request") {
+        return;
+    }
     let app = spawn_app().await;
     let acct = account();
     let browser = open(&app, &acct).await;

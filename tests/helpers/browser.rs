@@ -46,6 +46,20 @@ pub struct Browser {
     downloads: tempfile::TempDir,
 }
 
+/// Whether this run can drive a browser: chromedriver is installed, or the run requires it
+/// (`REQUIRE_BROWSER=1`, as `make test` sets, so a missing browser fails there instead of
+/// skipping). Otherwise the caller skips, and this says once which command runs it.
+pub fn available(test: &str) -> bool {
+    let installed = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join("chromedriver").is_file())
+    });
+    if installed || std::env::var_os("REQUIRE_BROWSER").is_some() {
+        return true;
+    }
+    eprintln!("skipped {test}: no chromedriver; `make browser-test` installs Chromium and runs it");
+    false
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium session; panics with what to do when
     /// chromedriver is missing.

@@ -21,7 +21,8 @@ use serde_json::{Value, json};
 
 static STACK: OnceLock<LocalStack> = OnceLock::new();
 
-/// The shared moto server; it dies with the test process (see `LocalStack`).
+/// The shared moto server; it dies with the test process (see `LocalStack`). On a fresh clone
+/// it makes the stack's Python environment first, as `make` does.
 pub fn stack() -> &'static LocalStack {
     STACK.get_or_init(|| LocalStack::start(0).expect("local stack starts (run `make venv` first)"))
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier of security-logs export evidence, written from docs/integrity.md ("Export
+"""Independent verifier of security-logs export evidence, written from docs/design/integrity.md ("Export
 evidence") and docs/api.md (the CSV). Exit 0 and "OK: ..." when the evidence verifies, 1 and
 "FAILED: <reason>" when not, 2 on usage errors. See tools/verify-py/README.md."""
 import argparse, base64, binascii, csv, hashlib, io, ipaddress, json, os, re, sys
@@ -273,7 +273,7 @@ def tree_root(hashes, n):
         root = hashlib.sha256(b"\x01" + stack.pop()[1] + root).digest()
     return root
 
-# ---- The steps of docs/integrity.md, "Verifying".
+# ---- The steps of docs/design/integrity.md, "Verifying".
 def evidence_lines(f):
     for no, line in enumerate(f, 1):
         need(line.endswith(b"\n"), f"evidence line {no} does not end with a newline")

@@ -22,7 +22,7 @@ REASONS = {
 
 
 def doc_worked_examples():
-    """The worked examples of docs/integrity.md, read from the doc: leaf data and the signed note."""
+    """The worked examples of docs/design/integrity.md, read from the doc: leaf data and the signed note."""
     sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     sys.path.insert(0, str(HERE))
     import seclog_verify as v
@@ -66,10 +66,10 @@ def main():
     try:
         doc_worked_examples()
         passed += 1
-        print("pass docs/integrity.md worked examples (canonical entry, leaf data, leaf hash, signed note)")
+        print("pass docs/design/integrity.md worked examples (canonical entry, leaf data, leaf hash, signed note)")
     except Exception as e:  # noqa: BLE001 - any failure of the doc's examples is a test failure
         failed += 1
-        print(f"FAIL docs/integrity.md worked examples: {e!r}")
+        print(f"FAIL docs/design/integrity.md worked examples: {e!r}")
     missing = set(verdicts) - set(dirs)
     for name in sorted(missing):
         print(f"FAIL {name}: listed in verdicts.txt, no such directory")

@@ -1,5 +1,5 @@
 //! `GET /v1/integrity/{key,checkpoint,proof/inclusion,proof/consistency}`: what an auditor needs
-//! to check the token's account's tamper-evident log (docs/integrity.md). Proof sizes are
+//! to check the token's account's tamper-evident log (docs/design/integrity.md). Proof sizes are
 //! bounded by the latest signed checkpoint, so every proof ties to a note the service signed.
 //!
 //! `GET /v1/integrity/public-keys` needs no token: the platform's signing keys, so an auditor's

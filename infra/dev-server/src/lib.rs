@@ -17,8 +17,8 @@ pub mod web;
 pub mod worker_process;
 
 /// The retention of the local stack when `RETENTION_DAYS` is unset: ten years, so the events of
-/// the README's walk-through and the tests (dated 2024-04-22) stay within an export's reach,
-/// which counts back from the request by `occurred_at` (docs/integrity.md, "The reach"). The
+/// the walk-through and the tests (dated 2024-04-22) stay within an export's reach,
+/// which counts back from the request by `occurred_at` (docs/design/integrity.md, "The reach"). The
 /// cloud's default stays 365 days.
 pub const LOCAL_RETENTION_DAYS: i64 = 3650;
 

@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for account in dev_server::demo::ACCOUNTS {
         let key = dev_server::log_key::verifier_key(&log_key, account)?;
-        tracing::info!(account, verifier_key = %key, "verifier key of the README's demo account");
+        tracing::info!(account, verifier_key = %key, "verifier key of the walk-through's demo account");
     }
 
     // A fresh secret per run, in the local Secrets Manager: cursors from an earlier run are
@@ -136,7 +136,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(
             recorded,
             accounts = ?dev_server::demo::ACCOUNTS,
-            "demo events of the README's walk-through recorded (DEMO_DATA=0 skips them)"
+            "the walk-through's demo events (events/demo/) recorded (DEMO_DATA=0 skips them)"
         );
     }
     tracing::info!(

@@ -39,6 +39,9 @@ impl LocalStack {
     pub fn start(port: u16) -> io::Result<Self> {
         let port = if port == 0 { free_port()? } else { port };
         let python = Self::python();
+        if !python.exists() && std::env::var_os("MOTO_PYTHON").is_none() {
+            set_up_venv()?;
+        }
         if !python.exists() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -92,4 +95,24 @@ fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
         io::ErrorKind::TimedOut,
         format!("moto did not listen on {port}"),
     ))
+}
+
+/// Makes the stack's virtual environment as `make` does (`infra/venv.sh stack`), for a plain
+/// `cargo test` on a fresh clone: under a lock, so test binaries started side by side make it
+/// once (the script itself does nothing when the environment is current).
+fn set_up_venv() -> io::Result<()> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../venv.sh");
+    let lock = std::env::temp_dir().join("security-logs-venv.lock");
+    eprintln!("setting up the local stack's Python environment (infra/venv.sh stack), once");
+    let status = Command::new("flock")
+        .arg(&lock)
+        .arg(script)
+        .arg("stack")
+        .status()?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(io::Error::other(format!(
+            "{script} stack failed ({status})"
+        ))),
+    }
 }

@@ -76,7 +76,7 @@ impl ExportStatus {
 /// An export reaches back to entries that occurred at most this long before the end of the
 /// retention window: an entry is kept `retention_days` after it was received, and received at
 /// most 5 minutes before it occurred (the ingest skew), so every entry within reach is kept for
-/// almost a day after the request, long enough for the export to read it (docs/integrity.md).
+/// almost a day after the request, long enough for the export to read it (docs/design/integrity.md).
 pub const REACH_MARGIN: SignedDuration = SignedDuration::from_hours(24);
 
 /// The earliest `occurred_at` an export requested at `requested_at` holds, under a retention of

@@ -1,6 +1,6 @@
 //! Secrets that must never be stored: API key values and full bank account numbers or IBANs.
 //!
-//! Policy (README, "What is never stored"): the event is kept, the secret is not. Masking
+//! Policy (docs/design/storage.md, "What is never stored"): the event is kept, the secret is not. Masking
 //! instead of rejecting keeps the audit trail complete while the producing service is fixed.
 //!
 //! - An API key (`sk_`/`rk_`/`pk_` + `live_`/`test_` + 12 or more letters and digits) anywhere,

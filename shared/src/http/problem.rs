@@ -23,7 +23,7 @@ struct Kind {
     title: &'static str,
 }
 
-/// Each error variant's problem, in one table (types documented in README, "Errors").
+/// Each error variant's problem, in one table (types documented in docs/api.md and docs/design/overview.md, "Errors").
 fn kind(error: &ApiError) -> Kind {
     let (status, uri, title) = match error {
         ApiError::Validation(_) => (

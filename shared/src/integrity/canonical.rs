@@ -1,5 +1,5 @@
 //! The bytes a log leaf commits to: the canonical JSON of a stored entry, and the leaf data
-//! built from it (docs/integrity.md, "Leaf data", is the normative description).
+//! built from it (docs/design/integrity.md, "Leaf data", is the normative description).
 //!
 //! Canonical JSON is RFC 8785 (JCS) except for numbers, which are written as the exact decimal
 //! text stored: `details` keeps numbers of any magnitude verbatim ([`Json::Number`]), and

@@ -1,6 +1,6 @@
 //! Export evidence: the JSON file that lets an auditor prove, offline and from signed data only,
 //! that an export's CSV is exactly the entries of the account's log that its request asked for,
-//! each row unchanged (docs/integrity.md, "Export evidence", format version 2).
+//! each row unchanged (docs/design/integrity.md, "Export evidence", format version 2).
 //!
 //! The file is one JSON object, laid out in lines so that a verifier reads it one line at a time
 //! (JSON strings never hold a raw newline):

@@ -230,7 +230,7 @@ mod tests {
     use super::*;
     use crate::integrity::note::{LocalSigner, Signer};
 
-    /// The docs' test key (docs/integrity.md, worked example): RFC 8032 seed of 32 bytes 0x07.
+    /// The docs' test key (docs/design/integrity.md, worked example): RFC 8032 seed of 32 bytes 0x07.
     fn doc_key() -> [u8; 32] {
         LocalSigner::from_seed(&[7; 32]).public_key()
     }

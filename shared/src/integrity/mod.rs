@@ -1,4 +1,4 @@
-//! Tamper evidence (docs/integrity.md): the pure parts an auditor also runs offline.
+//! Tamper evidence (docs/design/integrity.md): the pure parts an auditor also runs offline.
 //!
 //! - [`merkle`]: RFC 9162 tree hashing, inclusion and consistency proofs;
 //! - [`canonical`]: the canonical JSON of a stored entry and the leaf data committing to it;

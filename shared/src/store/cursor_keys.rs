@@ -6,7 +6,7 @@
 //! background during init: that work (request signing, the TLS connector) ran before the
 //! first `next` on a current-thread runtime, or competed with init for the CPU on a worker
 //! thread, about 1.5-3 ms of init either way, while the handlers await the key first thing,
-//! so it never overlapped their own work (README, Cold starts). A failed read is not cached:
+//! so it never overlapped their own work (docs/performance.md, cold starts). A failed read is not cached:
 //! the next request tries again, and meanwhile requests get 503.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! DynamoDB adapters. Table layout (README, "Storage"):
+//! DynamoDB adapters. Table layout (docs/design/storage.md):
 //!
 //! - events table: `pk` = account, `sk` = `<UTC time, fixed width>#<entry id>`; the GSI
 //!   `by_type` (`gsi1pk` = `account#type`, `sk`) serves type filters without reading other

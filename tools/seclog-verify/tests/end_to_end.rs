@@ -73,7 +73,7 @@ async fn a_downloaded_export_verifies_and_every_tampering_fails() {
     );
 
     // The adversary's deletion: row 4 out of the CSV and out of the evidence's rows, its index
-    // written as the leaf data anyone can compute from the entry (docs/integrity.md).
+    // written as the leaf data anyone can compute from the entry (docs/design/integrity.md).
     let mut evidence_lines: Vec<String> =
         evidence.split_inclusive('\n').map(str::to_owned).collect();
     let rows_open = evidence_lines

@@ -1,6 +1,6 @@
 //! The committed fixtures (testdata/README.md): the binary gives each its verdict, the same the
 //! independent Python verifier gives (tools/verify-py), so two implementations of
-//! docs/integrity.md agree on genuine evidence and on every forgery.
+//! docs/design/integrity.md agree on genuine evidence and on every forgery.
 
 use std::path::Path;
 use std::process::Command;

@@ -96,7 +96,7 @@ fn nested_values_have_no_whitespace_and_numbers_verbatim() {
     );
 }
 
-/// The worked example of docs/integrity.md: an entry with every optional field, a non-ASCII
+/// The worked example of docs/design/integrity.md: an entry with every optional field, a non-ASCII
 /// string, a big integer and a sub-second `received_at`.
 fn example_entry() -> LogEntry {
     LogEntry {
@@ -155,9 +155,12 @@ fn worked_example_of_the_doc_holds() {
     assert_eq!(digest, EXAMPLE_ENTRY_SHA256);
     assert_eq!(hash, EXAMPLE_LEAF_HASH);
     // The doc shows these exact texts, so it cannot drift from the code.
-    let doc = include_str!("../../../../docs/integrity.md");
+    let doc = include_str!("../../../../docs/design/integrity.md");
     for shown in [EXAMPLE_CANONICAL, &bytes, &digest, &hash] {
-        assert!(doc.contains(shown), "docs/integrity.md lacks {shown}");
+        assert!(
+            doc.contains(shown),
+            "docs/design/integrity.md lacks {shown}"
+        );
     }
 }
 

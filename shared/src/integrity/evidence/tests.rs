@@ -906,7 +906,7 @@ proptest! {
 // ---- fixtures for a second implementation ----------------------------------------------------
 
 /// A genuine export and the forgeries of it, each named, for the independent verifier
-/// (`tools/verify-py`, written from docs/integrity.md alone) and the CLI to agree on.
+/// (`tools/verify-py`, written from docs/design/integrity.md alone) and the CLI to agree on.
 fn fixtures() -> Vec<(&'static str, Files)> {
     let log = Log::new(
         16,

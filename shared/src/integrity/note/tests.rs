@@ -232,7 +232,7 @@ async fn signing_refuses_bad_text_and_names_and_reports_backend_failures() {
     assert!(!format!("{signer:?}").contains(PETER_SKEY_MATERIAL));
 }
 
-/// The worked checkpoint of docs/integrity.md: the one-leaf log of the doc's example entry,
+/// The worked checkpoint of docs/design/integrity.md: the one-leaf log of the doc's example entry,
 /// signed with the test seed 0x07 * 32.
 #[tokio::test]
 async fn worked_example_of_the_doc_holds() {
@@ -255,9 +255,12 @@ async fn worked_example_of_the_doc_holds() {
         .to_string();
     assert_eq!(vkey, EXAMPLE_VKEY);
     assert_eq!(note, EXAMPLE_NOTE);
-    let doc = include_str!("../../../../docs/integrity.md");
+    let doc = include_str!("../../../../docs/design/integrity.md");
     for shown in [EXAMPLE_VKEY, EXAMPLE_NOTE] {
-        assert!(doc.contains(shown), "docs/integrity.md lacks {shown}");
+        assert!(
+            doc.contains(shown),
+            "docs/design/integrity.md lacks {shown}"
+        );
     }
 }
 
