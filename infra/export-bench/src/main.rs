@@ -8,6 +8,17 @@
 //! child (`export-bench worker ...`) that runs `ExportWorker::run`, the export worker Lambda's
 //! code, in a process of its own, so its peak resident set (`wait4` `ru_maxrss`) is the worker's
 //! alone. The CSV is checked to hold N rows.
+//!
+//! What it measures, and why not the whole path: the job is seeded straight into the table,
+//! without the `security_logs.exported` entry the API records in the same transaction (dynalite
+//! has no transactions), so it has no sealed log and the worker writes the CSV only, no
+//! evidence. That evidence-less mode is not in the Lambda: it exists behind `seclog`'s `bench`
+//! feature, which only this crate enables (`cargo tree -p export-worker -e features | grep
+//! bench` prints nothing). We kept dynalite rather than benchmark the real path on the moto
+//! stack because moto reads its whole table on every Query: 1M rows there would measure moto.
+//! The CSV phase measured here runs the same streaming loop (`shared/src/export/worker/
+//! stream.rs`) the evidence phase runs in production, over the same `EventStore` pages; the
+//! evidence's own cost (writing it, and verifying it) is `make bench-evidence`'s.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -222,7 +233,8 @@ async fn worker(args: &[String]) -> Result<(), Error> {
         ExportStore::from_config(&config, JOBS, 7),
         EventStore::from_config(&config, EVENTS, 365),
         ExportsBucket::local(s3, BUCKET).await,
-        // Seeded jobs have no audit entry: they export without evidence, never reaching the log.
+        // Seeded jobs have no audit entry: they export without evidence (the `bench` feature),
+        // never reaching the log.
         LogSealer {
             log: LogStore::new(aws_sdk_dynamodb::Client::new(&config), "unused-log", EVENTS),
             keys: std::sync::Arc::new(LogKeys::local(LocalSigner::from_seed(&[0; 32]))),

@@ -110,7 +110,9 @@ impl<'c, S: Sink> Stream<'c, S> {
         self.rows_counted = rows;
     }
 
-    /// The file paused where the sink stands, its bytes not yet in a part carried in the job.
+    /// The file paused where the sink stands, its bytes not yet in a part carried in the job
+    /// (none when nothing is pending: the CSV's copy of this loop used to record an empty carry,
+    /// which resumes the same).
     pub(super) fn pause(&mut self) -> Progress {
         self.count_rows();
         self.sink.mark(self.checkpoint);
