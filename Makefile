@@ -75,8 +75,8 @@ fuzz-short:
 fuzz:
 	infra/with-dev-server.sh infra/fuzz.sh --long
 
-## bench-export: export rows/s and the worker's peak memory at 10k, 100k, 1M events (ROWS=... to choose),
-## then the evidence figures (bench-evidence)
+## bench-export: export rows/s (and as a ratio of paging the same rows with the SDK) and the worker's
+## peak memory at 10k, 100k, 1M events (ROWS=... to choose), then the evidence figures (bench-evidence)
 bench-export: bench-evidence
 	@infra/dynalite.sh >/dev/null
 	$(CARGO) build --release -p export-bench

@@ -17,6 +17,12 @@
 //!
 //! The worker reaches storage, the bucket and the clock only through the traits of
 //! [`super::ports`]; [`ExportWorker`]'s type parameters default to the real adapters.
+//!
+//! This module is the use case: claim the job, seal the log, write the CSV then the evidence,
+//! save the outcome. The rest, one job each: `file` (one file's upload: continue, start over,
+//! abort), `stream` (the one loop that carries bytes, cuts parts and pauses at the deadline, for
+//! both files), `csv_file` and `evidence_file` (the two sinks that loop writes into), `failure`
+//! (why a run failed, and what the merchant reads), `unsealed` (the bench-only CSV without a log).
 
 mod csv_file;
 mod evidence_file;
@@ -349,7 +355,7 @@ where
     }
 }
 
-/// Which entries a sealed export holds (none for jobs without a log: seeded by tools).
+/// Which entries a sealed export holds (none for jobs without a log: see `unsealed`).
 fn scope(job: &ExportJob) -> Result<Option<ExportScope>, Failure> {
     let Some(log) = &job.log else {
         return Ok(None);
