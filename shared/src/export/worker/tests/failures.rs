@@ -151,3 +151,33 @@ async fn a_corrupt_carry_of_the_csv_fails_the_job_naming_the_csv() {
         assert!(h.file(&id).is_none());
     }
 }
+
+/// The same fault in the evidence's carry names the evidence (the CSV is complete by then).
+#[tokio::test]
+async fn a_corrupt_carry_of_the_evidence_fails_the_job_naming_the_evidence() {
+    let h = Harness::new();
+    let id = h.pending_job_with_evidence();
+    let mut now = t0();
+    while h.job(&id).job.phase != ExportPhase::Evidence {
+        let outcome = h.run(&id, now, SHORT).await.unwrap();
+        assert!(
+            matches!(outcome, Outcome::Checkpointed { .. }),
+            "{outcome:?}"
+        );
+        now += SignedDuration::from_secs(5);
+    }
+    h.edit_job(&id, |job| {
+        let checkpoint = job.checkpoint.as_mut().expect("paused before the evidence");
+        checkpoint.carry = Some("not base64!".into());
+    });
+
+    let reason = "writing the export's evidence failed; please request the export again";
+    assert_eq!(
+        h.run(&id, now, WHOLE).await.unwrap(),
+        Outcome::Failed {
+            reason: reason.into()
+        }
+    );
+    assert_eq!(h.job(&id).job.error.as_deref(), Some(reason));
+    assert!(h.evidence(&id).is_none());
+}
