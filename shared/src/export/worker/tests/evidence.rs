@@ -1,3 +1,6 @@
+//! The evidence file: what a sealed export proves, across invocations, and the export that
+//! waits for the log and gives up with a reason.
+
 use super::*;
 
 #[tokio::test]

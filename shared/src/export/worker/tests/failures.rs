@@ -1,3 +1,6 @@
+//! Failures: a fault that is a verdict aborts the upload and fails the job with a reason that
+//! names what failed; DynamoDB's passing fault leaves the job to Lambda's retry.
+
 use super::*;
 
 #[tokio::test]

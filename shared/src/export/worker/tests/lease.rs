@@ -1,3 +1,7 @@
+//! Who runs a job: a live lease keeps duplicate deliveries out, a lapsed one or Lambda's retry
+//! of the claiming record takes over, a finished job is never redone, and an outlived worker
+//! loses its result.
+
 use super::*;
 
 #[tokio::test]

@@ -1,3 +1,6 @@
+//! Pausing and resuming: a job checkpointed after every part, or by time before a part filled,
+//! or whose completed upload was lost with its final save, ends with the files of a single run.
+
 use super::*;
 
 #[tokio::test]

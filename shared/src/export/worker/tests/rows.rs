@@ -1,3 +1,5 @@
+//! The plain case: a fresh job runs to `succeeded` with exactly the rows it should list.
+
 use super::*;
 
 #[tokio::test]
