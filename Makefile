@@ -42,6 +42,14 @@ fmt:
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# Built together, the workspace has seclog's `bench` feature on (export-bench enables it);
+	@# the Lambdas are built one by one without it: lint seclog as they build it, and check that
+	@# no function turns it on (the export worker's bench-only mode, docs/performance.md).
+	$(CARGO) clippy -p export-worker -- -D warnings
+	@for f in $(FUNCTIONS); do \
+	  if $(CARGO) tree -p $$f -e features | grep -q 'seclog feature "bench"'; then \
+	    echo "$$f enables seclog's bench feature"; exit 1; fi; \
+	done
 
 # REQUIRE_BROWSER: here a missing chromedriver fails the browser tests (plain `cargo test` skips them).
 unit-and-integration:
@@ -75,8 +83,8 @@ fuzz-short:
 fuzz:
 	infra/with-dev-server.sh infra/fuzz.sh --long
 
-## bench-export: export rows/s and the worker's peak memory at 10k, 100k, 1M events (ROWS=... to choose),
-## then the evidence figures (bench-evidence)
+## bench-export: export rows/s (and as a ratio of paging the same rows with the SDK) and the worker's
+## peak memory at 10k, 100k, 1M events (ROWS=... to choose), then the evidence figures (bench-evidence)
 bench-export: bench-evidence
 	@infra/dynalite.sh >/dev/null
 	$(CARGO) build --release -p export-bench
