@@ -6,6 +6,7 @@ pub mod cursor;
 pub mod device;
 pub mod entry;
 pub mod event_type;
+pub mod evidence_progress;
 pub mod export;
 pub mod fields;
 pub mod json;
