@@ -8,7 +8,7 @@ use seclog::domain::AccountId;
 use seclog::domain::export::ExportId;
 use seclog::export::ports::LogSealer;
 use seclog::export::worker::{ExportWorker, Outcome};
-use seclog::store::exports::VERSION_ATTRIBUTE;
+use seclog::store::dynamodb::exports::VERSION_ATTRIBUTE;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 

@@ -15,8 +15,8 @@ use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::{AccountId, LogEntry};
 use seclog::sequencer::{NewLeaf, Sequencer, Swept};
-use seclog::store::log::LogStore;
-use seclog::store::log_keys::LogKeys;
+use seclog::store::dynamodb::log::LogStore;
+use seclog::store::kms::log_keys::LogKeys;
 use serde_dynamo::AttributeValue;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
@@ -187,7 +187,7 @@ fn inserted(record: &EventRecord) -> Option<Inserted> {
         _ => None,
     };
     // Entries carry the type index key; markers do not.
-    text(seclog::store::schema::TYPE_INDEX_PK)?;
+    text(seclog::store::dynamodb::schema::TYPE_INDEX_PK)?;
     let (Some(pk), Some(sk), Some(json)) = (text("pk"), text("sk"), text("entry")) else {
         return None;
     };

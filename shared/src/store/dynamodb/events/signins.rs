@@ -9,12 +9,13 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::StoreError;
-use super::events::{EventStore, attr_s, text};
-use super::record::{Outcome, TRANSACTION_MAX};
-use super::schema::{EXPIRES_AT, PK, SK};
+use super::EventStore;
 use crate::domain::AccountId;
 use crate::domain::signin::Profile;
+use crate::store::StoreError;
+use crate::store::dynamodb::item::{attr_s, text};
+use crate::store::dynamodb::schema::{EXPIRES_AT, PK, SK};
+use crate::store::dynamodb::transact::{Outcome, TRANSACTION_MAX};
 
 const PROFILE: &str = "profile";
 const VERSION: &str = "version";
