@@ -14,6 +14,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::{AccountId, LogEntry};
+use seclog::event_source::EventFunction;
 use seclog::sequencer::{NewLeaf, Sequencer, Swept};
 use seclog::store::dynamodb::log::LogStore;
 use seclog::store::kms::log_keys::LogKeys;
@@ -133,6 +134,19 @@ impl SequencerFunction {
         }
         emit_metrics(&lags, started.elapsed());
         Ok(response)
+    }
+}
+
+/// Lambda's entry point ([`seclog::event_source::serve`]): [`SequencerFunction::invoke`].
+impl EventFunction for SequencerFunction {
+    type Event = serde_json::Value;
+    type Answer = serde_json::Value;
+
+    async fn invoke(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        SequencerFunction::invoke(self, event).await
     }
 }
 
