@@ -1,5 +1,5 @@
 //! Serving an event-source function (a stream or a schedule invokes it, not API Gateway): the
-//! same `main` as [`crate::http::serve`] gives the API functions, for `lambda_runtime`
+//! same `main` as [`crate::http::serve()`] gives the API functions, for `lambda_runtime`
 //! handlers, so every function's `main` is one call and starts the same way.
 
 use std::future::Future;

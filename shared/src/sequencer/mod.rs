@@ -4,7 +4,7 @@
 //! Per account, the new entries are appended in sort-key order (time, then id) in commits of
 //! at most [`COMMIT_MAX`] leaves. Each commit moves the stored edge from the size it read to
 //! the new one, conditionally, and stamps every appended entry's `log_index`, conditional on it
-//! having none; all in one transaction ([`LogStorage::commit`]). So concurrent sequencers for
+//! having none; all in one transaction ([`LogStorage::commit_all`]). So concurrent sequencers for
 //! one account serialize on the edge (the log never forks), and an entry the stream delivers
 //! twice is appended once: a refused commit drops the entries already stamped, re-reads the
 //! edge if it moved, and tries again.

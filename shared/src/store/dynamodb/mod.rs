@@ -9,7 +9,7 @@
 //! - log table ([`log`]): each account's Merkle tree, checkpoints and the pending set.
 //! - export jobs table ([`exports`]).
 //!
-//! The helpers the adapters share, and which import none of them: [`item`] (attribute
+//! The helpers the adapters share, and which import none of them: `item` (attribute
 //! reading and writing), [`transact`] (`TransactWriteItems` and its cancellations), [`batch`]
 //! (`BatchGetItem`), [`retry`] (backoff for DynamoDB's partial successes) and [`schema`] (key and
 //! attribute names, table definitions).
