@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test check-core verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
 ## page at / (the walk-through's events, events/demo/, recorded on start; DEMO_DATA=0 skips them)
@@ -17,7 +17,7 @@ dev:
 
 ## test: format, lints, unit + integration tests (the browser tests among them), the walk-through,
 ## template, OpenAPI and link checks, a short fuzz, and short load and fault runs
-test: venv browser fmt lint unit-and-integration verify-py walkthrough check-links check-template check-openapi fuzz-short load-short faults-short
+test: venv browser fmt lint check-core unit-and-integration verify-py walkthrough check-links check-template check-openapi fuzz-short load-short faults-short
 
 venv:
 	@infra/venv.sh stack
@@ -50,6 +50,12 @@ lint:
 	  if $(CARGO) tree -p $$f -e features | grep -q 'seclog feature "bench"'; then \
 	    echo "$$f enables seclog's bench feature"; exit 1; fi; \
 	done
+
+## check-core: the pure core builds alone, with no AWS crate: `seclog` without its `aws` feature, and
+## the offline verifier built on its own (in a workspace build Cargo would unify `aws` in)
+check-core:
+	$(CARGO) check -p seclog --no-default-features
+	$(CARGO) check -p seclog-verify
 
 # REQUIRE_BROWSER: here a missing chromedriver fails the browser tests (plain `cargo test` skips them).
 unit-and-integration:

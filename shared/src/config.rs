@@ -12,12 +12,12 @@ use crate::export::worker::WorkerSettings;
 use crate::http::AccountClaim;
 use crate::integrity::keys::{KeyHistory, parse_retired_keys};
 use crate::integrity::note::LocalSigner;
-use crate::store::cursor_keys::CursorKeys;
-use crate::store::events::EventStore;
-use crate::store::exports::ExportStore;
-use crate::store::exports_bucket::ExportsBucket;
-use crate::store::log::LogStore;
-use crate::store::log_keys::LogKeys;
+use crate::store::dynamodb::events::EventStore;
+use crate::store::dynamodb::exports::ExportStore;
+use crate::store::dynamodb::log::LogStore;
+use crate::store::kms::log_keys::LogKeys;
+use crate::store::s3::exports_bucket::ExportsBucket;
+use crate::store::secrets::cursor_keys::CursorKeys;
 
 /// The environment variables of the functions (`template.yaml` sets them).
 pub mod vars {

@@ -13,6 +13,8 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "aws")]
+pub mod event_source;
 pub mod export;
 #[cfg(feature = "aws")]
 pub mod http;

@@ -76,7 +76,7 @@ fn openapi_event_type_enums_equal_the_catalogue() {
 /// The events table of `template.yaml` has the key names the code writes and queries.
 #[test]
 fn the_template_declares_the_key_names_the_code_uses() {
-    use seclog::store::schema::{EXPIRES_AT, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
+    use seclog::store::dynamodb::schema::{EXPIRES_AT, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
     let template = template();
     let table = &template["Resources"]["EventsTable"]["Properties"];
     let names = |schema: &Yaml| -> Vec<(String, String)> {
@@ -238,8 +238,8 @@ fn only_the_checkpoint_signers_may_use_the_signing_key() {
 /// names `LogStore::stamp` sends), reading nothing back.
 #[test]
 fn the_sequencer_may_only_stamp_log_index_on_events() {
-    use seclog::store::log::LOG_INDEX;
-    use seclog::store::schema::{PK, SK};
+    use seclog::store::dynamodb::schema::LOG_INDEX;
+    use seclog::store::dynamodb::schema::{PK, SK};
     let template = template();
     let updates: Vec<Yaml> = role_statements(&template)
         .into_iter()

@@ -7,8 +7,8 @@ use seclog::domain::export::ExportId;
 use seclog::domain::{AccountId, LogFilter, ViewerZone};
 use seclog::export::CsvEncoder;
 use seclog::export::CsvStart;
-use seclog::store::events::EventStore;
-use seclog::store::exports::ExportStore;
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::dynamodb::exports::ExportStore;
 use serde_json::{Value, json};
 
 async fn download(app: &TestApp, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {

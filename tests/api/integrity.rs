@@ -15,8 +15,8 @@ use seclog::integrity::merkle::{Hash, root, verify_consistency, verify_inclusion
 use seclog::integrity::note::{Checkpoint, LocalSigner, Signer, VerifierKey, verify_checkpoint};
 use seclog::sequencer::{NewLeaf, Sequencer};
 use seclog::store::StoreError;
-use seclog::store::events::EventStore;
-use seclog::store::log::LogStore;
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::dynamodb::log::LogStore;
 use serde_json::Value;
 
 /// The account's stored entries (producer and all), in log order once all are sequenced.

@@ -3,8 +3,8 @@
 use integration_tests::spawn_app;
 use seclog::domain::cursor::CursorKey;
 use seclog::http::{AccountClaim, Endpoint};
-use seclog::store::cursor_keys::CursorKeys;
-use seclog::store::events::EventStore;
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::secrets::cursor_keys::CursorKeys;
 use serde_json::Value;
 
 fn sample(name: &str) -> String {

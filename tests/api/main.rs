@@ -10,3 +10,4 @@ mod list;
 mod public_keys;
 mod signins;
 mod trust;
+mod verifier;

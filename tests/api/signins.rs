@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use integration_tests::{TestApp, account, spawn_app};
 use seclog::domain::{AccountId, IngestBatch, IngestContext, Producer};
 use seclog::signins::SignIns;
-use seclog::store::events::EventStore;
+use seclog::store::dynamodb::events::EventStore;
 use serde_json::{Value, json};
 
 const CHROME_124_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";

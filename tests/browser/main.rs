@@ -592,7 +592,7 @@ async fn a_server_error_offers_retry() {
         "{said}"
     );
 
-    seclog::store::schema::create_events_table(&app.dynamodb, &app.tables.events, true)
+    seclog::store::dynamodb::schema::create_events_table(&app.dynamodb, &app.tables.events, true)
         .await
         .expect("the events table is back");
     let retry = browser.find_in_component("button.retry").await;

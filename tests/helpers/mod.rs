@@ -15,8 +15,8 @@ use seclog::config::{LocalLogKey, Settings, Stack};
 use seclog::export::worker::WorkerSettings;
 use seclog::http::AccountClaim;
 use seclog::integrity::keys::KeyHistory;
-use seclog::store::exports_bucket::ExportsBucket;
-use seclog::store::{aws, schema};
+use seclog::store::s3::exports_bucket::ExportsBucket;
+use seclog::store::{aws, dynamodb::schema};
 use serde_json::{Value, json};
 
 static STACK: OnceLock<LocalStack> = OnceLock::new();
@@ -424,14 +424,14 @@ impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
 pub fn counting_store(
     app: &TestApp,
 ) -> (
-    seclog::store::events::EventStore,
+    seclog::store::dynamodb::events::EventStore,
     Arc<std::sync::atomic::AtomicUsize>,
 ) {
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let config = aws_sdk_dynamodb::config::Builder::from(&app.aws)
         .interceptor(RequestCounter(count.clone()))
         .build();
-    let store = seclog::store::events::EventStore::new(
+    let store = seclog::store::dynamodb::events::EventStore::new(
         aws_sdk_dynamodb::Client::from_conf(config),
         &app.tables.events,
         365,

@@ -9,8 +9,8 @@ use seclog::domain::export::{ExportFilters, ExportJob, ExportRequest};
 use seclog::domain::query::parse_no_params;
 use seclog::domain::{EventType, NewEvent};
 use seclog::http::{AccountClaim, Endpoint, json_with_location, query_params};
-use seclog::store::events::EventStore;
-use seclog::store::exports::ExportStore;
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::dynamodb::exports::ExportStore;
 
 pub struct CreateExport {
     jobs: ExportStore,

@@ -6,9 +6,10 @@ use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::AccountId;
 use seclog::domain::export::ExportId;
+use seclog::event_source::EventFunction;
 use seclog::export::ports::LogSealer;
 use seclog::export::worker::{ExportWorker, Outcome};
-use seclog::store::exports::VERSION_ATTRIBUTE;
+use seclog::store::dynamodb::exports::VERSION_ATTRIBUTE;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 
@@ -62,6 +63,23 @@ impl Worker {
             );
         }
         Ok(outcomes)
+    }
+}
+
+/// Lambda's entry point ([`seclog::event_source::serve`]): [`Worker::handle`], its outcomes
+/// answered as text (they show in the invocation's result).
+impl EventFunction for Worker {
+    type Event = StreamEvent;
+    type Answer = Vec<String>;
+
+    /// One export at a time per sandbox: a flat allocator (`seclog::export::memory`).
+    fn prepare_process() {
+        seclog::export::memory::keep_large_buffers_off_the_heap();
+    }
+
+    async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<Vec<String>, Error> {
+        let outcomes = self.handle(event).await?;
+        Ok(outcomes.iter().map(|o| format!("{o:?}")).collect())
     }
 }
 

@@ -12,9 +12,9 @@ use seclog::domain::cursor;
 use seclog::domain::export::{ExportId, ExportListQuery, ExportStatus, ExportView};
 use seclog::domain::query::parse_no_params;
 use seclog::http::{AccountClaim, Endpoint, json, query_params};
-use seclog::store::cursor_keys::CursorKeys;
-use seclog::store::exports::{ExportStore, StoredJob};
-use seclog::store::exports_bucket::ExportsBucket;
+use seclog::store::dynamodb::exports::{ExportStore, StoredJob};
+use seclog::store::s3::exports_bucket::ExportsBucket;
+use seclog::store::secrets::cursor_keys::CursorKeys;
 use serde::Serialize;
 
 /// `GET /v1/exports`'s body.

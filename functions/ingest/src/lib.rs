@@ -8,8 +8,8 @@ use seclog::domain::query::parse_no_params;
 use seclog::domain::{IngestBatch, IngestContext, Producer};
 use seclog::http::{Endpoint, json, query_params};
 use seclog::signins::SignIns;
-use seclog::store::events::EventStore;
-use seclog::store::record::RecordError;
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::dynamodb::events::record::RecordError;
 use seclog::{ApiError, FieldError};
 use serde_json::json;
 

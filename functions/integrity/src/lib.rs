@@ -19,8 +19,8 @@ use seclog::http::{AccountClaim, Endpoint, json, query_params};
 use seclog::integrity::keys::KeyHistory;
 use seclog::integrity::merkle::{Hash, consistency_path, inclusion_path};
 use seclog::integrity::note::{Signer, VerifierKey, origin};
-use seclog::store::log::LogStore;
-use seclog::store::log_keys::LogKeys;
+use seclog::store::dynamodb::log::LogStore;
+use seclog::store::kms::log_keys::LogKeys;
 use serde::Serialize;
 
 #[derive(Serialize)]

@@ -9,7 +9,7 @@ use jiff::SignedDuration;
 use list_logs::render_page;
 use seclog::domain::cursor::{self, CursorKey};
 use seclog::domain::{AccountId, LogQuery};
-use seclog::store::events::Page;
+use seclog::store::dynamodb::events::Page;
 
 #[path = "../../../shared/benches/support/fixtures.rs"]
 mod fixtures;

@@ -8,8 +8,8 @@ use seclog::domain::cursor::{self, CursorKey};
 use seclog::domain::entry::LogEntryView;
 use seclog::domain::{AccountId, LogQuery};
 use seclog::http::{AccountClaim, Endpoint, json, query_params};
-use seclog::store::cursor_keys::CursorKeys;
-use seclog::store::events::{EventStore, Page};
+use seclog::store::dynamodb::events::{EventStore, Page};
+use seclog::store::secrets::cursor_keys::CursorKeys;
 use serde::Serialize;
 
 /// `GET /v1/logs`'s body.

@@ -14,9 +14,10 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
 use seclog::domain::{AccountId, LogEntry};
+use seclog::event_source::EventFunction;
 use seclog::sequencer::{NewLeaf, Sequencer, Swept};
-use seclog::store::log::LogStore;
-use seclog::store::log_keys::LogKeys;
+use seclog::store::dynamodb::log::LogStore;
+use seclog::store::kms::log_keys::LogKeys;
 use serde_dynamo::AttributeValue;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
@@ -136,6 +137,19 @@ impl SequencerFunction {
     }
 }
 
+/// Lambda's entry point ([`seclog::event_source::serve`]): [`SequencerFunction::invoke`].
+impl EventFunction for SequencerFunction {
+    type Event = serde_json::Value;
+    type Answer = serde_json::Value;
+
+    async fn invoke(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        SequencerFunction::invoke(self, event).await
+    }
+}
+
 /// One account's records of a batch.
 #[derive(Default)]
 struct Batch {
@@ -187,7 +201,7 @@ fn inserted(record: &EventRecord) -> Option<Inserted> {
         _ => None,
     };
     // Entries carry the type index key; markers do not.
-    text(seclog::store::schema::TYPE_INDEX_PK)?;
+    text(seclog::store::dynamodb::schema::TYPE_INDEX_PK)?;
     let (Some(pk), Some(sk), Some(json)) = (text("pk"), text("sk"), text("entry")) else {
         return None;
     };

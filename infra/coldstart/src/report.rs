@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::functions::{self, EventSource};
 use crate::options::Options;
-use crate::runs::Sample;
 use crate::stats::{median, ms, spread};
 
 /// The issue "Cold start at the floor": a bare `lambda_http` bootstrap inits in about 2 ms here.
@@ -30,6 +29,17 @@ pub enum Kind {
         /// Its runtime and library versions, and how it was started.
         about: String,
     },
+}
+
+/// The measurements of one run (made by `runs`, which
+/// imports this module: the report owns its data, so the two never import each other).
+pub struct Sample {
+    pub spawn: Duration,
+    pub init: Duration,
+    pub first_invoke: Duration,
+    pub handler: Duration,
+    pub rss_kib: u64,
+    pub cpu: Duration,
 }
 
 /// One subject's measured runs.

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use crate::functions::{self, EventSource};
 use crate::options::Options;
 use crate::process::Process;
-use crate::report::{Kind, Report};
+use crate::report::{Kind, Report, Sample};
 use crate::runtime_api::{Invocation, Outcome, RuntimeApi};
 
 /// What to execute and how: a function's release binary, or the peer's Python runtime.
@@ -26,16 +26,6 @@ pub struct Subject {
     pub env: Vec<(String, String)>,
     pub event: EventSource,
     pub kind: Kind,
-}
-
-/// The measurements of one run.
-pub struct Sample {
-    pub spawn: Duration,
-    pub init: Duration,
-    pub first_invoke: Duration,
-    pub handler: Duration,
-    pub rss_kib: u64,
-    pub cpu: Duration,
 }
 
 /// `options.warmup` discarded runs, then `options.runs` measured ones.

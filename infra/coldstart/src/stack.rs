@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dev_server::LocalStack;
 use seclog::config::vars;
-use seclog::store::{aws, schema};
+use seclog::store::{aws, dynamodb::schema};
 
 use crate::options::Options;
 

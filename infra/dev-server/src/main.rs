@@ -14,7 +14,7 @@ use dev_server::streams::StreamTrigger;
 use dev_server::worker_process::{self, WorkerProcess};
 use dev_server::{App, LocalS3, LocalStack, Tables, router};
 use seclog::config::{Settings, Stack, vars};
-use seclog::store::{aws, schema};
+use seclog::store::{aws, dynamodb::schema};
 
 const BUCKET: &str = "security-logs-exports";
 const CURSOR_SECRET: &str = "security-logs-cursor-key";

@@ -103,7 +103,7 @@ fn is_entry_insert(record: &Record) -> bool {
     let is_entry = record
         .dynamodb()
         .and_then(|d| d.new_image())
-        .is_some_and(|image| image.contains_key(seclog::store::schema::TYPE_INDEX_PK));
+        .is_some_and(|image| image.contains_key(seclog::store::dynamodb::schema::TYPE_INDEX_PK));
     name == "INSERT" && is_entry
 }
 
@@ -301,7 +301,7 @@ fn lane_of(record: &Record, lanes: usize) -> usize {
     let key = record
         .dynamodb()
         .and_then(|d| d.keys.as_ref())
-        .and_then(|keys| keys.get(seclog::store::schema::PK))
+        .and_then(|keys| keys.get(seclog::store::dynamodb::schema::PK))
         .and_then(|pk| pk.as_s().ok());
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut hasher);

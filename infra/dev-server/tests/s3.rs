@@ -7,7 +7,7 @@ use std::time::Duration;
 use dev_server::LocalS3;
 use seclog::domain::AccountId;
 use seclog::domain::export::UploadedPart;
-use seclog::store::exports_bucket::{
+use seclog::store::s3::exports_bucket::{
     BucketError, CSV_CONTENT_TYPE, ExportsBucket, MIN_PART_BYTES, export_key,
 };
 

@@ -44,7 +44,7 @@ async fn a_backlog_of_thousands_is_consumed_in_full_batches() {
     let config = seclog::store::aws::local(&stack.dynamodb_endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = "backlog";
-    seclog::store::schema::create_streamed_table(&dynamodb, table)
+    seclog::store::dynamodb::schema::create_streamed_table(&dynamodb, table)
         .await
         .unwrap();
     // 3,000 accepted records between 3,000 others (as entry inserts share the events stream

@@ -37,12 +37,12 @@ use seclog::domain::{AccountId, IngestBatch, IngestContext, Producer};
 use seclog::export::ports::LogSealer;
 use seclog::export::worker::{ExportWorker, Outcome, WorkerSettings};
 use seclog::integrity::note::LocalSigner;
-use seclog::store::events::EventStore;
-use seclog::store::exports::ExportStore;
-use seclog::store::exports_bucket::ExportsBucket;
-use seclog::store::log::LogStore;
-use seclog::store::log_keys::LogKeys;
-use seclog::store::{aws, schema};
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::dynamodb::exports::ExportStore;
+use seclog::store::dynamodb::log::LogStore;
+use seclog::store::kms::log_keys::LogKeys;
+use seclog::store::s3::exports_bucket::ExportsBucket;
+use seclog::store::{aws, dynamodb::schema};
 use serde_json::json;
 
 const EVENTS: &str = "bench-events";

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use dev_server::LocalStack;
 use seclog::domain::{IngestBatch, IngestContext, Producer};
 use seclog::signins::SignIns;
-use seclog::store::events::EventStore;
-use seclog::store::{aws, schema};
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::{aws, dynamodb::schema};
 use serde_json::{Value, json};
 
 const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15";

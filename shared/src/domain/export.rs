@@ -6,12 +6,12 @@ use serde_json::Value;
 
 use super::actor::parse_actor_id;
 use super::cursor::{self, CursorKey, Scope};
+use super::evidence_progress::EvidenceState;
 use super::fields::Fields;
 use super::query::{DEFAULT_LIMIT, parse_limit};
 use super::time::parse_rfc3339;
 use super::{AccountId, EventType, LogFilter, ViewerZone};
 use crate::error::{ApiError, Errors, FieldError};
-use crate::integrity::evidence::EvidenceState;
 
 /// The same body limit as every route (413 above it).
 pub const MAX_REQUEST_BYTES: usize = super::new_event::MAX_BODY_BYTES;

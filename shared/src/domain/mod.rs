@@ -1,4 +1,7 @@
 //! Domain types. Each is parsed once at the edge; a value that exists is valid.
+//!
+//! The bottom of the crate: outside their tests these modules use no other module of the crate
+//! except `error`, so every other module may use them.
 
 pub mod account;
 pub mod actor;
@@ -6,6 +9,7 @@ pub mod cursor;
 pub mod device;
 pub mod entry;
 pub mod event_type;
+pub mod evidence_progress;
 pub mod export;
 pub mod fields;
 pub mod json;

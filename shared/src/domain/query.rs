@@ -64,7 +64,7 @@ impl LogFilter {
     /// (inclusive, full precision), its type among `types` (all when empty), its actor `actor`,
     /// flagged unfamiliar or not as `unfamiliar` asks.
     /// Storage applies the same rule as key conditions and a filter expression
-    /// (`store::merge::KeyRange`); export evidence is checked with this one.
+    /// (`store::dynamodb::events::merge::KeyRange`); export evidence is checked with this one.
     pub fn admits(
         &self,
         event_type: &str,

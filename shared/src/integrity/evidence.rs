@@ -29,12 +29,13 @@ mod verify;
 pub use verify::{Expired, Verified, VerifyError, verify};
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use super::canonical::{CanonicalError, LeafData, canonical_entry};
 use crate::domain::LogEntry;
 use crate::domain::LogFilter;
 use crate::domain::export::{ExportFilters, reach_start};
+// Where a writer stands is part of an export job's stored resume point, which the domain owns.
+pub use crate::domain::evidence_progress::{EvidenceState, Section};
 
 pub const FORMAT: &str = "security-logs-evidence";
 pub const VERSION: u32 = 2;
@@ -140,30 +141,6 @@ impl ExportScope {
             .log_index
             .is_some_and(|index| self.place_of_entry(index, entry) == Place::Row)
     }
-}
-
-/// Which array a writer is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Section {
-    Leaves,
-    Rows,
-    Done,
-}
-
-/// Where a writer stands, so a later invocation can continue the same file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvidenceState {
-    pub section: Section,
-    /// Whether the current array is still empty (no comma before the next item).
-    pub empty: bool,
-    /// In `leaves`: the index of the next item.
-    #[serde(default)]
-    pub next_leaf: u64,
-    /// Items of `leaves` left `null` for a row, and rows written: equal when the file is done.
-    #[serde(default)]
-    pub rows_owed: u64,
-    #[serde(default)]
-    pub rows_written: u64,
 }
 
 /// Appends the evidence file to an in-memory buffer that the caller drains in parts.

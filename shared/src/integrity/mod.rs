@@ -7,6 +7,10 @@
 //! - [`tiles`]: the stored form of a tree (hash tiles and the right edge), appends and proofs.
 //!
 //! No storage and no AWS here: a verifier binary depends on this module alone.
+//!
+//! Imports point one way: this module uses the domain (entries, accounts, export filters) and
+//! the CSV encoder; the domain never uses this module (what an export job stores of its
+//! evidence writer's progress is the domain's `evidence_progress`).
 
 pub mod canonical;
 pub mod evidence;

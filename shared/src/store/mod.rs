@@ -1,26 +1,25 @@
-//! DynamoDB adapters. Table layout (docs/design/storage.md):
+//! The adapters, laid out by backend (each folder's module doc says what it holds):
 //!
-//! - events table: `pk` = account, `sk` = `<UTC time, fixed width>#<entry id>`; the GSI
-//!   `by_type` (`gsi1pk` = `account#type`, `sk`) serves type filters without reading other
-//!   types; idempotency markers live under `pk` = `account#idem`, `sk` = event_id.
-//!   [`events`] reads it ([`merge`] is the pure merge of its partitions), [`record`] writes it.
-//! - `expires_at` (epoch seconds) is the TTL attribute; `log_index` is stamped on an entry by
-//!   the sequencer once the entry is in its account's Merkle log ([`log`], the log table).
+//! - [`dynamodb`]: the events, log and export jobs tables, and the helpers they share;
+//! - [`s3`]: the exports bucket;
+//! - [`kms`]: the checkpoint signer;
+//! - [`secrets`]: the cursor signing key (Secrets Manager);
+//! - [`aws`]: the SDK configuration every client is built from (timeouts, TLS roots, local
+//!   endpoints).
+//!
+//! And here [`StoreError`], the storage fault every adapter reports.
 
 pub mod aws;
-mod batch;
-pub mod cursor_keys;
-pub mod events;
-pub mod exports;
-pub mod exports_bucket;
-pub mod kms_signer;
-pub mod log;
-pub mod log_keys;
-pub mod merge;
-pub mod record;
-pub mod retry;
-pub mod schema;
-pub mod signins;
+pub mod dynamodb;
+pub mod kms;
+pub mod s3;
+pub mod secrets;
+
+// The paths `crate::export` imports its adapters by (that module is being split elsewhere;
+// keep these until it imports the backend paths).
+pub use dynamodb::{events, exports, log};
+pub use kms::log_keys;
+pub use s3::exports_bucket;
 
 use thiserror::Error;
 

@@ -1,5 +1,6 @@
-//! Table definitions for the local stack and tests. `template.yaml` declares the same tables for
-//! the cloud with the same key names (`tests/api/contract.rs` checks the events table's).
+//! Table definitions for the local stack and tests, and the key and attribute names more than
+//! one adapter shares. `template.yaml` declares the same tables for the cloud with the same key
+//! names (`tests/api/contract.rs` checks the events table's).
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -7,13 +8,16 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
-use super::StoreError;
+use crate::store::StoreError;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const TYPE_INDEX: &str = "by_type";
 pub const TYPE_INDEX_PK: &str = "gsi1pk";
 pub const EXPIRES_AT: &str = "expires_at";
+/// The events table's attribute holding an entry's position in its account's log: read with
+/// the entry ([`super::events`]), stamped by the log's commits ([`super::log`]).
+pub const LOG_INDEX: &str = "log_index";
 
 fn attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()
@@ -103,7 +107,7 @@ pub async fn create_jobs_table(
     Ok(())
 }
 
-/// The log table (`store::log`): trees, tiles and checkpoints, no stream, no TTL.
+/// The log table (`store::dynamodb::log`): trees, tiles and checkpoints, no stream, no TTL.
 pub async fn create_log_table(client: &Client, table: &str) -> Result<(), StoreError> {
     create_jobs_table(client, table, false).await
 }

@@ -6,15 +6,15 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::StoreError;
-use super::events::{attr_s, text};
-use super::record::TRANSACTION_MAX;
+use super::item::{attr_s, text};
 use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{PK, SK};
+use super::transact::TRANSACTION_MAX;
+use crate::store::StoreError;
 
 /// Strongly consistent BatchGetItem of `(pk, sk)` keys (at most 100), unprocessed keys
 /// retried with backoff.
-pub(super) async fn batch_get(
+pub(crate) async fn batch_get(
     client: &Client,
     table: &str,
     keys: &[(String, String)],

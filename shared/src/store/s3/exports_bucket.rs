@@ -181,7 +181,7 @@ impl ExportsBucket {
 
     /// A client for a local S3 stand-in at `endpoint` (static credentials `local`/`local`).
     pub async fn local(endpoint: &str, bucket: impl Into<String>) -> Self {
-        Self::from_config(&super::aws::local(endpoint).await, bucket)
+        Self::from_config(&crate::store::aws::local(endpoint).await, bucket)
     }
 
     pub fn client(&self) -> &Client {

@@ -35,18 +35,15 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 
-use super::StoreError;
 use super::batch::batch_get;
-use super::events::{attr_s, text};
-use super::record::{Outcome, TRANSACTION_MAX, absent_put, transact};
-use super::schema::{PK, SK};
+use super::item::{Item, attr_s, number, text};
+use super::schema::{LOG_INDEX, PK, SK};
+use super::transact::{Outcome, TRANSACTION_MAX, absent_put, transact};
 use crate::domain::AccountId;
 use crate::integrity::merkle::{Hash, HashSource};
 use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId, TileSource, tiles_for};
 use crate::sequencer::{Commit, CommitOutcome, Head, LogStorage, pending_shard};
-
-/// The events table's attribute holding an entry's position in its account's log.
-pub const LOG_INDEX: &str = "log_index";
+use crate::store::StoreError;
 
 const EDGE: &str = "edge";
 const CHECKPOINT: &str = "checkpoint";
@@ -73,8 +70,6 @@ pub struct LogStore {
     table: String,
     events_table: String,
 }
-
-type Item = HashMap<String, AttributeValue>;
 
 impl LogStore {
     pub fn new(client: Client, table: impl Into<String>, events_table: impl Into<String>) -> Self {
@@ -695,13 +690,6 @@ fn hashes_of(item: &Item, name: &str) -> Result<Vec<Hash>, StoreError> {
         .and_then(|v| v.as_b().ok())
         .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))?;
     hashes_from(bytes.as_ref())
-}
-
-fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))
 }
 
 /// The head an edge item holds; one written before edges said how far they are signed counts as

@@ -1,7 +1,15 @@
-//! The events table: the entry item, and filtered, paged, newest-first reads. This is the
-//! adapter that issues the Query calls; which keys a page reads, the merge of several
-//! partitions and where the next page resumes are [`super::merge`] (pure code, unit-tested).
-//! The write path (idempotent, all or nothing) is [`super::record`].
+//! The events table's store, [`EventStore`]: one folder, one file per concern, each adding to
+//! the same `impl EventStore`:
+//!
+//! - this file: the entry item, and filtered, paged, newest-first reads. It issues the Query
+//!   calls; which keys a page reads, the merge of several partitions and where the next page
+//!   resumes are [`merge`] (pure code, unit-tested);
+//! - [`record`]: the write path (idempotent, all or nothing);
+//! - [`signins`]: the sign-in profiles kept in the same table, written with their entries.
+
+pub mod merge;
+pub mod record;
+pub mod signins;
 
 use std::collections::HashMap;
 
@@ -9,10 +17,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use jiff::{Timestamp, ToSpan};
 
-use super::StoreError;
-use super::merge::{KeyRange, MAX_QUERIES_PER_PAGE, Merge, query_limit};
-use super::schema::{EXPIRES_AT, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
+use self::merge::{KeyRange, MAX_QUERIES_PER_PAGE, Merge, query_limit};
+use super::item::{Item, attr_s, text};
+use super::schema::{EXPIRES_AT, LOG_INDEX, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
 use crate::domain::{AccountId, EntryId, EventType, LogEntry, LogFilter, NewEvent};
+use crate::store::StoreError;
 
 const ENTRY: &str = "entry";
 const ACTOR_ID: &str = "actor_id";
@@ -261,14 +270,12 @@ impl EventStore {
     }
 }
 
-type Item = HashMap<String, AttributeValue>;
-
 /// The entry an item stores, with its log index once sequenced.
 fn entry_of(item: &Item, sk: &str) -> Result<LogEntry, StoreError> {
     let mut entry: LogEntry = serde_json::from_str(&text(item, ENTRY)?)
         .map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
     entry.log_index = item
-        .get(super::log::LOG_INDEX)
+        .get(LOG_INDEX)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok());
     Ok(entry)
@@ -291,18 +298,4 @@ struct QueryRead {
 
 fn type_partition(account: &AccountId, event_type: EventType) -> String {
     format!("{account}#{event_type}")
-}
-
-pub(super) fn attr_s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-pub(super) fn text(
-    item: &HashMap<String, AttributeValue>,
-    name: &str,
-) -> Result<String, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {name}")))
 }

@@ -4,7 +4,7 @@
 //! Per account, the new entries are appended in sort-key order (time, then id) in commits of
 //! at most [`COMMIT_MAX`] leaves. Each commit moves the stored edge from the size it read to
 //! the new one, conditionally, and stamps every appended entry's `log_index`, conditional on it
-//! having none; all in one transaction ([`LogStorage::commit`]). So concurrent sequencers for
+//! having none; all in one transaction ([`LogStorage::commit_all`]). So concurrent sequencers for
 //! one account serialize on the edge (the log never forks), and an entry the stream delivers
 //! twice is appended once: a refused commit drops the entries already stamped, re-reads the
 //! edge if it moved, and tries again.
@@ -18,19 +18,26 @@
 //! [`Sequencer::signing_every`]; otherwise its commit puts the account in the pending set, and
 //! the sweep ([`Sequencer::sign_pending`], every minute) signs what grew. So a checkpoint
 //! covers any entry within about a minute; an export signs its own (`export::worker`).
+//!
+//! The use case is this folder: the core here, its ports in `ports.rs` (re-exported), its
+//! in-memory tests in `tests.rs`.
+
+mod ports;
+
+pub use ports::{
+    Commit, CommitOutcome, Head, LogStorage, NewLeaf, PENDING_SHARDS, Stamp, pending_shard,
+};
 
 use std::collections::HashMap;
-use std::future::Future;
 
 use thiserror::Error;
 
-use crate::domain::{AccountId, LogEntry};
-use crate::integrity::canonical::{CanonicalError, LeafData};
-use crate::integrity::merkle::{Hash, leaf_hash};
+use crate::domain::AccountId;
+use crate::integrity::merkle::Hash;
 use crate::integrity::note::{Checkpoint, NoteError, Signer, origin, sign_checkpoint};
 use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
 use crate::store::StoreError;
-use crate::store::retry::backoff;
+use crate::store::dynamodb::retry::backoff;
 
 /// Leaves per commit: with the edge, the leaf-data item, the checkpoint or the pending mark,
 /// and at most one completed tile per level, a commit stays within DynamoDB's 100 items per
@@ -43,38 +50,8 @@ pub const COMMIT_MAX: usize = 89;
 const _: () = assert!(
     COMMIT_MAX < 1 << TILE_HEIGHT
         && COMMIT_MAX + 3 + (u64::BITS / TILE_HEIGHT) as usize
-            <= crate::store::record::TRANSACTION_MAX
+            <= crate::store::dynamodb::transact::TRANSACTION_MAX
 );
-
-/// Shards of the pending set, so marking accounts spreads over that many partitions.
-pub const PENDING_SHARDS: u8 = 16;
-
-/// The pending-set shard of an account.
-pub fn pending_shard(account: &AccountId) -> u8 {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(account.as_str().as_bytes())[0] % PENDING_SHARDS
-}
-
-/// An account's log as the sequencer needs it: the tree's edge and how far it is signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
-    pub edge: Edge,
-    /// The size of the latest signed checkpoint, and when it was signed (Unix ms), as the
-    /// writer of the edge knew them: never newer than the truth, so at worst a checkpoint is
-    /// signed sooner than due, or twice.
-    pub signed_size: u64,
-    pub signed_at: i64,
-}
-
-impl Head {
-    pub fn empty() -> Self {
-        Self {
-            edge: Edge::empty(TILE_HEIGHT),
-            signed_size: 0,
-            signed_at: 0,
-        }
-    }
-}
 
 /// Accounts whose edge a sequencer remembers between invocations; past it, it forgets them all.
 const CACHED_EDGES: usize = 4096;
@@ -82,92 +59,6 @@ const CACHED_EDGES: usize = 4096;
 /// Commits refused because another sequencer moved the edge, before giving up (the stream
 /// retries the batch).
 const MAX_EDGE_RACES: u32 = 16;
-
-/// One entry to append: where it is stored, its leaf data and the leaf hash of that data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLeaf {
-    pub sort_key: String,
-    /// The leaf data's canonical text ([`LeafData::to_text`]), kept by the log.
-    pub data: String,
-    pub hash: Hash,
-}
-
-impl NewLeaf {
-    pub fn of(sort_key: String, entry: &LogEntry) -> Result<Self, CanonicalError> {
-        let data = LeafData::of(entry)?.to_text();
-        Ok(Self {
-            sort_key,
-            hash: leaf_hash(data.as_bytes()),
-            data,
-        })
-    }
-}
-
-/// An entry's position, to stamp on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamp {
-    pub sort_key: String,
-    pub index: u64,
-}
-
-/// One atomic step of the log: the edge goes from `previous_size` to `head.edge`, the `tiles`
-/// it completed are written, each appended entry gets its index, their leaf data is kept, and
-/// either the new size's checkpoint is stored or the account is marked in the pending set.
-pub struct Commit<'a> {
-    pub previous_size: u64,
-    pub head: &'a Head,
-    pub tiles: &'a [(TileId, Vec<Hash>)],
-    pub stamps: &'a [Stamp],
-    /// The appended entries' leaf data texts in index order, the first at `previous_size`.
-    pub leaves: &'a [String],
-    /// The signed checkpoint of the new edge, on an append's last commit when one is due:
-    /// stored as the latest in the same transaction (the edge's condition orders them, so it
-    /// is never older). Without one, the commit marks the account pending (an idempotent put:
-    /// a mark is never lost to a stale view of the set).
-    pub checkpoint: Option<&'a str>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommitOutcome {
-    Committed,
-    /// Nothing was written because another commit of the same transaction was refused.
-    NotApplied,
-    /// Nothing was written: the edge is no longer at `previous_size`, and/or these stamps
-    /// (positions in [`Commit::stamps`]) found an index already there.
-    Refused {
-        edge_moved: bool,
-        already_stamped: Vec<usize>,
-    },
-}
-
-/// The storage the sequencer needs (the log table and the entries' stamps).
-pub trait LogStorage: Send + Sync {
-    /// The heads of these accounts' logs (strongly consistent) in one read; an account with no
-    /// log yet is missing from the answer.
-    fn heads(
-        &self,
-        accounts: &[&AccountId],
-    ) -> impl Future<Output = Result<HashMap<AccountId, Head>, StoreError>> + Send;
-    /// Commits of several accounts (one each) in one transaction: all are written or none,
-    /// with each one's outcome.
-    fn commit_all(
-        &self,
-        commits: &[(&AccountId, Commit<'_>)],
-    ) -> impl Future<Output = Result<Vec<CommitOutcome>, StoreError>> + Send;
-    /// The accounts in one shard of the pending set.
-    fn pending(&self, shard: u8)
-    -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
-    /// Takes the account out of the pending set if its edge is still `head`'s size, storing
-    /// `note` (the signed checkpoint of that size, if given) as the latest and the edge as
-    /// signed at `at` (Unix ms); `false` (nothing written) if the edge moved.
-    fn store_checkpoint(
-        &self,
-        account: &AccountId,
-        head: &Head,
-        note: Option<&str>,
-        at: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-}
 
 #[derive(Debug, Error)]
 pub enum SequenceError {
@@ -273,7 +164,7 @@ impl<S: LogStorage> Sequencer<S> {
         let mut swept = Swept::default();
         for shard in 0..PENDING_SHARDS {
             let accounts = self.storage.pending(shard).await?;
-            for chunk in accounts.chunks(crate::store::record::TRANSACTION_MAX) {
+            for chunk in accounts.chunks(crate::store::dynamodb::transact::TRANSACTION_MAX) {
                 let names: Vec<&AccountId> = chunk.iter().collect();
                 let heads = self.storage.heads(&names).await?;
                 let signed = futures::future::join_all(chunk.iter().filter_map(|account| {
@@ -573,13 +464,13 @@ impl Pending {
 const TRANSACTIONS_IN_FLIGHT: usize = 8;
 
 /// Groups planned commits (one per account) into transactions of at most
-/// [`crate::store::record::TRANSACTION_MAX`] items, in order, spread over at least
+/// [`crate::store::dynamodb::transact::TRANSACTION_MAX`] items, in order, spread over at least
 /// [`TRANSACTIONS_IN_FLIGHT`] transactions when there are that many commits.
 fn transactions(planned: &[(usize, Plan)]) -> Vec<&[(usize, Plan)]> {
     let total: usize = planned.iter().map(|(_, plan)| plan.items()).sum();
     let limit = total
         .div_ceil(TRANSACTIONS_IN_FLIGHT)
-        .min(crate::store::record::TRANSACTION_MAX);
+        .min(crate::store::dynamodb::transact::TRANSACTION_MAX);
     let mut groups = Vec::new();
     let (mut start, mut items) = (0, 0);
     for (i, (_, plan)) in planned.iter().enumerate() {

@@ -15,8 +15,8 @@ use std::time::Instant;
 use aws_config::SdkConfig;
 use tokio::sync::OnceCell;
 
-use super::StoreError;
 use crate::domain::cursor::CursorKey;
+use crate::store::StoreError;
 
 #[derive(Clone)]
 pub struct CursorKeys {

@@ -16,20 +16,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use jiff::Timestamp;
 
-use super::StoreError;
-use super::events::{EventStore, Recorded, attr_s, text};
-use super::retry::{MAX_ATTEMPTS, backoff};
-use super::schema::{EXPIRES_AT, PK, SK};
+use super::{EventStore, Recorded};
 use crate::domain::new_event::{Repeats, plan_repeats};
 use crate::domain::{AccountId, EntryId, LogEntry, NewEvent};
-
-/// DynamoDB's limit on the items of one transaction (and keys of one BatchGetItem).
-pub const TRANSACTION_MAX: usize = 100;
+use crate::store::StoreError;
+use crate::store::dynamodb::item::{attr_s, text};
+use crate::store::dynamodb::retry::{MAX_ATTEMPTS, backoff};
+use crate::store::dynamodb::schema::{EXPIRES_AT, PK, SK};
+use crate::store::dynamodb::transact::{Outcome, TRANSACTION_MAX, absent_put, transact};
 
 const MARKER_ID: &str = "id";
 const MARKER_SK: &str = "entry_sk";
@@ -299,7 +296,7 @@ impl EventStore {
         &self,
         keys: &[(String, String)],
     ) -> Result<HashMap<(String, String), HashMap<String, AttributeValue>>, StoreError> {
-        super::batch::batch_get(&self.client, &self.table, keys).await
+        crate::store::dynamodb::batch::batch_get(&self.client, &self.table, keys).await
     }
 
     /// One `TransactWriteItems` on the events table's client ([`transact`]).
@@ -346,18 +343,6 @@ impl EventStore {
     }
 }
 
-/// A put that only creates: it fails rather than overwrite an item (the audit trail is
-/// append-only; IAM cannot require the condition, so every put of this crate carries it).
-pub(super) fn absent_put(table: &str, item: HashMap<String, AttributeValue>) -> Put {
-    Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", PK)
-        .build()
-        .expect("table and item are set")
-}
-
 fn parse_marker(item: &HashMap<String, AttributeValue>) -> Result<Marker, StoreError> {
     let entry = match item.get(MARKER_ENTRY).and_then(|v| v.as_s().ok()) {
         Some(json) => Some(
@@ -384,55 +369,4 @@ fn parse_marker(item: &HashMap<String, AttributeValue>) -> Result<Marker, StoreE
 
 pub(super) fn marker_partition(account: &AccountId) -> String {
     format!("{account}#idem")
-}
-
-pub(super) enum Outcome {
-    Written,
-    /// Cancelled: the positions of the items whose condition failed.
-    ConditionsFailed(Vec<usize>),
-    /// Cancelled by a concurrent transaction on the same items: retry.
-    Conflict,
-}
-
-/// One `TransactWriteItems`; a cancellation is an outcome, any other failure an error.
-pub(super) async fn transact(
-    client: &aws_sdk_dynamodb::Client,
-    items: Vec<TransactWriteItem>,
-) -> Result<Outcome, StoreError> {
-    let result = client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(Outcome::Written),
-        Err(err) => cancellation(&err).ok_or_else(|| StoreError::dynamo(err)),
-    }
-}
-
-/// What a cancelled transaction's reasons say; `None` for any other failure.
-pub(super) fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Outcome> {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        err.as_service_error()
-    else {
-        return None;
-    };
-    let codes: Vec<&str> = cancelled
-        .cancellation_reasons()
-        .iter()
-        .map(|r| r.code().unwrap_or("None"))
-        .collect();
-    let failed: Vec<usize> = codes
-        .iter()
-        .enumerate()
-        .filter(|(_, code)| **code == "ConditionalCheckFailed")
-        .map(|(p, _)| p)
-        .collect();
-    if !failed.is_empty() {
-        Some(Outcome::ConditionsFailed(failed))
-    } else if codes.contains(&"TransactionConflict") {
-        Some(Outcome::Conflict)
-    } else {
-        None
-    }
 }

@@ -6,28 +6,21 @@
 //! stream's filter keeps them from the sequencer, and no list or export reads them.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::StoreError;
-use super::events::{EventStore, attr_s, text};
-use super::record::{Outcome, TRANSACTION_MAX};
-use super::schema::{EXPIRES_AT, PK, SK};
+use super::EventStore;
 use crate::domain::AccountId;
 use crate::domain::signin::Profile;
+use crate::signins::{ProfileStore, StoredProfile, User};
+use crate::store::StoreError;
+use crate::store::dynamodb::item::{attr_s, text};
+use crate::store::dynamodb::schema::{EXPIRES_AT, PK, SK};
+use crate::store::dynamodb::transact::{Outcome, TRANSACTION_MAX};
 
 const PROFILE: &str = "profile";
 const VERSION: &str = "version";
-
-/// A user of an account: whose profile.
-pub type User = (AccountId, String);
-
-/// A profile as read: `version` 0 when the user has none yet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoredProfile {
-    pub profile: Profile,
-    pub version: u64,
-}
 
 fn partition(account: &AccountId) -> String {
     format!("{account}#signin")
@@ -125,5 +118,22 @@ impl EventStore {
                 .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
         };
         put.build().expect("table and item are set")
+    }
+}
+
+/// The sign-ins use case's port, served by the inherent methods above.
+impl ProfileStore for EventStore {
+    fn profiles(
+        &self,
+        users: &[User],
+    ) -> impl Future<Output = Result<HashMap<User, StoredProfile>, StoreError>> + Send {
+        EventStore::profiles(self, users)
+    }
+
+    fn write_profiles(
+        &self,
+        updates: &[(User, u64, Profile)],
+    ) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send {
+        EventStore::write_profiles(self, updates)
     }
 }

@@ -11,12 +11,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::{Timestamp, ToSpan};
 
-use super::StoreError;
 use super::events::EventStore;
 use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{EXPIRES_AT, PK, SK};
+use super::transact::{Outcome, cancellation};
 use crate::domain::export::{ExportId, ExportJob};
 use crate::domain::{AccountId, NewEvent};
+use crate::store::StoreError;
 
 const STATUS: &str = "status";
 const VERSION: &str = "version";
@@ -114,13 +115,13 @@ impl ExportStore {
                 Ok(_) => return Ok(true),
                 Err(err) => err,
             };
-            match super::record::cancellation(&err) {
-                Some(super::record::Outcome::ConditionsFailed(positions)) if positions == [2] => {
+            match cancellation(&err) {
+                Some(Outcome::ConditionsFailed(positions)) if positions == [2] => {
                     if !self.free_places(account, now).await? {
                         return Ok(false);
                     }
                 }
-                Some(super::record::Outcome::Conflict) => backoff(attempt).await,
+                Some(Outcome::Conflict) => backoff(attempt).await,
                 _ => return Err(StoreError::dynamo(err)),
             }
         }

@@ -1,6 +1,6 @@
 //! The pure core of the events read path (docs/design/storage.md): which sort keys a page may read,
 //! and the newest-first merge of one or several partitions under a bound of Query calls, with
-//! the position the next page resumes after. No AWS types and no I/O: [`super::events`] issues
+//! the position the next page resumes after. No AWS types and no I/O: [`super`] issues
 //! the Query calls and feeds their results in; the tests below feed in-memory partitions.
 //!
 //! A page is read in four steps:

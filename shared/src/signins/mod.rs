@@ -8,6 +8,14 @@
 //! sign-in of one of the users adds a re-read and a rewrite per clash. A sign-in is judged
 //! against what was known when it was recorded (plus the batch's earlier sign-ins of the same
 //! user, in time order); one that arrives late is not re-judged, and does not re-judge others.
+//!
+//! A use case folder like `sequencer/`: the judging rules are the domain's
+//! (`domain::signin`); this is the orchestration, over its port ([`ProfileStore`], in
+//! `ports.rs`), unit-tested in memory (`tests.rs`).
+
+mod ports;
+
+pub use ports::{ProfileStore, StoredProfile, User};
 
 use std::collections::HashMap;
 
@@ -16,9 +24,8 @@ use jiff::Timestamp;
 use crate::domain::NewEvent;
 use crate::domain::signin::{Profile, Signals, flagged_summary};
 use crate::store::StoreError;
-use crate::store::events::{EventStore, Recorded};
-use crate::store::retry::{MAX_ATTEMPTS, backoff};
-use crate::store::signins::{StoredProfile, User};
+use crate::store::dynamodb::events::{EventStore, Recorded};
+use crate::store::dynamodb::retry::{MAX_ATTEMPTS, backoff};
 
 /// One sign-in of the batch: the event's index, its user, signals and time.
 #[derive(Debug, Clone)]
@@ -36,13 +43,14 @@ pub struct Learning {
     sign_ins: Vec<SignIn>,
 }
 
+/// The use case over its port; the events store in the cloud.
 #[derive(Clone)]
-pub struct SignIns {
-    store: EventStore,
+pub struct SignIns<S = EventStore> {
+    store: S,
 }
 
-impl SignIns {
-    pub fn new(store: EventStore) -> Self {
+impl<S: ProfileStore> SignIns<S> {
+    pub fn new(store: S) -> Self {
         Self { store }
     }
 
@@ -122,3 +130,6 @@ impl SignIns {
         Err(StoreError::Contention("sign-in profiles kept changing"))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,15 +1,52 @@
 //! Through the service as `make dev` runs it (the dev server's router and the local stack): an
-//! export and its evidence downloaded, verified by this binary (exit 0), then tampered with as a
-//! person editing the spreadsheet would (exit 1 for each).
+//! export and its evidence downloaded, verified by the offline verifier's binary
+//! (`tools/seclog-verify`, exit 0), then tampered with as a person editing the spreadsheet would
+//! (exit 1 for each).
+//!
+//! It lives here rather than in the verifier's crate so that the verifier does not dev-depend on
+//! the whole stack: its own tests (`tools/seclog-verify/tests/`) need the pure core only.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use integration_tests::{account, event, spawn_app};
 use serde_json::json;
 
+/// The verifier's binary: `SECLOG_VERIFY` if set (as `make walkthrough` sets it), else the one
+/// in this build's target directory, built first (`cargo build -p seclog-verify`: a test binary
+/// only sees its own package's binaries).
+fn verifier() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("SECLOG_VERIFY") {
+            return PathBuf::from(path);
+        }
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "seclog-verify",
+                "--bin",
+                "seclog-verify",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build -p seclog-verify: {status}");
+        // This test's binary is <target>/<profile>/deps/api-<hash>.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/deps/");
+        profile_dir.join(format!("seclog-verify{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
 fn verify(csv: &Path, evidence: &Path, account: &str, keys: &Path) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_seclog-verify"))
+    let output = Command::new(verifier())
         .arg(csv)
         .args([
             "--evidence",

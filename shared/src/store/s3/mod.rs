@@ -1,0 +1,3 @@
+//! The S3 adapter: the exports bucket (multipart uploads of export files, presigned downloads).
+
+pub mod exports_bucket;
