@@ -26,7 +26,7 @@ def doc_worked_examples():
     sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     sys.path.insert(0, str(HERE))
     import seclog_verify as v
-    doc = (HERE.parents[1] / "docs" / "integrity.md").read_text()
+    doc = (HERE.parents[1] / "docs" / "design" / "integrity.md").read_text()
     blocks = re.findall(r"^```[a-z]*\n(.*?)^```$", doc, re.S | re.M)
     entry = next(b for b in blocks if b.startswith('{"actor":')).rstrip("\n")
     leaf = next(b for b in blocks if b.startswith('{"actor_id":')).rstrip("\n")

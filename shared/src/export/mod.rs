@@ -2,7 +2,7 @@
 //!
 //! [`csv::CsvEncoder`] turns [`crate::domain::LogEntry`] values into CSV bytes held in memory;
 //! the export worker drains them in parts and uploads them with
-//! [`crate::store::exports_bucket::ExportsBucket`].
+//! [`crate::store::s3::exports_bucket::ExportsBucket`].
 
 pub mod csv;
 #[cfg(feature = "aws")]

@@ -16,11 +16,11 @@ use crate::domain::export::{ExportId, ExportJob, UploadedPart};
 use crate::domain::{AccountId, LogEntry, LogFilter};
 use crate::integrity::note::{Checkpoint, NoteError, origin, sign_checkpoint};
 use crate::store::StoreError;
-use crate::store::events::{EventStore, Page};
-use crate::store::exports::{ExportStore, StoredJob};
-use crate::store::exports_bucket::{self, BucketError, ExportsBucket};
-use crate::store::log::LogStore;
-use crate::store::log_keys::LogKeys;
+use crate::store::dynamodb::events::{EventStore, Page};
+use crate::store::dynamodb::exports::{ExportStore, StoredJob};
+use crate::store::s3::exports_bucket::{self, BucketError, ExportsBucket};
+use crate::store::dynamodb::log::LogStore;
+use crate::store::kms::log_keys::LogKeys;
 
 /// The export jobs, read and replaced with optimistic concurrency.
 pub trait JobStore {

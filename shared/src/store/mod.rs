@@ -15,12 +15,6 @@ pub mod kms;
 pub mod s3;
 pub mod secrets;
 
-// The paths `crate::export` imports its adapters by (that module is being split elsewhere;
-// keep these until it imports the backend paths).
-pub use dynamodb::{events, exports, log};
-pub use kms::log_keys;
-pub use s3::exports_bucket;
-
 use thiserror::Error;
 
 use crate::error::ApiError;

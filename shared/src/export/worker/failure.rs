@@ -7,7 +7,7 @@ use crate::domain::export::ExportId;
 use crate::export::ports::SealError;
 use crate::integrity::canonical::CanonicalError;
 use crate::store::StoreError;
-use crate::store::exports_bucket::BucketError;
+use crate::store::s3::exports_bucket::BucketError;
 
 /// The two files of an export, written one after the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,9 +46,9 @@ use crate::domain::export::{
 };
 use crate::integrity::evidence::ExportScope;
 use crate::store::StoreError;
-use crate::store::events::EventStore;
-use crate::store::exports::{ExportStore, StoredJob};
-use crate::store::exports_bucket::{ExportsBucket, MIN_PART_BYTES, evidence_key, export_key};
+use crate::store::dynamodb::events::EventStore;
+use crate::store::dynamodb::exports::{ExportStore, StoredJob};
+use crate::store::s3::exports_bucket::{ExportsBucket, MIN_PART_BYTES, evidence_key, export_key};
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {

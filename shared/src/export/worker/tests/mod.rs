@@ -22,8 +22,8 @@ use crate::domain::export::{ExportFilters, ExportResult, UploadedPart};
 use crate::domain::{Actor, EntryId, EventType, LogEntry, LogFilter};
 use crate::export::csv::{CsvEncoder, CsvStart};
 use crate::export::ports::SealError;
-use crate::store::events::Page;
-use crate::store::exports_bucket::BucketError;
+use crate::store::dynamodb::events::Page;
+use crate::store::s3::exports_bucket::BucketError;
 
 // ---- the job store ----------------------------------------------------------------------
 
