@@ -18,9 +18,9 @@ use crate::integrity::note::{Checkpoint, NoteError, origin, sign_checkpoint};
 use crate::store::StoreError;
 use crate::store::dynamodb::events::{EventStore, Page};
 use crate::store::dynamodb::exports::{ExportStore, StoredJob};
-use crate::store::s3::exports_bucket::{self, BucketError, ExportsBucket};
 use crate::store::dynamodb::log::LogStore;
 use crate::store::kms::log_keys::LogKeys;
+use crate::store::s3::exports_bucket::{self, BucketError, ExportsBucket};
 
 /// The export jobs, read and replaced with optimistic concurrency.
 pub trait JobStore {
