@@ -2,13 +2,12 @@
 
 use std::collections::BTreeSet;
 
+use integration_tests::repository_file;
 use seclog::domain::EventType;
 use serde_norway::Value as Yaml;
 
 fn openapi() -> Yaml {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml"))
-        .expect("openapi.yaml");
-    serde_norway::from_str(&text).expect("valid YAML")
+    serde_norway::from_str(&repository_file("openapi.yaml")).expect("valid YAML")
 }
 
 /// Every `enum` list anywhere in the document that names an event type.
@@ -110,9 +109,7 @@ fn the_template_declares_the_key_names_the_code_uses() {
 }
 
 fn template() -> Yaml {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
-        .expect("template.yaml");
-    serde_norway::from_str(&text).expect("valid YAML")
+    serde_norway::from_str(&repository_file("template.yaml")).expect("valid YAML")
 }
 
 /// A scalar or list of scalars as text; a CloudFormation tag keeps its name
@@ -266,11 +263,6 @@ fn the_sequencer_may_only_stamp_log_index_on_events() {
         texts(&update["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"]),
         ["NONE"]
     );
-}
-
-fn repository_file(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The page's filter lists the catalogue's types with their labels, in order: its copy in

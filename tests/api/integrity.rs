@@ -501,13 +501,9 @@ async fn growth_waits_in_the_pending_set_until_the_sweep_signs_it() {
     assert_eq!(signed_size().await, Some(3), "not signed for every batch");
 
     // The sequencer function, invoked by its schedule (the sample event), signs the growth.
-    let schedule: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../events/sequencer-schedule.json"
-        ))
-        .unwrap(),
-    )
+    let schedule: Value = serde_json::from_str(&integration_tests::repository_file(
+        "events/sequencer-schedule.json",
+    ))
     .unwrap();
     let function = app.app.sequencer();
     let invoke = |payload: Value| {
@@ -515,7 +511,7 @@ async fn growth_waits_in_the_pending_set_until_the_sweep_signs_it() {
         async move {
             function
                 .invoke(lambda_runtime::LambdaEvent::new(
-                    payload,
+                    serde_json::from_value(payload).expect("an invocation"),
                     lambda_runtime::Context::default(),
                 ))
                 .await
@@ -529,6 +525,20 @@ async fn growth_waits_in_the_pending_set_until_the_sweep_signs_it() {
             .await
             .is_err(),
         "neither a batch nor the schedule"
+    );
+    // The sample stream payload takes the batch's way (its entry is not stored: nothing to do).
+    let batch = invoke(
+        serde_json::from_str(&integration_tests::repository_file("events/sequencer.json")).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(batch, serde_json::json!({"batchItemFailures": []}));
+    // A batch whose records do not parse fails, whatever else it says: Lambda retries it.
+    assert!(
+        serde_json::from_value::<sequencer::Invocation>(
+            serde_json::json!({"Records": "not records", "source": "aws.events"})
+        )
+        .is_err()
     );
     let sweeper = Sequencer::new(log.clone());
 

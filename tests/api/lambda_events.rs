@@ -8,8 +8,7 @@ use seclog::store::secrets::cursor_keys::CursorKeys;
 use serde_json::Value;
 
 fn sample(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR")))
-        .expect("sample event")
+    integration_tests::repository_file(&format!("events/{name}"))
 }
 
 #[tokio::test]

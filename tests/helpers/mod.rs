@@ -29,6 +29,13 @@ pub fn stack() -> &'static LocalStack {
 
 pub const BUCKET: &str = "exports";
 
+/// A file of the repository (`path` from its root), as text: the documents, samples and
+/// templates the tests hold the code to.
+pub fn repository_file(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// The tests' checkpoint key (never a real one).
 pub const TEST_LOG_SEED: [u8; 32] = [9; 32];
 

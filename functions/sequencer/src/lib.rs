@@ -22,6 +22,16 @@ use serde_dynamo::AttributeValue;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 
+/// What invokes the sequencer: only the members that tell the two kinds apart (and a batch's
+/// records) are read; the rest of an event is ignored.
+#[derive(Debug, serde::Deserialize)]
+pub struct Invocation {
+    #[serde(rename = "Records", default)]
+    records: Option<Vec<EventRecord>>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
 pub struct SequencerFunction {
     sequencer: Sequencer<LogStore>,
     keys: LogKeys,
@@ -48,20 +58,18 @@ impl SequencerFunction {
     }
 
     /// Either invocation: a stream batch (it has `Records`) or the schedule's event
-    /// (`source: aws.events`). A batch that does not parse fails the invocation, so Lambda
-    /// retries it: never mistaken for the schedule and acknowledged.
-    pub async fn invoke(
-        &self,
-        event: LambdaEvent<serde_json::Value>,
-    ) -> Result<serde_json::Value, Error> {
-        let (payload, context) = (event.payload, event.context);
-        if payload.get("Records").is_some() {
-            let batch: StreamEvent = serde_json::from_value(payload)?;
+    /// (`source: aws.events`), read in one pass. A batch whose records do not parse fails the
+    /// invocation, so Lambda retries it: never mistaken for the schedule and acknowledged.
+    pub async fn invoke(&self, event: LambdaEvent<Invocation>) -> Result<serde_json::Value, Error> {
+        let (invocation, context) = (event.payload, event.context);
+        if let Some(records) = invocation.records {
+            let mut batch = StreamEvent::default();
+            batch.records = records;
             // Boxed: the two handlers' futures nested in one are too deep for the compiler.
             let response = Box::pin(self.handle(LambdaEvent::new(batch, context))).await?;
             return Ok(serde_json::to_value(response)?);
         }
-        if payload.get("source").and_then(|s| s.as_str()) == Some("aws.events") {
+        if invocation.source.as_deref() == Some("aws.events") {
             let swept = Box::pin(self.sweep()).await?;
             return Ok(serde_json::json!({"signed": swept.signed, "moved": swept.moved}));
         }
@@ -139,13 +147,10 @@ impl SequencerFunction {
 
 /// Lambda's entry point ([`seclog::event_source::serve`]): [`SequencerFunction::invoke`].
 impl EventFunction for SequencerFunction {
-    type Event = serde_json::Value;
+    type Event = Invocation;
     type Answer = serde_json::Value;
 
-    async fn invoke(
-        &self,
-        event: LambdaEvent<serde_json::Value>,
-    ) -> Result<serde_json::Value, Error> {
+    async fn invoke(&self, event: LambdaEvent<Invocation>) -> Result<serde_json::Value, Error> {
         SequencerFunction::invoke(self, event).await
     }
 }

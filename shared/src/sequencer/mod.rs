@@ -53,8 +53,8 @@ const _: () = assert!(
             <= crate::store::dynamodb::transact::TRANSACTION_MAX
 );
 
-/// Accounts whose edge a sequencer remembers between invocations; past it, it forgets them all.
-const CACHED_EDGES: usize = 4096;
+/// Accounts whose head a sequencer remembers between invocations; past it, it forgets them all.
+const CACHED_HEADS: usize = 4096;
 
 /// Commits refused because another sequencer moved the edge, before giving up (the stream
 /// retries the batch).
@@ -150,7 +150,7 @@ impl<S: LogStorage> Sequencer<S> {
 
     fn remember(&self, account: &AccountId, head: &Head) {
         let mut heads = self.heads.lock().expect("heads lock");
-        if heads.len() >= CACHED_EDGES && !heads.contains_key(account) {
+        if heads.len() >= CACHED_HEADS && !heads.contains_key(account) {
             heads.clear();
         }
         heads.insert(account.clone(), head.clone());
