@@ -11,14 +11,18 @@
 
 #[cfg(feature = "aws")]
 pub mod config;
+pub mod csv;
 pub mod domain;
 pub mod error;
 #[cfg(feature = "aws")]
 pub mod event_source;
+#[cfg(feature = "aws")]
 pub mod export;
 #[cfg(feature = "aws")]
 pub mod http;
 pub mod integrity;
+#[cfg(all(test, feature = "aws"))]
+mod proptests;
 #[cfg(feature = "aws")]
 pub mod sequencer;
 #[cfg(feature = "aws")]
