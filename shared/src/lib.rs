@@ -28,6 +28,8 @@ pub mod sequencer;
 #[cfg(feature = "aws")]
 pub mod signins;
 #[cfg(feature = "aws")]
+pub mod storage;
+#[cfg(feature = "aws")]
 pub mod store;
 #[cfg(feature = "aws")]
 pub mod telemetry;

@@ -26,7 +26,7 @@ pub mod unfamiliar;
 
 pub use account::AccountId;
 pub use actor::Actor;
-pub use entry::{EntryId, LogEntry};
+pub use entry::{EntryId, LogEntry, Recorded};
 pub use event_type::EventType;
 pub use json::Json;
 pub use location::Location;

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use crate::domain::export::{ExportId, ExportJob, UploadedPart};
 use crate::domain::{AccountId, LogEntry, LogFilter};
 use crate::integrity::note::{Checkpoint, NoteError, origin, sign_checkpoint};
-use crate::store::StoreError;
+use crate::storage::StoreError;
 use crate::store::dynamodb::events::{EventStore, Page};
 use crate::store::dynamodb::exports::{ExportStore, StoredJob};
 use crate::store::dynamodb::log::LogStore;

@@ -45,7 +45,7 @@ use crate::domain::export::{
     Checkpoint, ExportId, ExportJob, ExportPhase, ExportStatus, SealedLog,
 };
 use crate::integrity::evidence::ExportScope;
-use crate::store::StoreError;
+use crate::storage::StoreError;
 use crate::store::dynamodb::events::EventStore;
 use crate::store::dynamodb::exports::{ExportStore, StoredJob};
 use crate::store::s3::exports_bucket::{ExportsBucket, MIN_PART_BYTES, evidence_key, export_key};

@@ -12,12 +12,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::{Timestamp, ToSpan};
 
 use super::events::EventStore;
-use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{EXPIRES_AT, PK, SK};
 use super::transact::{Outcome, cancellation};
 use crate::domain::export::{ExportId, ExportJob};
 use crate::domain::{AccountId, NewEvent};
-use crate::store::StoreError;
+use crate::storage::StoreError;
+use crate::storage::retry::{MAX_ATTEMPTS, backoff};
 
 const STATUS: &str = "status";
 const VERSION: &str = "version";
