@@ -31,6 +31,6 @@ pub use event_type::EventType;
 pub use json::Json;
 pub use location::Location;
 pub use new_event::{EventId, IngestBatch, IngestContext, NewEvent, Producer};
-pub use query::{LogFilter, LogQuery};
+pub use query::{LogFilter, LogQuery, Page};
 pub use time::{OccurredAt, ViewerZone};
 pub use unfamiliar::{Unfamiliar, UnfamiliarReason};

@@ -7,5 +7,6 @@
 //! the offline verifier shares.
 
 pub mod memory;
+pub mod object_keys;
 pub mod ports;
 pub mod worker;

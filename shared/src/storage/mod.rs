@@ -1,14 +1,17 @@
 //! What every storage port speaks, below both the use cases that define the ports
 //! (`sequencer`, `signins`, `export`) and the adapters that implement them (`store`): the
-//! storage fault [`StoreError`], the size of one atomic write ([`TRANSACTION_MAX`]) and the
-//! backoff for retrying contention ([`retry`]).
+//! tables' fault [`StoreError`], the exports bucket's [`BucketError`], the size of one atomic
+//! write ([`TRANSACTION_MAX`]) and the backoff for retrying contention ([`retry`]).
 //!
 //! It exists so that a port can name these without naming an adapter, and an adapter can
 //! implement a port without the use case reaching back into the adapters (no import circles,
-//! infra/check-modules.py). The DynamoDB-specific constructor, `StoreError::dynamo`, stays with
-//! the adapters in `store`.
+//! infra/check-modules.py). The SDK-specific constructors (`StoreError::dynamo`,
+//! `BucketError::from_sdk`) stay with the adapters in `store`.
 
+mod bucket_error;
 pub mod retry;
+
+pub use bucket_error::BucketError;
 
 use thiserror::Error;
 

@@ -4,6 +4,8 @@
 //! - [`s3`]: the exports bucket;
 //! - [`kms`]: the checkpoint signer;
 //! - [`secrets`]: the cursor signing key (Secrets Manager);
+//! - [`export_ports`]: those adapters as the export worker's ports (the sequencer's and the
+//!   sign-ins' are implemented by the tables' own modules);
 //! - [`aws`]: the SDK configuration every client is built from (timeouts, TLS roots, local
 //!   endpoints).
 //!
@@ -12,6 +14,7 @@
 
 pub mod aws;
 pub mod dynamodb;
+pub mod export_ports;
 pub mod kms;
 pub mod s3;
 pub mod secrets;
