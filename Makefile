@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test check-core verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test check-core check-modules verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
 ## page at / (the walk-through's events, events/demo/, recorded on start; DEMO_DATA=0 skips them)
@@ -40,7 +40,7 @@ screenshots: browser
 fmt:
 	$(CARGO) fmt --all -- --check
 
-lint:
+lint: check-modules
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# Built together, the workspace has seclog's `bench` feature on (export-bench enables it);
 	@# the Lambdas are built one by one without it: lint seclog as they build it, and check that
@@ -50,6 +50,12 @@ lint:
 	  if $(CARGO) tree -p $$f -e features | grep -q 'seclog feature "bench"'; then \
 	    echo "$$f enables seclog's bench feature"; exit 1; fi; \
 	done
+
+## check-modules: the library crate's top-level modules (and coldstart's) import each other with
+## no circles (issue 20; the layers of docs/design/overview.md); the checker first tests itself
+check-modules:
+	python3 infra/check-modules.py --self-test
+	python3 infra/check-modules.py shared/src infra/coldstart/src
 
 ## check-core: the pure core builds alone, with no AWS crate: `seclog` without its `aws` feature, and
 ## the offline verifier built on its own (in a workspace build Cargo would unify `aws` in)

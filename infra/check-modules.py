@@ -14,9 +14,10 @@ the top-level module of its first path component (`shared/src/store/dynamodb/log
 the check: for each tangle of modules that reach each other, the shortest circle through
 each of its edges is printed, with a file and line per edge. Standard library only.
 
-    python3 infra/check-modules.py              # exit 1 naming each cycle
-    python3 infra/check-modules.py --graph      # also list every reference, edge by edge
-    python3 infra/check-modules.py DIR          # another crate's src (e.g. infra/coldstart/src)
+    python3 infra/check-modules.py                  # shared/src; exit 1 naming each circle
+    python3 infra/check-modules.py --graph          # also list every reference, edge by edge
+    python3 infra/check-modules.py DIR...           # other crates' src (infra/coldstart/src)
+    python3 infra/check-modules.py --self-test      # the checker on a crate with a circle
 """
 
 import os
@@ -230,23 +231,22 @@ def circles(graph):
     return sorted(found, key=lambda c: (len(c), c))
 
 
-def main(argv):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    args = [a for a in argv if not a.startswith("--")]
-    src = os.path.abspath(args[0]) if args else os.path.join(root, "shared", "src")
-    shown = os.path.relpath(src, root)
+def check(src, root, show_graph):
+    """Prints the circles among the top-level modules of `src` (or that there are none); True
+    when there are none."""
+    shown = os.path.relpath(src, root) if src.startswith(root + os.sep) else src
     graph, where = {}, {}
     for source, target, relative, line in references(src):
         graph.setdefault(source, set()).add(target)
         where.setdefault((source, target), []).append(f"{os.path.join(shown, relative)}:{line}")
-    if "--graph" in argv:
+    if show_graph:
         for source, target in sorted(where):
             print(f"{source} -> {target}: {', '.join(where[(source, target)])}")
     found = circles(graph)
     if not found:
         edges = sum(len(t) for t in graph.values())
         print(f"check-modules: {shown}: {len(graph)} modules import others, {edges} edges, no circles")
-        return 0
+        return True
     for ring in found:
         closed = list(ring) + [ring[0]]
         print(f"check-modules: circle {' -> '.join(closed)}")
@@ -255,7 +255,50 @@ def main(argv):
             more = f" (and {len(refs) - 1} more)" if len(refs) > 1 else ""
             print(f"    {a} -> {b}: {refs[0]}{more}")
     print(f"check-modules: {shown}: {len(found)} circle(s) among its top-level modules (--graph lists every reference)")
-    return 1
+    return False
+
+
+def self_test():
+    """The checker on a small crate written on the spot: it must name the circle made by code
+    (test code included), and ignore comments, strings and paths inside a module."""
+    import tempfile
+
+    files = {
+        "lib.rs": "pub mod a;\npub mod b;\npub mod c;\n",
+        "a.rs": "//! See [`crate::c::X`] and `use crate::c;`\nuse crate::b::B;\nconst S: &str = \"crate::c::X\";\n",
+        "b/mod.rs": "mod inner;\npub struct B;\n/* use crate::c; */\n",
+        "b/inner.rs": "use super::B;\nuse crate::b::B as Same;\n#[cfg(test)]\nmod tests { use crate::{c::C, a}; }\n",
+        "c.rs": "pub struct C;\npub struct X;\n",
+    }
+    with tempfile.TemporaryDirectory() as src:
+        for name, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(src, name)), exist_ok=True)
+            with open(os.path.join(src, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        graph = {}
+        for source, target, _, _ in references(src):
+            graph.setdefault(source, set()).add(target)
+        assert graph == {"a": {"b"}, "b": {"a", "c"}}, graph
+        assert circles(graph) == [("a", "b")], circles(graph)
+        os.remove(os.path.join(src, "b", "inner.rs"))
+        with open(os.path.join(src, "b", "mod.rs"), "w", encoding="utf-8") as f:
+            f.write("pub struct B;\n")
+        graph = {}
+        for source, target, _, _ in references(src):
+            graph.setdefault(source, set()).add(target)
+        assert graph == {"a": {"b"}} and circles(graph) == [], graph
+    print("check-modules: self-test passed")
+
+
+def main(argv):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if "--self-test" in argv:
+        self_test()
+        return 0
+    dirs = [os.path.abspath(a) for a in argv if not a.startswith("--")]
+    dirs = dirs or [os.path.join(root, "shared", "src")]
+    results = [check(src, root, "--graph" in argv) for src in dirs]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
