@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test check-core check-modules verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test check-core verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
 ## page at / (the walk-through's events, events/demo/, recorded on start; DEMO_DATA=0 skips them)
@@ -53,6 +53,7 @@ lint: check-modules
 
 ## check-modules: the library crate's top-level modules (and coldstart's) import each other with
 ## no circles (issue 20; the layers of docs/design/overview.md); the checker first tests itself
+.PHONY: check-modules
 check-modules:
 	python3 infra/check-modules.py --self-test
 	python3 infra/check-modules.py shared/src infra/coldstart/src
