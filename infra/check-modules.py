@@ -8,11 +8,17 @@ convenient `use` at a time. This check makes the rule mechanical.
 It reads every `.rs` file under shared/src, drops comments (doc links do not count), string and
 char literals, and collects the paths that name another module of the crate: `use crate::x...`
 (braced groups included: `use crate::{x, y::z}`) and `crate::x::...` anywhere in code, test
-code included, and `super::` paths that climb out of a top-level module. Each file belongs to
+code included, `super::` paths that climb out of a top-level module, and names the crate root
+re-exports (`crate::ApiError` is a use of `error`). Each file belongs to
 the top-level module of its first path component (`shared/src/store/dynamodb/log.rs` is
 `store`; `lib.rs` is the crate root and is left out). The edges form a graph; any cycle fails
 the check: for each tangle of modules that reach each other, the shortest circle through
 each of its edges is printed, with a file and line per edge. Standard library only.
+
+It reads text, not the compiler's resolution: `super::` is counted from the file's own module,
+so inside an inline `mod` (say `mod tests`) a `super::x` that stays in the module can read as a
+use of a top-level module named `x` (an extra edge, never a missed one); a `#[path]` attribute
+or a macro that builds paths would go unseen (none is used here).
 
     python3 infra/check-modules.py                  # shared/src; exit 1 naming each circle
     python3 infra/check-modules.py --graph          # also list every reference, edge by edge
@@ -27,6 +33,9 @@ import sys
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 CRATE_PATH = re.compile(r"(?<![A-Za-z0-9_:])crate\s*::\s*(\{|" + IDENT + ")")
 SUPER_PATH = re.compile(r"(?<![A-Za-z0-9_:])((?:super\s*::\s*)+)(" + IDENT + ")")
+RAW_STRING = re.compile(r'(?<![A-Za-z0-9_])b?r(#*)"')
+CHAR_LITERAL = re.compile(r"'(\\.[^']*|[^\\'])'")
+ROOT_REEXPORT = re.compile(r"pub\s+use\s+(?:self::|crate::)?(" + IDENT + r")\s*::\s*(\{[^}]*\}|[^;]+);")
 
 
 def strip_comments_and_literals(text):
@@ -55,8 +64,8 @@ def strip_comments_and_literals(text):
                     j += 1
             out.append(blank(text[i:j]))
             i = j
-        elif (raw := re.match(r'b?r(#*)"', text[i:])) and (i == 0 or not re.match(r"[A-Za-z0-9_]", text[i - 1])):
-            end = text.find('"' + raw.group(1), i + raw.end())
+        elif raw := RAW_STRING.match(text, i):
+            end = text.find('"' + raw.group(1), raw.end())
             j = n if end < 0 else end + 1 + len(raw.group(1))
             out.append(blank(text[i:j]))
             i = j
@@ -66,9 +75,9 @@ def strip_comments_and_literals(text):
                 j += 2 if text[j] == "\\" else 1
             out.append(blank(text[i : j + 1]))
             i = j + 1
-        elif c == "'" and (lit := re.match(r"'(\\.[^']*|[^\\'])'", text[i:])):
+        elif c == "'" and (lit := CHAR_LITERAL.match(text, i)):
             out.append(blank(lit.group(0)))
-            i += lit.end()
+            i = lit.end()
         else:
             out.append(c)
             i += 1
@@ -124,6 +133,28 @@ def depth_in_module(relative):
     return levels
 
 
+def root_reexports(src, modules):
+    """The names the crate root re-exports from its modules (`pub use error::{ApiError, ...};`
+    in lib.rs), each to the module it comes from: `crate::ApiError` is a use of `error`."""
+    owners = {}
+    for root_file in ("lib.rs", "main.rs"):
+        path = os.path.join(src, root_file)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            code = strip_comments_and_literals(f.read())
+        for match in ROOT_REEXPORT.finditer(code):
+            module, rest = match.group(1), match.group(2)
+            if module not in modules:
+                continue
+            group = rest[1:-1] if rest.startswith("{") else rest
+            for item in group.split(","):
+                name = item.strip().split(" as ")[-1].split("::")[-1].strip()
+                if re.fullmatch(IDENT, name):
+                    owners[name] = module
+    return owners
+
+
 def references(src):
     """Yield (from module, to module, file, line) for each reference between top-level modules."""
     modules = set()
@@ -133,6 +164,7 @@ def references(src):
             modules.add(name)
         elif name.endswith(".rs"):
             modules.add(name[:-3])
+    owners = root_reexports(src, modules)
     for root, _, files in os.walk(src):
         for name in sorted(files):
             if not name.endswith(".rs"):
@@ -146,6 +178,7 @@ def references(src):
                 code = strip_comments_and_literals(f.read())
 
             def found(target, offset):
+                target = owners.get(target, target)
                 if target in modules and target != source:
                     line = code.count("\n", 0, offset) + 1
                     yield source, target, relative, line
@@ -245,7 +278,8 @@ def check(src, root, show_graph):
     found = circles(graph)
     if not found:
         edges = sum(len(t) for t in graph.values())
-        print(f"check-modules: {shown}: {len(graph)} modules import others, {edges} edges, no circles")
+        print(f"check-modules: {shown}: {len(graph)} modules import others, {edges} edges, "
+              "no circles")
         return True
     for ring in found:
         closed = list(ring) + [ring[0]]
@@ -254,7 +288,8 @@ def check(src, root, show_graph):
             refs = where[(a, b)]
             more = f" (and {len(refs) - 1} more)" if len(refs) > 1 else ""
             print(f"    {a} -> {b}: {refs[0]}{more}")
-    print(f"check-modules: {shown}: {len(found)} circle(s) among its top-level modules (--graph lists every reference)")
+    print(f"check-modules: {shown}: {len(found)} circle(s) among its top-level modules "
+          "(--graph lists every reference)")
     return False
 
 
@@ -264,11 +299,13 @@ def self_test():
     import tempfile
 
     files = {
-        "lib.rs": "pub mod a;\npub mod b;\npub mod c;\n",
-        "a.rs": "//! See [`crate::c::X`] and `use crate::c;`\nuse crate::b::B;\nconst S: &str = \"crate::c::X\";\n",
+        "lib.rs": "pub mod a;\npub mod b;\npub mod c;\npub use c::{C as Renamed, X};\n",
+        "a.rs": "//! See [`crate::c::X`] and `use crate::c;`\nuse crate::b::B;\n"
+        "const S: &str = \"crate::c::X\";\nconst R: &str = r#\"crate::c::\"#;\n",
         "b/mod.rs": "mod inner;\npub struct B;\n/* use crate::c; */\n",
-        "b/inner.rs": "use super::B;\nuse crate::b::B as Same;\n#[cfg(test)]\nmod tests { use crate::{c::C, a}; }\n",
-        "c.rs": "pub struct C;\npub struct X;\n",
+        "b/inner.rs": "use super::B;\nuse crate::b::B as Same;\n"
+        "#[cfg(test)]\nmod tests { use crate::{c::C, a}; }\n",
+        "c.rs": "pub struct C;\npub struct X;\nfn f() -> crate::Renamed { crate::c::C }\n",
     }
     with tempfile.TemporaryDirectory() as src:
         for name, text in files.items():
@@ -283,10 +320,12 @@ def self_test():
         os.remove(os.path.join(src, "b", "inner.rs"))
         with open(os.path.join(src, "b", "mod.rs"), "w", encoding="utf-8") as f:
             f.write("pub struct B;\n")
+        with open(os.path.join(src, "a.rs"), "a", encoding="utf-8") as f:
+            f.write("fn g(x: crate::X) {}\n")
         graph = {}
         for source, target, _, _ in references(src):
             graph.setdefault(source, set()).add(target)
-        assert graph == {"a": {"b"}} and circles(graph) == [], graph
+        assert graph == {"a": {"b", "c"}} and circles(graph) == [], graph
     print("check-modules: self-test passed")
 
 

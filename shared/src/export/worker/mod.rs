@@ -16,7 +16,8 @@
 //!   once it goes stale.
 //!
 //! The worker reaches storage, the bucket and the clock only through the traits of
-//! [`super::ports`]; the Lambda's worker over the real adapters is `store::export_ports::AwsExportWorker`.
+//! [`super::ports`]; the Lambda's worker, over the real adapters, is
+//! `store::export_ports::AwsExportWorker`.
 //!
 //! This module is the use case: claim the job, seal the log, write the CSV then the evidence,
 //! save the outcome. The rest, one job each: `file` (one file's upload: continue, start over,
