@@ -40,7 +40,7 @@ screenshots: browser
 fmt:
 	$(CARGO) fmt --all -- --check
 
-lint:
+lint: check-modules
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# Built together, the workspace has seclog's `bench` feature on (export-bench enables it);
 	@# the Lambdas are built one by one without it: lint seclog as they build it, and check that
@@ -50,6 +50,13 @@ lint:
 	  if $(CARGO) tree -p $$f -e features | grep -q 'seclog feature "bench"'; then \
 	    echo "$$f enables seclog's bench feature"; exit 1; fi; \
 	done
+
+## check-modules: the library crate's top-level modules (and coldstart's) import each other with
+## no circles (issue 20; the layers of docs/design/overview.md); the checker first tests itself
+.PHONY: check-modules
+check-modules:
+	python3 infra/check-modules.py --self-test
+	python3 infra/check-modules.py shared/src infra/coldstart/src
 
 ## check-core: the pure core builds alone, with no AWS crate: `seclog` without its `aws` feature, and
 ## the offline verifier built on its own (in a workspace build Cargo would unify `aws` in)

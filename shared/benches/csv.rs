@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::SignedDuration;
+use seclog::csv::{CsvEncoder, CsvStart};
 use seclog::domain::ViewerZone;
-use seclog::export::{CsvEncoder, CsvStart};
 
 #[path = "support/fixtures.rs"]
 mod fixtures;

@@ -2,6 +2,10 @@
 //! environment name written once ([`vars`]). Each function asks for what it needs; a missing
 //! or invalid variable fails start-up with its name, never a request.
 
+mod account_claim;
+
+pub use account_claim::AccountClaim;
+
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -9,7 +13,6 @@ use thiserror::Error;
 
 use crate::domain::time::parse_rfc3339;
 use crate::export::worker::WorkerSettings;
-use crate::http::AccountClaim;
 use crate::integrity::keys::{KeyHistory, parse_retired_keys};
 use crate::integrity::note::LocalSigner;
 use crate::store::dynamodb::events::EventStore;

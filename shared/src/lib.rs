@@ -11,18 +11,24 @@
 
 #[cfg(feature = "aws")]
 pub mod config;
+pub mod csv;
 pub mod domain;
 pub mod error;
 #[cfg(feature = "aws")]
 pub mod event_source;
+#[cfg(feature = "aws")]
 pub mod export;
 #[cfg(feature = "aws")]
 pub mod http;
 pub mod integrity;
+#[cfg(all(test, feature = "aws"))]
+mod proptests;
 #[cfg(feature = "aws")]
 pub mod sequencer;
 #[cfg(feature = "aws")]
 pub mod signins;
+#[cfg(feature = "aws")]
+pub mod storage;
 #[cfg(feature = "aws")]
 pub mod store;
 #[cfg(feature = "aws")]

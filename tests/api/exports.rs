@@ -3,10 +3,10 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use integration_tests::{Options, TestApp, account, event, spawn_app, spawn_app_with, token};
+use seclog::csv::CsvEncoder;
+use seclog::csv::CsvStart;
 use seclog::domain::export::ExportId;
 use seclog::domain::{AccountId, LogFilter, ViewerZone};
-use seclog::export::CsvEncoder;
-use seclog::export::CsvStart;
 use seclog::store::dynamodb::events::EventStore;
 use seclog::store::dynamodb::exports::ExportStore;
 use serde_json::{Value, json};

@@ -14,7 +14,7 @@ use seclog::integrity::canonical::LeafData;
 use seclog::integrity::merkle::{Hash, root, verify_consistency, verify_inclusion};
 use seclog::integrity::note::{Checkpoint, LocalSigner, Signer, VerifierKey, verify_checkpoint};
 use seclog::sequencer::{NewLeaf, Sequencer};
-use seclog::store::StoreError;
+use seclog::storage::StoreError;
 use seclog::store::dynamodb::events::EventStore;
 use seclog::store::dynamodb::log::LogStore;
 use serde_json::Value;

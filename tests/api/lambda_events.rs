@@ -1,8 +1,9 @@
 //! The sample payloads in `events/` through the handlers, as the Lambda runtime delivers them.
 
 use integration_tests::spawn_app;
+use seclog::config::AccountClaim;
 use seclog::domain::cursor::CursorKey;
-use seclog::http::{AccountClaim, Endpoint};
+use seclog::http::Endpoint;
 use seclog::store::dynamodb::events::EventStore;
 use seclog::store::secrets::cursor_keys::CursorKeys;
 use serde_json::Value;

@@ -4,11 +4,11 @@
 use jiff::Timestamp;
 use lambda_http::{Body, Request, Response};
 use seclog::ApiError;
-use seclog::config::{ConfigError, Stack};
+use seclog::config::{AccountClaim, ConfigError, Stack};
 use seclog::domain::export::{ExportFilters, ExportJob, ExportRequest};
 use seclog::domain::query::parse_no_params;
 use seclog::domain::{EventType, NewEvent};
-use seclog::http::{AccountClaim, Endpoint, json_with_location, query_params};
+use seclog::http::{Endpoint, json_with_location, query_params};
 use seclog::store::dynamodb::events::EventStore;
 use seclog::store::dynamodb::exports::ExportStore;
 

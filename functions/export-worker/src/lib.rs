@@ -7,24 +7,24 @@ use seclog::config::{ConfigError, Stack};
 use seclog::domain::AccountId;
 use seclog::domain::export::ExportId;
 use seclog::event_source::EventFunction;
-use seclog::export::ports::LogSealer;
-use seclog::export::worker::{ExportWorker, Outcome};
+use seclog::export::worker::Outcome;
 use seclog::store::dynamodb::exports::VERSION_ATTRIBUTE;
+use seclog::store::export_ports::{AwsExportWorker, LogSealer};
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 
 pub struct Worker {
-    worker: ExportWorker,
+    worker: AwsExportWorker,
 }
 
 impl Worker {
-    pub fn new(worker: ExportWorker) -> Self {
+    pub fn new(worker: AwsExportWorker) -> Self {
         Self { worker }
     }
 
     /// The composition root of the export worker function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
-        Ok(Self::new(ExportWorker::new(
+        Ok(Self::new(AwsExportWorker::new(
             stack.export_store()?,
             stack.event_store()?,
             stack.exports_bucket()?,

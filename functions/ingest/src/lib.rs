@@ -15,7 +15,7 @@ use serde_json::json;
 
 pub struct Ingest {
     store: EventStore,
-    signins: SignIns,
+    signins: SignIns<EventStore>,
 }
 
 impl Ingest {

@@ -7,9 +7,9 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::SignedDuration;
 use list_logs::render_page;
+use seclog::domain::Page;
 use seclog::domain::cursor::{self, CursorKey};
 use seclog::domain::{AccountId, LogQuery};
-use seclog::store::dynamodb::events::Page;
 
 #[path = "../../../shared/benches/support/fixtures.rs"]
 mod fixtures;

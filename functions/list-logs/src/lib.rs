@@ -3,12 +3,13 @@
 use jiff::Timestamp;
 use lambda_http::{Body, Request, Response};
 use seclog::ApiError;
-use seclog::config::{ConfigError, Stack};
+use seclog::config::{AccountClaim, ConfigError, Stack};
+use seclog::domain::Page;
 use seclog::domain::cursor::{self, CursorKey};
 use seclog::domain::entry::LogEntryView;
 use seclog::domain::{AccountId, LogQuery};
-use seclog::http::{AccountClaim, Endpoint, json, query_params};
-use seclog::store::dynamodb::events::{EventStore, Page};
+use seclog::http::{Endpoint, json, query_params};
+use seclog::store::dynamodb::events::EventStore;
 use seclog::store::secrets::cursor_keys::CursorKeys;
 use serde::Serialize;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use dev_server::LocalS3;
 use seclog::domain::AccountId;
 use seclog::domain::export::UploadedPart;
-use seclog::store::s3::exports_bucket::{
-    BucketError, CSV_CONTENT_TYPE, ExportsBucket, MIN_PART_BYTES, export_key,
-};
+use seclog::export::object_keys::export_key;
+use seclog::storage::BucketError;
+use seclog::store::s3::exports_bucket::{CSV_CONTENT_TYPE, ExportsBucket, MIN_PART_BYTES};
 
 const BUCKET: &str = "exports-test";
 const FILENAME: &str = "security-logs-acct_1-2024-04-22.csv";

@@ -16,11 +16,11 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use dev_server::process::{self, Wait};
+use seclog::csv::{CsvEncoder, CsvStart};
 use seclog::domain::export::{ExportFilters, ExportJob, ExportRequest};
 use seclog::domain::{
     AccountId, Actor, EntryId, EventType, Json, Location, LogEntry, LogFilter, ViewerZone,
 };
-use seclog::export::csv::{CsvEncoder, CsvStart};
 use seclog::integrity::canonical::LeafData;
 use seclog::integrity::evidence::EvidenceWriter;
 use seclog::integrity::merkle::{Hash, root};

@@ -27,6 +27,14 @@ impl EntryId {
     }
 }
 
+/// The outcome of storing one event: its id, and whether it had been stored before. The events
+/// store answers it; the sign-ins use case learns only from the events that were not duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub id: EntryId,
+    pub duplicate: bool,
+}
+
 /// The stored form of an entry (everything but the account, which is its partition).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {

@@ -1,6 +1,6 @@
 //! Domain types. Each is parsed once at the edge; a value that exists is valid.
 //!
-//! The bottom of the crate: outside their tests these modules use no other module of the crate
+//! The bottom of the crate: these modules (their tests too) use no other module of the crate
 //! except `error`, so every other module may use them.
 
 pub mod account;
@@ -16,8 +16,6 @@ pub mod json;
 pub mod location;
 pub mod new_event;
 pub mod proof_query;
-#[cfg(all(test, feature = "aws"))]
-mod proptests;
 pub mod query;
 mod raw_members;
 pub mod secrets;
@@ -28,11 +26,11 @@ pub mod unfamiliar;
 
 pub use account::AccountId;
 pub use actor::Actor;
-pub use entry::{EntryId, LogEntry};
+pub use entry::{EntryId, LogEntry, Recorded};
 pub use event_type::EventType;
 pub use json::Json;
 pub use location::Location;
 pub use new_event::{EventId, IngestBatch, IngestContext, NewEvent, Producer};
-pub use query::{LogFilter, LogQuery};
+pub use query::{LogFilter, LogQuery, Page};
 pub use time::{OccurredAt, ViewerZone};
 pub use unfamiliar::{Unfamiliar, UnfamiliarReason};

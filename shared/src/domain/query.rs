@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::actor::parse_actor_id;
 use super::cursor::{self, CursorKey, Scope};
 use super::time::parse_rfc3339;
-use super::{AccountId, EventType, ViewerZone};
+use super::{AccountId, EventType, LogEntry, ViewerZone};
 use crate::error::{ApiError, Errors, FieldError};
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -114,6 +114,14 @@ pub struct LogQuery {
     /// Sort key to continue after (exclusive), from a verified cursor.
     pub after: Option<String>,
     pub zone: ViewerZone,
+}
+
+/// A page of entries, newest first, and the sort key to resume after if more may follow: what
+/// the events store answers a query (the list route's page, and an export's read).
+#[derive(Debug)]
+pub struct Page {
+    pub entries: Vec<LogEntry>,
+    pub resume_after: Option<String>,
 }
 
 const PARAMS: [&str; 8] = [

@@ -1,15 +1,12 @@
-//! Security-log exports: the CSV file a merchant downloads (API.md, "Exports").
+//! Security-log exports (API.md, "Exports"): the worker that turns a job into the CSV file a
+//! merchant downloads, and its evidence, across as many invocations as it takes.
 //!
-//! [`csv::CsvEncoder`] turns [`crate::domain::LogEntry`] values into CSV bytes held in memory;
-//! the export worker drains them in parts and uploads them with
-//! [`crate::store::s3::exports_bucket::ExportsBucket`].
+//! A use case like `sequencer/`: the worker (`worker/`) reaches jobs, entries, the bucket, the
+//! log and the clock only through its ports (`ports.rs`), which the adapters of `crate::store`
+//! implement; the rows themselves are rendered by the core's [`crate::csv::CsvEncoder`], which
+//! the offline verifier shares.
 
-pub mod csv;
-#[cfg(feature = "aws")]
 pub mod memory;
-#[cfg(feature = "aws")]
+pub mod object_keys;
 pub mod ports;
-#[cfg(feature = "aws")]
 pub mod worker;
-
-pub use self::csv::{COLUMNS, CsvEncoder, CsvStart, neutralize_formula};

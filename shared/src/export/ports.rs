@@ -1,26 +1,31 @@
 //! What the export worker needs from the outside, as narrow traits (ports): the job store, the
-//! entries to export, the upload of the file, and the time. Each is shaped by what
-//! [`super::worker::ExportWorker`] calls and nothing more; the real adapters (DynamoDB, S3, the
-//! system clock) implement them here by delegating to their own methods, and the worker's unit
-//! tests implement them in memory.
+//! entries to export, the upload of the file, the account's log, and the time. Each is shaped by
+//! what [`super::worker::ExportWorker`] calls and nothing more, and speaks only core types and
+//! the storage faults of `crate::storage`; the real adapters (DynamoDB, S3, KMS) implement them
+//! in `store::export_ports` by delegating to their own methods, the system clock here, and the
+//! worker's unit tests implement them in memory.
 //!
 //! Every future is `Send`, so a worker built on the real adapters can run on any task.
 
 use std::future::Future;
 use std::ops::Range;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use crate::domain::export::{ExportId, ExportJob, UploadedPart};
-use crate::domain::{AccountId, LogEntry, LogFilter};
-use crate::integrity::note::{Checkpoint, NoteError, origin, sign_checkpoint};
-use crate::store::StoreError;
-use crate::store::dynamodb::events::{EventStore, Page};
-use crate::store::dynamodb::exports::{ExportStore, StoredJob};
-use crate::store::dynamodb::log::LogStore;
-use crate::store::kms::log_keys::LogKeys;
-use crate::store::s3::exports_bucket::{self, BucketError, ExportsBucket};
+use crate::domain::{AccountId, LogEntry, LogFilter, Page};
+use crate::integrity::note::NoteError;
+use crate::storage::{BucketError, StoreError};
+
+/// A job with the version it was read at.
+#[derive(Debug, Clone)]
+pub struct StoredJob {
+    pub account: AccountId,
+    pub job: ExportJob,
+    pub version: u64,
+    /// Until when (epoch seconds) the worker that set it owns the job; 0 when none does.
+    pub lease_until: i64,
+}
 
 /// The export jobs, read and replaced with optimistic concurrency.
 pub trait JobStore {
@@ -144,41 +149,6 @@ pub enum SealError {
     Sign(#[from] NoteError),
 }
 
-/// The log table and the checkpoint key: what the Lambda's worker seals exports with.
-#[derive(Clone)]
-pub struct LogSealer {
-    pub log: LogStore,
-    pub keys: Arc<LogKeys>,
-}
-
-impl ExportLog for LogSealer {
-    async fn sequenced(
-        &self,
-        account: &AccountId,
-        sort_key: &str,
-    ) -> Result<Option<u64>, StoreError> {
-        self.log.entry_log_index(account, sort_key).await
-    }
-
-    async fn seal(&self, account: &AccountId, size: u64) -> Result<String, SealError> {
-        let checkpoint = Checkpoint {
-            origin: origin(account),
-            size,
-            root: self.log.root_at(account, size).await?,
-        };
-        let signer = self.keys.signer().await.map_err(NoteError::from)?;
-        Ok(sign_checkpoint(&checkpoint, signer).await?)
-    }
-
-    async fn leaf_data(
-        &self,
-        account: &AccountId,
-        range: Range<u64>,
-    ) -> Result<Vec<String>, StoreError> {
-        self.log.leaf_data(account, range).await
-    }
-}
-
 /// The current time, for leases, deadlines and timestamps on the job.
 pub trait Clock {
     fn now(&self) -> Timestamp;
@@ -191,88 +161,5 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
-    }
-}
-
-impl JobStore for ExportStore {
-    fn get(
-        &self,
-        account: &AccountId,
-        id: &ExportId,
-    ) -> impl Future<Output = Result<Option<StoredJob>, StoreError>> + Send {
-        ExportStore::get(self, account, id)
-    }
-
-    fn save(
-        &self,
-        stored: &StoredJob,
-        job: &ExportJob,
-        lease_until: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        ExportStore::save(self, stored, job, lease_until)
-    }
-
-    async fn release(&self, account: &AccountId, id: &ExportId) -> Result<(), StoreError> {
-        ExportStore::release(self, account, id.as_str()).await
-    }
-}
-
-impl EntrySource for EventStore {
-    fn page(
-        &self,
-        account: &AccountId,
-        filter: &LogFilter,
-        after: Option<&str>,
-        limit: usize,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send {
-        EventStore::page(self, account, filter, after, limit, now)
-    }
-
-    fn entry(
-        &self,
-        account: &AccountId,
-        sort_key: &str,
-    ) -> impl Future<Output = Result<Option<LogEntry>, StoreError>> + Send {
-        EventStore::entry(self, account, sort_key)
-    }
-}
-
-impl ExportUpload for ExportsBucket {
-    const MIN_PART_BYTES: usize = exports_bucket::MIN_PART_BYTES;
-
-    fn start(
-        &self,
-        key: &str,
-        filename: &str,
-    ) -> impl Future<Output = Result<String, BucketError>> + Send {
-        ExportsBucket::start(self, key, filename)
-    }
-
-    fn upload_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part_number: i32,
-        bytes: Vec<u8>,
-    ) -> impl Future<Output = Result<String, BucketError>> + Send {
-        ExportsBucket::upload_part(self, key, upload_id, part_number, bytes)
-    }
-
-    fn complete(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[UploadedPart],
-    ) -> impl Future<Output = Result<(), BucketError>> + Send {
-        ExportsBucket::complete(self, key, upload_id, parts)
-    }
-
-    fn abort(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> impl Future<Output = Result<(), BucketError>> + Send {
-        ExportsBucket::abort(self, key, upload_id)
     }
 }

@@ -1,41 +1,28 @@
 //! Which account a dashboard request acts for: the claim that API Gateway's JWT authorizer put
-//! in the request context, never a parameter.
+//! in the request context, never a parameter. The claim's name is a setting
+//! ([`AccountClaim`], in `config`); reading it from a request is the edge's, here.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use std::collections::HashMap;
 
+use crate::config::AccountClaim;
 use crate::domain::fields::bounded_text;
 use crate::domain::{AccountId, Actor};
 use crate::error::ApiError;
 
-/// The name of the token claim that holds the account (`ACCOUNT_CLAIM` in [`crate::config`],
-/// default `account_id`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountClaim(String);
-
 impl AccountClaim {
-    pub const DEFAULT: &'static str = "account_id";
-
-    pub fn new(name: impl Into<String>) -> Self {
-        Self(name.into())
-    }
-
-    pub fn default_claim() -> Self {
-        Self::new(Self::DEFAULT)
-    }
-
     /// The caller's account, or 401 when the authorizer gave no valid account claim.
     pub fn account(&self, request: &Request) -> Result<AccountId, ApiError> {
         let claims = claims(request)?;
-        let value = claims.get(&self.0).ok_or_else(|| {
-            ApiError::Unauthorized(format!("the token has no `{}` claim", self.0))
+        let value = claims.get(self.name()).ok_or_else(|| {
+            ApiError::Unauthorized(format!("the token has no `{}` claim", self.name()))
         })?;
         let account = AccountId::parse(value).map_err(|_| {
             ApiError::Unauthorized(format!(
                 "the token's `{}` claim is not a valid account id",
-                self.0
+                self.name()
             ))
         })?;
         tracing::Span::current().record("account", account.as_str());

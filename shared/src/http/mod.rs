@@ -6,7 +6,6 @@ pub mod request;
 pub mod response;
 pub mod serve;
 
-pub use auth::AccountClaim;
 pub use problem::problem;
 pub use request::query_params;
 pub use response::{json, json_with_location, no_store};

@@ -36,8 +36,9 @@ use crate::domain::AccountId;
 use crate::integrity::merkle::Hash;
 use crate::integrity::note::{Checkpoint, NoteError, Signer, origin, sign_checkpoint};
 use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
-use crate::store::StoreError;
-use crate::store::dynamodb::retry::backoff;
+use crate::storage::StoreError;
+use crate::storage::TRANSACTION_MAX;
+use crate::storage::retry::backoff;
 
 /// Leaves per commit: with the edge, the leaf-data item, the checkpoint or the pending mark,
 /// and at most one completed tile per level, a commit stays within DynamoDB's 100 items per
@@ -49,8 +50,7 @@ pub const COMMIT_MAX: usize = 89;
 // level).
 const _: () = assert!(
     COMMIT_MAX < 1 << TILE_HEIGHT
-        && COMMIT_MAX + 3 + (u64::BITS / TILE_HEIGHT) as usize
-            <= crate::store::dynamodb::transact::TRANSACTION_MAX
+        && COMMIT_MAX + 3 + (u64::BITS / TILE_HEIGHT) as usize <= TRANSACTION_MAX
 );
 
 /// Accounts whose head a sequencer remembers between invocations; past it, it forgets them all.
@@ -164,7 +164,7 @@ impl<S: LogStorage> Sequencer<S> {
         let mut swept = Swept::default();
         for shard in 0..PENDING_SHARDS {
             let accounts = self.storage.pending(shard).await?;
-            for chunk in accounts.chunks(crate::store::dynamodb::transact::TRANSACTION_MAX) {
+            for chunk in accounts.chunks(TRANSACTION_MAX) {
                 let names: Vec<&AccountId> = chunk.iter().collect();
                 let heads = self.storage.heads(&names).await?;
                 let signed = futures::future::join_all(chunk.iter().filter_map(|account| {
@@ -464,13 +464,11 @@ impl Pending {
 const TRANSACTIONS_IN_FLIGHT: usize = 8;
 
 /// Groups planned commits (one per account) into transactions of at most
-/// [`crate::store::dynamodb::transact::TRANSACTION_MAX`] items, in order, spread over at least
+/// [`TRANSACTION_MAX`] items, in order, spread over at least
 /// [`TRANSACTIONS_IN_FLIGHT`] transactions when there are that many commits.
 fn transactions(planned: &[(usize, Plan)]) -> Vec<&[(usize, Plan)]> {
     let total: usize = planned.iter().map(|(_, plan)| plan.items()).sum();
-    let limit = total
-        .div_ceil(TRANSACTIONS_IN_FLIGHT)
-        .min(crate::store::dynamodb::transact::TRANSACTION_MAX);
+    let limit = total.div_ceil(TRANSACTIONS_IN_FLIGHT).min(TRANSACTION_MAX);
     let mut groups = Vec::new();
     let (mut start, mut items) = (0, 0);
     for (i, (_, plan)) in planned.iter().enumerate() {

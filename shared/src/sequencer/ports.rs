@@ -8,7 +8,7 @@ use crate::domain::{AccountId, LogEntry};
 use crate::integrity::canonical::{CanonicalError, LeafData};
 use crate::integrity::merkle::{Hash, leaf_hash};
 use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId};
-use crate::store::StoreError;
+use crate::storage::StoreError;
 
 /// Shards of the pending set, so marking accounts spreads over that many partitions.
 pub const PENDING_SHARDS: u8 = 16;

@@ -21,11 +21,10 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use crate::domain::NewEvent;
 use crate::domain::signin::{Profile, Signals, flagged_summary};
-use crate::store::StoreError;
-use crate::store::dynamodb::events::{EventStore, Recorded};
-use crate::store::dynamodb::retry::{MAX_ATTEMPTS, backoff};
+use crate::domain::{NewEvent, Recorded};
+use crate::storage::StoreError;
+use crate::storage::retry::{MAX_ATTEMPTS, backoff};
 
 /// One sign-in of the batch: the event's index, its user, signals and time.
 #[derive(Debug, Clone)]
@@ -43,9 +42,9 @@ pub struct Learning {
     sign_ins: Vec<SignIn>,
 }
 
-/// The use case over its port; the events store in the cloud.
+/// The use case over its port (the events store in the cloud).
 #[derive(Clone)]
-pub struct SignIns<S = EventStore> {
+pub struct SignIns<S> {
     store: S,
 }
 

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use crate::domain::AccountId;
 use crate::domain::signin::Profile;
-use crate::store::StoreError;
+use crate::storage::StoreError;
 
 /// A user of an account: whose profile.
 pub type User = (AccountId, String);

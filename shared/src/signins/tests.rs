@@ -9,7 +9,6 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::domain::{AccountId, Actor, EntryId, EventType, LogEntry};
-use crate::store::dynamodb::events::Recorded;
 
 const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const SAFARI_MACOS: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15";

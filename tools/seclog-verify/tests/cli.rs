@@ -9,9 +9,9 @@ use std::task::{Context, Poll, Waker};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use seclog::csv::{CsvEncoder, CsvStart};
 use seclog::domain::export::{ExportFilters, ExportJob, ExportRequest};
 use seclog::domain::{AccountId, Actor, EntryId, EventType, Json, LogEntry, LogFilter, ViewerZone};
-use seclog::export::csv::{CsvEncoder, CsvStart};
 use seclog::integrity::canonical::LeafData;
 use seclog::integrity::evidence::EvidenceWriter;
 use seclog::integrity::merkle::root;

@@ -6,9 +6,9 @@ use jiff::Timestamp;
 use super::ExportWorker;
 use super::failure::{Failure, File};
 use super::stream::{Progress, Sink, Stream};
+use crate::csv::{CsvEncoder, CsvStart};
 use crate::domain::export::{Checkpoint, ExportJob};
 use crate::domain::{AccountId, LogEntry, LogFilter};
-use crate::export::csv::{CsvEncoder, CsvStart};
 use crate::export::ports::{Clock, EntrySource, ExportUpload};
 use crate::integrity::evidence::ExportScope;
 

@@ -6,8 +6,8 @@
 use crate::domain::export::ExportId;
 use crate::export::ports::SealError;
 use crate::integrity::canonical::CanonicalError;
-use crate::store::StoreError;
-use crate::store::s3::exports_bucket::BucketError;
+use crate::storage::BucketError;
+use crate::storage::StoreError;
 
 /// The two files of an export, written one after the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use super::stream::Progress;
 use crate::domain::AccountId;
 use crate::domain::export::{Checkpoint, ExportJob};
 use crate::export::ports::{Clock, EntrySource, ExportLog, ExportUpload};
-use crate::store::s3::exports_bucket::BucketError;
+use crate::storage::BucketError;
 
 /// The file to write, with what it needs to start.
 #[derive(Clone, Copy)]

@@ -16,7 +16,8 @@
 //!   once it goes stale.
 //!
 //! The worker reaches storage, the bucket and the clock only through the traits of
-//! [`super::ports`]; [`ExportWorker`]'s type parameters default to the real adapters.
+//! [`super::ports`]; the Lambda's worker, over the real adapters, is
+//! `store::export_ports::AwsExportWorker`.
 //!
 //! This module is the use case: claim the job, seal the log, write the CSV then the evidence,
 //! save the outcome. The rest, one job each: `file` (one file's upload: continue, start over,
@@ -39,16 +40,18 @@ use self::csv_file::RowsRead;
 use self::failure::Failure;
 use self::file::Writing;
 use self::stream::Progress;
-use super::ports::{Clock, EntrySource, ExportLog, ExportUpload, JobStore, LogSealer, SystemClock};
+use super::object_keys::{evidence_key, export_key};
+use super::ports::{Clock, EntrySource, ExportLog, ExportUpload, JobStore, StoredJob, SystemClock};
 use crate::domain::AccountId;
 use crate::domain::export::{
     Checkpoint, ExportId, ExportJob, ExportPhase, ExportStatus, SealedLog,
 };
 use crate::integrity::evidence::ExportScope;
-use crate::store::StoreError;
-use crate::store::dynamodb::events::EventStore;
-use crate::store::dynamodb::exports::{ExportStore, StoredJob};
-use crate::store::s3::exports_bucket::{ExportsBucket, MIN_PART_BYTES, evidence_key, export_key};
+use crate::storage::StoreError;
+
+/// The default bytes per uploaded part: S3's smallest part (5 MiB), so memory stays at about one
+/// part. A setting below the upload's own minimum is raised to it.
+const DEFAULT_PART_BYTES: usize = 5 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -66,7 +69,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             reserve: Duration::from_secs(60),
-            part_bytes: MIN_PART_BYTES,
+            part_bytes: DEFAULT_PART_BYTES,
             page_size: 1000,
             seal_wait: Duration::from_secs(60),
         }
@@ -97,16 +100,10 @@ const SEAL_GIVE_UP: SignedDuration = SignedDuration::from_mins(15);
 /// How often the worker looks whether the sequencer appended the export's request entry.
 const SEAL_POLL: Duration = Duration::from_millis(200);
 /// The export worker over a job store `J`, an entry source `E`, an upload target `B` and the
-/// account's log `L`, telling time by `C`. The defaults are what the Lambda runs: DynamoDB, S3,
-/// the log table with the checkpoint key, and the system clock.
+/// account's log `L`, telling time by `C` (by default the system clock). What the Lambda runs,
+/// DynamoDB, S3, the log table with the checkpoint key, is `store::export_ports::AwsExportWorker`.
 #[derive(Clone)]
-pub struct ExportWorker<
-    J = ExportStore,
-    E = EventStore,
-    B = ExportsBucket,
-    L = LogSealer,
-    C = SystemClock,
-> {
+pub struct ExportWorker<J, E, B, L, C = SystemClock> {
     jobs: J,
     events: E,
     bucket: B,

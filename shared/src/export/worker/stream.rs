@@ -14,7 +14,7 @@ use super::failure::{Failure, File};
 use crate::domain::export::{Checkpoint, ExportResult, UploadedPart};
 use crate::domain::{AccountId, LogEntry, LogFilter};
 use crate::export::ports::{Clock, EntrySource, ExportUpload};
-use crate::store::s3::exports_bucket::BucketError;
+use crate::storage::BucketError;
 
 /// At most this many bytes not yet in a part are carried in the job when time runs out before a
 /// part filled (base64 in the job item, which DynamoDB bounds at 400 KB).

@@ -10,11 +10,11 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
+use crate::csv::{CsvEncoder, CsvStart};
 use crate::domain::export::{ExportFilters, ExportId, ExportJob, ExportRequest};
 use crate::domain::{
     AccountId, Actor, EntryId, EventType, Json, Unfamiliar, UnfamiliarReason, ViewerZone,
 };
-use crate::export::csv::{CsvEncoder, CsvStart};
 use crate::integrity::canonical::{LeafData, canonical_entry};
 use crate::integrity::merkle::{Hash, root};
 use crate::integrity::note::{Checkpoint, LocalSigner, Signer, origin, sign_checkpoint};

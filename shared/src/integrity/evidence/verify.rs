@@ -15,9 +15,9 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use super::{ExportScope, FORMAT, Place, VERSION};
+use crate::csv::{COLUMNS, CsvEncoder, CsvStart, RowWriter};
 use crate::domain::export::ExportRequest;
 use crate::domain::{AccountId, LogEntry};
-use crate::export::csv::{COLUMNS, CsvEncoder, CsvStart, RowWriter};
 use crate::integrity::canonical::LeafData;
 use crate::integrity::keys::fingerprint;
 use crate::integrity::merkle::{Hash, root};

@@ -7,10 +7,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::item::{attr_s, text};
-use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{PK, SK};
-use super::transact::TRANSACTION_MAX;
-use crate::store::StoreError;
+use crate::storage::StoreError;
+use crate::storage::TRANSACTION_MAX;
+use crate::storage::retry::{MAX_ATTEMPTS, backoff};
 
 /// Strongly consistent BatchGetItem of `(pk, sk)` keys (at most 100), unprocessed keys
 /// retried with backoff.

@@ -12,12 +12,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::{Timestamp, ToSpan};
 
 use super::events::EventStore;
-use super::retry::{MAX_ATTEMPTS, backoff};
 use super::schema::{EXPIRES_AT, PK, SK};
 use super::transact::{Outcome, cancellation};
 use crate::domain::export::{ExportId, ExportJob};
 use crate::domain::{AccountId, NewEvent};
-use crate::store::StoreError;
+use crate::export::ports::StoredJob;
+use crate::storage::StoreError;
+use crate::storage::retry::{MAX_ATTEMPTS, backoff};
 
 const STATUS: &str = "status";
 const VERSION: &str = "version";
@@ -32,16 +33,6 @@ const IN_FLIGHT: &str = "in_flight";
 /// Not an account (`#` never is one): the in-flight item stays out of the account's job list.
 fn in_flight_partition(account: &AccountId) -> String {
     format!("{account}#exports")
-}
-
-/// A job with the version it was read at.
-#[derive(Debug, Clone)]
-pub struct StoredJob {
-    pub account: AccountId,
-    pub job: ExportJob,
-    pub version: u64,
-    /// Until when (epoch seconds) the worker that set it owns the job; 0 when none does.
-    pub lease_until: i64,
 }
 
 #[derive(Clone)]

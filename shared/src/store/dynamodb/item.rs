@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::store::StoreError;
+use crate::storage::StoreError;
 
 /// One item as the SDK gives and takes it.
 pub(crate) type Item = HashMap<String, AttributeValue>;

@@ -38,12 +38,13 @@ use aws_sdk_dynamodb::types::{
 use super::batch::batch_get;
 use super::item::{Item, attr_s, number, text};
 use super::schema::{LOG_INDEX, PK, SK};
-use super::transact::{Outcome, TRANSACTION_MAX, absent_put, transact};
+use super::transact::{Outcome, absent_put, transact};
 use crate::domain::AccountId;
 use crate::integrity::merkle::{Hash, HashSource};
 use crate::integrity::tiles::{Edge, TILE_HEIGHT, TileId, TileSource, tiles_for};
 use crate::sequencer::{Commit, CommitOutcome, Head, LogStorage, pending_shard};
-use crate::store::StoreError;
+use crate::storage::StoreError;
+use crate::storage::TRANSACTION_MAX;
 
 const EDGE: &str = "edge";
 const CHECKPOINT: &str = "checkpoint";

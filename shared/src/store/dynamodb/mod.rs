@@ -11,14 +11,13 @@
 //!
 //! The helpers the adapters share, and which import none of them: `item` (attribute
 //! reading and writing), [`transact`] (`TransactWriteItems` and its cancellations), [`batch`]
-//! (`BatchGetItem`), [`retry`] (backoff for DynamoDB's partial successes) and [`schema`] (key and
-//! attribute names, table definitions).
+//! (`BatchGetItem`) and [`schema`] (key and attribute names, table definitions); the backoff for
+//! DynamoDB's partial successes is `crate::storage::retry`, which the use cases share.
 
 pub mod batch;
 pub mod events;
 pub mod exports;
 pub(crate) mod item;
 pub mod log;
-pub mod retry;
 pub mod schema;
 pub mod transact;

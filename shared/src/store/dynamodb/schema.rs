@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
-use crate::store::StoreError;
+use crate::storage::StoreError;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";

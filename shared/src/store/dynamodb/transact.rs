@@ -1,6 +1,7 @@
-//! DynamoDB's `TransactWriteItems`, as every table's adapter uses it: the item limit, the
-//! create-only put, and a cancellation read as an outcome (which conditions failed, or a
-//! conflict to retry) rather than an error. Below the adapters: it imports none of them.
+//! DynamoDB's `TransactWriteItems`, as every table's adapter uses it: the create-only put, and a
+//! cancellation read as an outcome (which conditions failed, or a conflict to retry) rather
+//! than an error. Below the adapters: it imports none of them. The item limit,
+//! `TRANSACTION_MAX`, is `crate::storage`'s, as the sequencer's commits are sized by it too.
 
 use std::collections::HashMap;
 
@@ -9,10 +10,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::schema::PK;
-use crate::store::StoreError;
-
-/// DynamoDB's limit on the items of one transaction (and keys of one BatchGetItem).
-pub const TRANSACTION_MAX: usize = 100;
+use crate::storage::StoreError;
 
 /// A put that only creates: it fails rather than overwrite an item (the audit trail is
 /// append-only; IAM cannot require the condition, so every put of this crate carries it).

@@ -1,8 +1,9 @@
 //! The S3 adapter for export files: a multipart upload that can be resumed across Lambda
 //! invocations, and presigned download links.
 //!
-//! Every key lives under `exports/` ([`export_key`]); the functions' IAM policies allow nothing
-//! else in the bucket.
+//! Every key lives under `exports/` (the export use case names them:
+//! [`export_key`](crate::export::object_keys::export_key)); the functions' IAM policies allow
+//! nothing else in the bucket. The adapter implements the upload port in `store::export_ports`.
 //!
 //! Upload flow of the export worker (`crate::export::worker`, through the
 //! [`ExportUpload`](crate::export::ports::ExportUpload) port):
@@ -26,11 +27,9 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use thiserror::Error;
 
-use crate::domain::AccountId;
 use crate::domain::export::{DownloadLink, UploadedPart};
-use crate::error::ApiError;
+use crate::storage::BucketError;
 
 /// S3's minimum size of every part but the last.
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
@@ -39,28 +38,6 @@ pub const MAX_DOWNLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 /// The media type of every export file, stored on the object and forced on downloads.
 pub const CSV_CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 pub const EVIDENCE_CONTENT_TYPE: &str = "application/json";
-/// The only key prefix the functions may touch.
-pub const KEY_PREFIX: &str = "exports/";
-
-/// The object key of an export file: `exports/<account>/<export id>.csv`.
-///
-/// The account is `A-Za-z0-9_-` by construction; the export id is service-generated (a ULID),
-/// so neither can add a path segment.
-pub fn export_key(account: &AccountId, export_id: &str) -> String {
-    debug_assert!(
-        !export_id.is_empty()
-            && export_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
-        "export ids are service-generated: {export_id:?}"
-    );
-    format!("{KEY_PREFIX}{}/{export_id}.csv", account.as_str())
-}
-
-/// The object key of an export's evidence file: `exports/<account>/<export id>.evidence.json`.
-pub fn evidence_key(account: &AccountId, export_id: &str) -> String {
-    export_key(account, export_id).replace(".csv", ".evidence.json")
-}
 
 /// The content type of an export file, from its name: the CSV or its JSON evidence.
 fn content_type(name: &str) -> &'static str {
@@ -93,22 +70,7 @@ pub fn attachment_disposition(filename: &str) -> String {
     format!("attachment; filename=\"{safe}\"")
 }
 
-/// What can go wrong with the exports bucket. The messages are written for a merchant reading
-/// an export's `error`; the S3 detail is kept for logs (`Debug`, [`BucketError::detail`]).
-#[derive(Debug, Error)]
-pub enum BucketError {
-    #[error("the exports bucket is unreachable, retry later")]
-    Unreachable(String),
-    #[error("the export's upload no longer exists; the export has to start over")]
-    UploadGone(String),
-    #[error("an export part other than the last is smaller than 5 MiB")]
-    PartTooSmall(String),
-    #[error("the exports bucket refused the request ({code})")]
-    Rejected { code: String, detail: String },
-    #[error("the download link could not be created")]
-    Presign(String),
-}
-
+/// The bucket's fault (a type of `crate::storage`, below the ports) from an S3 call's error.
 impl BucketError {
     fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> Self
     where
@@ -134,23 +96,6 @@ impl BucketError {
                 detail,
             },
         }
-    }
-
-    /// Everything known about the failure, for logs.
-    pub fn detail(&self) -> &str {
-        match self {
-            Self::Unreachable(d)
-            | Self::UploadGone(d)
-            | Self::PartTooSmall(d)
-            | Self::Presign(d) => d,
-            Self::Rejected { detail, .. } => detail,
-        }
-    }
-}
-
-impl From<BucketError> for ApiError {
-    fn from(err: BucketError) -> Self {
-        ApiError::storage(err)
     }
 }
 
@@ -335,16 +280,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_live_under_the_exports_prefix() {
-        let account = AccountId::parse("acct_Demo-1").unwrap();
-        assert_eq!(
-            export_key(&account, "01HW3Z9V7Q4M8K2N5P6R7S8T9V"),
-            "exports/acct_Demo-1/01HW3Z9V7Q4M8K2N5P6R7S8T9V.csv"
-        );
-        assert!(export_key(&account, "x").starts_with(KEY_PREFIX));
-    }
-
-    #[test]
     fn disposition_is_an_attachment_with_a_safe_name() {
         assert_eq!(
             attachment_disposition("security-logs-acct_1-2024-04-22.csv"),
@@ -358,25 +293,6 @@ mod tests {
             attachment_disposition(""),
             "attachment; filename=\"export.csv\""
         );
-    }
-
-    #[test]
-    fn errors_read_as_sentences_and_keep_their_detail() {
-        let err = BucketError::Unreachable("dispatch failure".into());
-        assert_eq!(
-            err.to_string(),
-            "the exports bucket is unreachable, retry later"
-        );
-        assert_eq!(err.detail(), "dispatch failure");
-        let err = BucketError::Rejected {
-            code: "AccessDenied".into(),
-            detail: "403".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "the exports bucket refused the request (AccessDenied)"
-        );
-        assert_eq!(err.detail(), "403");
     }
 
     #[tokio::test]

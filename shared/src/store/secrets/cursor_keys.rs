@@ -16,7 +16,7 @@ use aws_config::SdkConfig;
 use tokio::sync::OnceCell;
 
 use crate::domain::cursor::CursorKey;
-use crate::store::StoreError;
+use crate::storage::StoreError;
 
 #[derive(Clone)]
 pub struct CursorKeys {

@@ -18,12 +18,12 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::*;
+use crate::csv::{CsvEncoder, CsvStart};
+use crate::domain::Page;
 use crate::domain::export::{ExportFilters, ExportResult, UploadedPart};
 use crate::domain::{Actor, EntryId, EventType, LogEntry, LogFilter};
-use crate::export::csv::{CsvEncoder, CsvStart};
 use crate::export::ports::SealError;
-use crate::store::dynamodb::events::Page;
-use crate::store::s3::exports_bucket::BucketError;
+use crate::storage::BucketError;
 
 // ---- the job store ----------------------------------------------------------------------
 

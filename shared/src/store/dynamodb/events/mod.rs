@@ -20,27 +20,13 @@ use jiff::{Timestamp, ToSpan};
 use self::merge::{KeyRange, MAX_QUERIES_PER_PAGE, Merge, query_limit};
 use super::item::{Item, attr_s, text};
 use super::schema::{EXPIRES_AT, LOG_INDEX, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
-use crate::domain::{AccountId, EntryId, EventType, LogEntry, LogFilter, NewEvent};
-use crate::store::StoreError;
+use crate::domain::{AccountId, EventType, LogEntry, LogFilter, NewEvent, Page};
+use crate::storage::StoreError;
 
 const ENTRY: &str = "entry";
 const ACTOR_ID: &str = "actor_id";
 /// Present (true) on sign-ins flagged unfamiliar, absent otherwise: the list filter's key.
 const UNFAMILIAR: &str = "unfamiliar";
-
-/// The outcome of storing one event: its id, and whether it had been stored before.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub id: EntryId,
-    pub duplicate: bool,
-}
-
-/// A page of entries, newest first, and the sort key to resume after if more may follow.
-#[derive(Debug)]
-pub struct Page {
-    pub entries: Vec<LogEntry>,
-    pub resume_after: Option<String>,
-}
 
 #[derive(Clone)]
 pub struct EventStore {

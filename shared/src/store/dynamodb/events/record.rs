@@ -19,14 +19,15 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use jiff::Timestamp;
 
-use super::{EventStore, Recorded};
+use super::EventStore;
 use crate::domain::new_event::{Repeats, plan_repeats};
-use crate::domain::{AccountId, EntryId, LogEntry, NewEvent};
-use crate::store::StoreError;
+use crate::domain::{AccountId, EntryId, LogEntry, NewEvent, Recorded};
+use crate::storage::StoreError;
+use crate::storage::TRANSACTION_MAX;
+use crate::storage::retry::{MAX_ATTEMPTS, backoff};
 use crate::store::dynamodb::item::{attr_s, text};
-use crate::store::dynamodb::retry::{MAX_ATTEMPTS, backoff};
 use crate::store::dynamodb::schema::{EXPIRES_AT, PK, SK};
-use crate::store::dynamodb::transact::{Outcome, TRANSACTION_MAX, absent_put, transact};
+use crate::store::dynamodb::transact::{Outcome, absent_put, transact};
 
 const MARKER_ID: &str = "id";
 const MARKER_SK: &str = "entry_sk";

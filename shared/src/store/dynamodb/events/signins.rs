@@ -14,10 +14,11 @@ use super::EventStore;
 use crate::domain::AccountId;
 use crate::domain::signin::Profile;
 use crate::signins::{ProfileStore, StoredProfile, User};
-use crate::store::StoreError;
+use crate::storage::StoreError;
+use crate::storage::TRANSACTION_MAX;
 use crate::store::dynamodb::item::{attr_s, text};
 use crate::store::dynamodb::schema::{EXPIRES_AT, PK, SK};
-use crate::store::dynamodb::transact::{Outcome, TRANSACTION_MAX};
+use crate::store::dynamodb::transact::Outcome;
 
 const PROFILE: &str = "profile";
 const VERSION: &str = "version";

@@ -3,6 +3,11 @@
 //!
 //! The encoder writes into memory only; the caller drains the buffer ([`CsvEncoder::take`]) when
 //! it holds enough for an upload part, so memory stays flat however many rows an export has.
+//!
+//! Part of the pure core, beside `domain/` (the only module it uses): the export worker writes
+//! its files with it and `integrity::evidence` re-renders rows with it to verify them, so the
+//! exporter and the offline verifier cannot disagree on a row. Paths to the `csv` crate are
+//! written `::csv::`, as this module bears its name.
 
 use std::io::Write as _;
 use std::net::IpAddr;

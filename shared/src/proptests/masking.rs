@@ -9,10 +9,10 @@ use proptest::test_runner::TestRunner;
 
 use super::config;
 use super::strategies::{Secret, account_key, any_json, api_key_text, secret_document};
+use crate::csv::{CsvEncoder, CsvStart};
 use crate::domain::secrets::{is_account_number_key, mask_entry, mask_secrets};
 use crate::domain::summary::summarize;
 use crate::domain::{Actor, EntryId, EventType, Json, Location, LogEntry, ViewerZone};
-use crate::export::csv::{CsvEncoder, CsvStart};
 
 /// The CSV row of an entry holding `details` and its `summary`, as the export writes it.
 fn csv_row(event_type: EventType, details: &Json, summary: &str) -> String {

@@ -14,11 +14,11 @@ use super::strategies::{
 };
 use super::{assert_client_error, config};
 use crate::ApiError;
+use crate::csv::{CsvEncoder, CsvStart};
 use crate::domain::fields::{TextKind, check_text};
 use crate::domain::new_event::{MAX_DETAILS_BYTES, MAX_EVENTS};
 use crate::domain::secrets::mask_secrets;
 use crate::domain::{EntryId, EventType, IngestBatch, IngestContext, Json, Producer, ViewerZone};
-use crate::export::csv::{CsvEncoder, CsvStart};
 
 const PRODUCER: &str = "arn:aws:iam::000000000000:user/local";
 

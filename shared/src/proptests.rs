@@ -2,6 +2,11 @@
 //! summary or the CSV) and every parser of caller input (any input gives `Ok` or a 4xx error,
 //! never a panic or a 5xx).
 //!
+//! A test-only module at the top of the crate, not inside `domain/`: the properties read the
+//! parsers' errors as the HTTP edge answers them (`http::problem`) and the masked entries as
+//! the CSV renders them (`csv`), and from inside `domain/` those uses would close circles with
+//! modules that use the domain (infra/check-modules.py).
+//!
 //! Each property runs [`CASES`] generated cases, so the whole set stays within seconds of
 //! `cargo test -p seclog`.
 
