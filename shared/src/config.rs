@@ -18,9 +18,13 @@ use crate::integrity::note::LocalSigner;
 use crate::store::dynamodb::events::EventStore;
 use crate::store::dynamodb::exports::ExportStore;
 use crate::store::dynamodb::log::LogStore;
+use crate::store::dynamodb::streams::StreamStore;
 use crate::store::kms::log_keys::LogKeys;
+use crate::store::kms::stream_secrets::StreamSecretsKey;
 use crate::store::s3::exports_bucket::ExportsBucket;
 use crate::store::secrets::cursor_keys::CursorKeys;
+use crate::store::sqs::delivery_queue::SqsDeliveryQueue;
+use crate::store::stream_log::StreamLogReader;
 
 /// The environment variables of the functions (`template.yaml` sets them).
 pub mod vars {
@@ -47,6 +51,12 @@ pub mod vars {
     /// Keys that signed before the current one: a JSON array of published keys
     /// (`{"key", "fingerprint", "from", "until"}`), each with its `until`. Empty counts as unset.
     pub const LOG_RETIRED_KEYS: &str = "LOG_RETIRED_KEYS";
+    /// The streams table (targets, sealed secrets, delivery state).
+    pub const STREAMS_TABLE: &str = "STREAMS_TABLE";
+    /// The SQS queue of stream delivery runs.
+    pub const STREAM_QUEUE_URL: &str = "STREAM_QUEUE_URL";
+    /// The KMS key that seals streams' secrets (webhook signing secrets, auth header values).
+    pub const STREAM_SECRETS_KEY_ID: &str = "STREAM_SECRETS_KEY_ID";
 }
 
 #[derive(Debug, Error)]
@@ -66,6 +76,9 @@ pub struct Settings {
     cursor_key_secret_id: Option<String>,
     log_table: Option<String>,
     log_signing_key_id: Option<String>,
+    streams_table: Option<String>,
+    stream_queue_url: Option<String>,
+    stream_secrets_key_id: Option<String>,
     /// The token claim holding the account (`ACCOUNT_CLAIM`, default `account_id`).
     pub claim: AccountClaim,
     /// Days an entry is kept before DynamoDB's TTL removes it (default 365).
@@ -95,6 +108,9 @@ impl Default for Settings {
             cursor_key_secret_id: None,
             log_table: None,
             log_signing_key_id: None,
+            streams_table: None,
+            stream_queue_url: None,
+            stream_secrets_key_id: None,
             claim: AccountClaim::default_claim(),
             retention_days: 365,
             export_expiry_days: 7,
@@ -143,6 +159,9 @@ impl Settings {
             cursor_key_secret_id: get(vars::CURSOR_KEY_SECRET_ID),
             log_table: get(vars::LOG_TABLE),
             log_signing_key_id: get(vars::LOG_SIGNING_KEY_ID),
+            streams_table: get(vars::STREAMS_TABLE),
+            stream_queue_url: get(vars::STREAM_QUEUE_URL),
+            stream_secrets_key_id: get(vars::STREAM_SECRETS_KEY_ID),
             claim: get(vars::ACCOUNT_CLAIM)
                 .map(AccountClaim::new)
                 .unwrap_or(defaults.claim),
@@ -190,6 +209,26 @@ impl Settings {
 
     pub fn log_signing_key_id(&self) -> Result<&str, ConfigError> {
         required(&self.log_signing_key_id, vars::LOG_SIGNING_KEY_ID)
+    }
+
+    pub fn streams_table(&self) -> Result<&str, ConfigError> {
+        required(&self.streams_table, vars::STREAMS_TABLE)
+    }
+
+    pub fn stream_queue_url(&self) -> Result<&str, ConfigError> {
+        required(&self.stream_queue_url, vars::STREAM_QUEUE_URL)
+    }
+
+    pub fn stream_secrets_key_id(&self) -> Result<&str, ConfigError> {
+        required(&self.stream_secrets_key_id, vars::STREAM_SECRETS_KEY_ID)
+    }
+
+    /// The same settings with a local stack's streams resources.
+    pub fn with_streams(mut self, table: &str, queue_url: &str, secrets_key_id: &str) -> Self {
+        self.streams_table = Some(table.to_owned());
+        self.stream_queue_url = Some(queue_url.to_owned());
+        self.stream_secrets_key_id = Some(secrets_key_id.to_owned());
+        self
     }
 
     /// The same settings with a local stack's log table.
@@ -323,6 +362,40 @@ impl Stack {
         Ok(match &self.local_log_key {
             Some(LocalLogKey(seed)) => LogKeys::local(LocalSigner::from_seed(seed)),
             None => LogKeys::kms(&self.aws, self.settings.log_signing_key_id()?),
+        })
+    }
+
+    /// The streams table.
+    pub fn stream_store(&self) -> Result<StreamStore, ConfigError> {
+        Ok(StreamStore::new(
+            aws_sdk_dynamodb::Client::new(&self.aws),
+            self.settings.streams_table()?,
+            self.event_store()?,
+        ))
+    }
+
+    /// The KMS key that seals streams' secrets.
+    pub fn stream_secrets_key(&self) -> Result<StreamSecretsKey, ConfigError> {
+        Ok(StreamSecretsKey::new(
+            aws_sdk_kms::Client::new(&self.aws),
+            self.settings.stream_secrets_key_id()?,
+        ))
+    }
+
+    /// The queue of stream delivery runs.
+    pub fn delivery_queue(&self) -> Result<SqsDeliveryQueue, ConfigError> {
+        Ok(SqsDeliveryQueue::new(
+            aws_sdk_sqs::Client::new(&self.aws),
+            self.settings.stream_queue_url()?,
+        ))
+    }
+
+    /// The log as streams read it: entries by index, checkpoints, the checkpoint key.
+    pub fn stream_log(&self) -> Result<StreamLogReader, ConfigError> {
+        Ok(StreamLogReader {
+            events: self.event_store()?,
+            log: self.log_store()?,
+            keys: std::sync::Arc::new(self.log_keys()?),
         })
     }
 

@@ -32,6 +32,8 @@ pub mod storage;
 #[cfg(feature = "aws")]
 pub mod store;
 #[cfg(feature = "aws")]
+pub mod streams;
+#[cfg(feature = "aws")]
 pub mod telemetry;
 
 pub use error::{ApiError, FieldError};

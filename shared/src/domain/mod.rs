@@ -20,6 +20,7 @@ pub mod query;
 mod raw_members;
 pub mod secrets;
 pub mod signin;
+pub mod stream;
 pub mod summary;
 pub mod time;
 pub mod unfamiliar;

@@ -6,6 +6,8 @@
 //! - [`secrets`]: the cursor signing key (Secrets Manager);
 //! - [`export_ports`]: those adapters as the export worker's ports (the sequencer's and the
 //!   sign-ins' are implemented by the tables' own modules);
+//! - [`sqs`]: the queue of stream delivery runs;
+//! - [`stream_log`]: the log as streams read it (events by index, checkpoints, signing);
 //! - [`aws`]: the SDK configuration every client is built from (timeouts, TLS roots, local
 //!   endpoints).
 //!
@@ -18,6 +20,8 @@ pub mod export_ports;
 pub mod kms;
 pub mod s3;
 pub mod secrets;
+pub mod sqs;
+pub mod stream_log;
 
 use crate::storage::StoreError;
 

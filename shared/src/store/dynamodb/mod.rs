@@ -8,6 +8,7 @@
 //!   stamped on an entry by the sequencer once the entry is in its account's Merkle log.
 //! - log table ([`log`]): each account's Merkle tree, checkpoints and the pending set.
 //! - export jobs table ([`exports`]).
+//! - streams table ([`streams`]): each stream's target, sealed secrets and delivery state.
 //!
 //! The helpers the adapters share, and which import none of them: `item` (attribute
 //! reading and writing), [`transact`] (`TransactWriteItems` and its cancellations), [`batch`]
@@ -20,4 +21,5 @@ pub mod exports;
 pub(crate) mod item;
 pub mod log;
 pub mod schema;
+pub mod streams;
 pub mod transact;

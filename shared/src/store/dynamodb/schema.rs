@@ -18,6 +18,9 @@ pub const EXPIRES_AT: &str = "expires_at";
 /// The events table's attribute holding an entry's position in its account's log: read with
 /// the entry ([`super::events`]), stamped by the log's commits ([`super::log`]).
 pub const LOG_INDEX: &str = "log_index";
+/// The events table's GSI of sequenced entries by `pk` and `log_index` (streams read the log's
+/// entries in order through it).
+pub const LOG_INDEX_INDEX: &str = "by_log_index";
 
 fn attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()
@@ -63,6 +66,17 @@ pub async fn create_events_table(
         )
         .build()
         .expect("index fields are set");
+    let by_log_index = GlobalSecondaryIndex::builder()
+        .index_name(LOG_INDEX_INDEX)
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(LOG_INDEX, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index fields are set");
     client
         .create_table()
         .table_name(table)
@@ -70,9 +84,17 @@ pub async fn create_events_table(
         .attribute_definitions(attribute(PK))
         .attribute_definitions(attribute(SK))
         .attribute_definitions(attribute(TYPE_INDEX_PK))
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(LOG_INDEX)
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .expect("name and type are set"),
+        )
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .global_secondary_indexes(by_type)
+        .global_secondary_indexes(by_log_index)
         .set_stream_specification(stream.then(new_images))
         .send()
         .await
@@ -105,6 +127,11 @@ pub async fn create_jobs_table(
         .await
         .map_err(StoreError::dynamo)?;
     Ok(())
+}
+
+/// The streams table (`store::dynamodb::streams`): streams and their delivery state, no stream.
+pub async fn create_streams_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    create_jobs_table(client, table, false).await
 }
 
 /// The log table (`store::dynamodb::log`): trees, tiles and checkpoints, no stream, no TTL.

@@ -5,8 +5,10 @@
 //!   calls; which keys a page reads, the merge of several partitions and where the next page
 //!   resumes are [`merge`] (pure code, unit-tested);
 //! - [`record`]: the write path (idempotent, all or nothing);
-//! - [`signins`]: the sign-in profiles kept in the same table, written with their entries.
+//! - [`signins`]: the sign-in profiles kept in the same table, written with their entries;
+//! - [`by_index`]: entries in log order from an index on (the `by_log_index` GSI), for streams.
 
+pub mod by_index;
 pub mod merge;
 pub mod record;
 pub mod signins;

@@ -1,0 +1,3 @@
+//! The SQS adapter: the queue of stream delivery runs.
+
+pub mod delivery_queue;

@@ -1,0 +1,267 @@
+//! One delivery run of one stream: take its lease, read the log from the first index not yet
+//! delivered, send batches in index order, and store how far the destination acknowledged.
+//!
+//! Why it cannot lose or reorder an entry:
+//! - the cursor (`delivered_through`) moves only after the destination acknowledged a batch, and
+//!   only over an unbroken run of indices from it: an index the store does not show yet ends the
+//!   batch, it is never skipped;
+//! - one run at a time per stream (the lease), and every write of the run is conditional on
+//!   holding it, so a replay or a delete in between wins and the old run stops;
+//! - a failure stores nothing but the failure: the next run starts from the same cursor, so the
+//!   destination may see a batch again (at least once; each record carries its `log_index`
+//!   and the delivery its id, to drop repeats), never a gap.
+//!
+//! Each batch carries a signed checkpoint whose tree holds all its records, so the receiver can
+//! check them against the log.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::ports::{
+    Batch, CheckpointError, Destination, Lease, LeasedStream, Sent, StreamLeases, StreamLog,
+};
+use crate::domain::stream::{DeliveryState, Failing, StreamFormat, StreamId};
+use crate::domain::{AccountId, LogEntry};
+use crate::storage::StoreError;
+
+/// Records per delivery at most.
+pub const BATCH_RECORDS: usize = 100;
+/// Bytes of records per delivery at most (the envelope adds a few hundred).
+pub const BATCH_BYTES: usize = 1 << 20;
+/// Entries read from the log at once: a few batches, one Query page.
+pub const READ_AT_ONCE: usize = 500;
+/// How long a run may hold the lease: a run stops sending well before, at its deadline.
+pub const LEASE: Duration = Duration::from_secs(120);
+/// When a run finds another one holding the lease, how soon it looks again.
+const BUSY_RECHECK: SignedDuration = SignedDuration::from_secs(2);
+/// The longest wait between two attempts of a failing stream.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// How a run ended: what the caller should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// Everything in the log was delivered.
+    CaughtUp { delivered: u64 },
+    /// The deadline came first: run again now.
+    More { delivered: u64 },
+    /// Run again at this time (a failing stream's next attempt, another run's lease, an index
+    /// the store does not show yet).
+    RetryAt(Timestamp),
+    /// Nothing to do until a replay, or ever (a stopped or deleted stream, or a lease lost to a
+    /// replay or delete, which start their own run).
+    Done,
+}
+
+/// Renders one entry as one record of the stream's format (a JSON text).
+pub type Render = fn(&LogEntry, StreamFormat) -> String;
+
+pub struct DeliveryRun<'a, S, L, D> {
+    pub streams: &'a S,
+    pub log: &'a L,
+    pub destination: &'a D,
+    pub render: Render,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<S, L, D> DeliveryRun<'_, S, L, D>
+where
+    S: StreamLeases + Sync,
+    S::Target: Send + Sync,
+    L: StreamLog + Sync,
+    D: Destination<S::Target> + Sync,
+{
+    /// Delivers what the stream has not had yet, until caught up, a failure, or `deadline`.
+    /// `random` feeds the retry jitter.
+    pub async fn run(
+        &self,
+        account: &AccountId,
+        id: &StreamId,
+        now: impl Fn() -> Timestamp,
+        deadline: Timestamp,
+        random: impl Fn() -> u64,
+    ) -> Result<Ran, RunError> {
+        let start = now();
+        let until = start
+            .checked_add(SignedDuration::try_from(LEASE).unwrap_or(SignedDuration::MAX))
+            .unwrap_or(start);
+        let mut stream = match self.streams.lease(account, id, start, until).await? {
+            Lease::Held(stream) => stream,
+            // Another run may be about to give the lease up without having seen the newest
+            // entries: look again soon, not at its lease's end.
+            Lease::Busy(until) => return Ok(Ran::RetryAt(until.min(start + BUSY_RECHECK))),
+            Lease::NotDue(at) => return Ok(Ran::RetryAt(at)),
+            Lease::Stopped | Lease::Gone => return Ok(Ran::Done),
+        };
+        let mut delivered = 0u64;
+        loop {
+            if now() >= deadline {
+                return self.release(&stream, Ran::More { delivered }).await;
+            }
+            let from = stream.state.next_index();
+            let entries = self.log.entries(account, from, READ_AT_ONCE).await?;
+            let unbroken = unbroken_from(&entries, from);
+            if unbroken == 0 {
+                // Caught up, or the next index is not visible yet (an index of the GSI lags
+                // its table by a moment): look again shortly rather than skip it.
+                let ran = match entries.is_empty() {
+                    true => Ran::CaughtUp { delivered },
+                    false => Ran::RetryAt(now() + SignedDuration::from_secs(1)),
+                };
+                return self.release(&stream, ran).await;
+            }
+            let entries = &entries[..unbroken];
+            let size = from + unbroken as u64;
+            let checkpoint = match self.log.checkpoint(account, size).await {
+                Ok(note) => note,
+                Err(CheckpointError::Store(err)) => return Err(err.into()),
+                Err(err @ CheckpointError::Sign(_)) => {
+                    // The service's own fault: retried like a failing destination, and said so.
+                    let sent = Sent::Retry {
+                        reason: err.to_string(),
+                        after: None,
+                    };
+                    return self.failed(&stream, sent, now(), &random).await;
+                }
+            };
+            for batch in batches(entries, stream.format, self.render) {
+                let delivery = Batch {
+                    id: delivery_id(&stream.id, batch.first_index, batch.last_index),
+                    format: stream.format,
+                    records: &batch.records,
+                    first_index: batch.first_index,
+                    last_index: batch.last_index,
+                    checkpoint: &checkpoint,
+                };
+                match self.destination.send(&stream, &delivery).await {
+                    Sent::Delivered => {
+                        let state = DeliveryState {
+                            delivered_through: Some(batch.last_index),
+                            last_delivery_at: Some(now()),
+                            failing: None,
+                        };
+                        if !self.streams.save(&stream, &state, false).await? {
+                            return Ok(Ran::Done);
+                        }
+                        delivered += batch.records.len() as u64;
+                        stream.state = state;
+                    }
+                    failed => return self.failed(&stream, failed, now(), &random).await,
+                }
+                if now() >= deadline {
+                    return self.release(&stream, Ran::More { delivered }).await;
+                }
+            }
+        }
+    }
+
+    /// Gives the lease up; `ran` unless the lease was lost meanwhile.
+    async fn release(&self, stream: &LeasedStream<S::Target>, ran: Ran) -> Result<Ran, RunError> {
+        match self.streams.save(stream, &stream.state, true).await? {
+            true => Ok(ran),
+            false => Ok(Ran::Done),
+        }
+    }
+
+    /// Stores the failure (the cursor stays) and when to try again, if ever.
+    async fn failed(
+        &self,
+        stream: &LeasedStream<S::Target>,
+        sent: Sent,
+        now: Timestamp,
+        random: &impl Fn() -> u64,
+    ) -> Result<Ran, RunError> {
+        let previous = stream.state.failing.as_ref();
+        let attempts = previous.map_or(0, |failing| failing.attempts) + 1;
+        let since = previous.map_or(now, |failing| failing.since);
+        let (last_error, retry_at) = match sent {
+            Sent::Retry { reason, after } => {
+                let delay = retry_delay(attempts, random()).max(after.unwrap_or_default());
+                let delay = SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
+                (reason, Some(now.checked_add(delay).unwrap_or(now)))
+            }
+            Sent::Stop { reason } => (reason, None),
+            Sent::Delivered => unreachable!("only failures are stored as failures"),
+        };
+        let state = DeliveryState {
+            failing: Some(Failing {
+                since,
+                last_error,
+                attempts,
+                retry_at,
+            }),
+            ..stream.state.clone()
+        };
+        if !self.streams.save(stream, &state, true).await? {
+            return Ok(Ran::Done);
+        }
+        Ok(retry_at.map_or(Ran::Done, Ran::RetryAt))
+    }
+}
+
+/// Exponential backoff with jitter: about 1 s doubled per failed attempt, at most
+/// [`MAX_RETRY_DELAY`], drawn from its upper half so attempts of many streams spread out
+/// without ever coming sooner than half the step.
+pub fn retry_delay(attempts: u32, random: u64) -> Duration {
+    let step = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(20)).min(MAX_RETRY_DELAY);
+    let half = step.as_millis() as u64 / 2;
+    Duration::from_millis(half + random % (half + 1))
+}
+
+/// The delivery id of a batch: the same for every attempt of the same indices.
+fn delivery_id(stream: &StreamId, first: u64, last: u64) -> String {
+    format!("{stream}-{first}-{last}")
+}
+
+/// How many of `entries` carry the indices `from`, `from + 1`, ... without a break.
+fn unbroken_from(entries: &[LogEntry], from: u64) -> usize {
+    entries
+        .iter()
+        .zip(from..)
+        .take_while(|(entry, index)| entry.log_index == Some(*index))
+        .count()
+}
+
+/// A batch of rendered records with consecutive indices.
+struct RenderedBatch {
+    records: Vec<String>,
+    first_index: u64,
+    last_index: u64,
+}
+
+/// Cuts `entries` (consecutive indices) into batches of at most [`BATCH_RECORDS`] records and
+/// [`BATCH_BYTES`] bytes (a record larger than that alone goes in a batch of its own).
+fn batches(entries: &[LogEntry], format: StreamFormat, render: Render) -> Vec<RenderedBatch> {
+    let mut batches: Vec<RenderedBatch> = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let index = entry.log_index.unwrap_or_default();
+        let record = render(entry, format);
+        match batches.last_mut() {
+            Some(batch)
+                if batch.records.len() < BATCH_RECORDS && bytes + record.len() <= BATCH_BYTES =>
+            {
+                bytes += record.len();
+                batch.records.push(record);
+                batch.last_index = index;
+            }
+            _ => {
+                bytes = record.len();
+                batches.push(RenderedBatch {
+                    records: vec![record],
+                    first_index: index,
+                    last_index: index,
+                });
+            }
+        }
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests;
