@@ -31,6 +31,7 @@ pub mod signins;
 pub mod storage;
 #[cfg(feature = "aws")]
 pub mod store;
+pub mod streams;
 #[cfg(feature = "aws")]
 pub mod telemetry;
 

@@ -1,0 +1,11 @@
+//! Streams: every entry of an account delivered to the merchant's own tools (a SIEM's webhook,
+//! or an S3 bucket), in log order, at least once.
+//!
+//! The parts here are the ones that decide something and can be tested alone: which addresses a
+//! webhook may reach ([`address`], [`public_ip`]), how a delivery is signed ([`signature`]), how an
+//! entry is written as a record (native or OCSF), and, with the `aws` feature, the HTTP client
+//! that enforces the address rules at every connection and classifies each answer.
+
+pub mod address;
+pub mod public_ip;
+pub mod signature;
