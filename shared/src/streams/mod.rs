@@ -7,5 +7,8 @@
 //! that enforces the address rules at every connection and classifies each answer.
 
 pub mod address;
+pub mod outcome;
 pub mod public_ip;
 pub mod signature;
+#[cfg(feature = "aws")]
+pub mod webhook_client;
