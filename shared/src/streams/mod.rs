@@ -7,8 +7,10 @@
 //! that enforces the address rules at every connection and classifies each answer.
 
 pub mod address;
+pub mod ocsf;
 pub mod outcome;
 pub mod public_ip;
+pub mod record;
 pub mod signature;
 #[cfg(feature = "aws")]
 pub mod webhook_client;
