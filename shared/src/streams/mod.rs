@@ -3,10 +3,12 @@
 //!
 //! The parts here are the ones that decide something and can be tested alone: which addresses a
 //! webhook may reach ([`address`], [`public_ip`]), how a delivery is signed ([`signature`]), how an
-//! entry is written as a record (native or OCSF), and, with the `aws` feature, the HTTP client
-//! that enforces the address rules at every connection and classifies each answer.
+//! entry is written as a record ([`record`], native or [`ocsf`]), what one delivery holds
+//! ([`delivery`]), what an answer means for the stream ([`outcome`]), and, with the `aws`
+//! feature, the HTTP client that enforces the address rules at every connection.
 
 pub mod address;
+pub mod delivery;
 pub mod ocsf;
 pub mod outcome;
 pub mod public_ip;

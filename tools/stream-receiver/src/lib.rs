@@ -4,9 +4,8 @@
 //! one line (stdout), and repeats and gaps by `log_index` reported (stderr), since delivery is
 //! at least once and in log order.
 //!
-//! The body: `{"stream_id", "delivery_id", "format": "ocsf" | "native", "records": [...],
-//! "checkpoint": "<signed note>"}`; `log_index` is `metadata.sequence` (OCSF) or `log_index`
-//! (native).
+//! The body is `seclog::streams::delivery::Delivery`, the sender's own type; `log_index` is
+//! `metadata.sequence` (OCSF) or `log_index` (native).
 
 pub mod sequence;
 
@@ -17,29 +16,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use seclog::streams::record::RecordFormat;
+use seclog::streams::delivery::Delivery;
 use seclog::streams::signature::{
     DELIVERY_HEADER, SIGNATURE_HEADER, SignatureRefused, SigningSecret, verify,
 };
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use thiserror::Error;
 
 use sequence::{Seen, Sequences};
 
 /// How far a signature's `t` may be from this machine's clock.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
-
-/// One webhook delivery, as the service posts it.
-#[derive(Deserialize)]
-struct Delivery<'a> {
-    stream_id: String,
-    delivery_id: String,
-    format: RecordFormat,
-    #[serde(borrow)]
-    records: Vec<&'a RawValue>,
-    checkpoint: String,
-}
 
 /// What a delivery produced: records for stdout, reports for stderr.
 #[derive(Debug, Default, PartialEq, Eq)]
