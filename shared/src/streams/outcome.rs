@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
+use jiff::fmt::rfc2822::DateTimeParser;
 use thiserror::Error;
 
 /// A batch the receiver acknowledged.
@@ -19,7 +21,7 @@ pub struct Delivered {
 /// A batch that was not acknowledged, and what the stream does next.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SendError {
-    /// Try again later; `retry_after` is the receiver's own wish (`Retry-After` in seconds).
+    /// Try again later; `retry_after` is the receiver's own wish (`Retry-After`).
     #[error("{reason}")]
     Retry {
         reason: String,
@@ -52,15 +54,20 @@ impl SendError {
     }
 }
 
-/// Classifies a received status; `retry_after` is the answer's `Retry-After` header, if any.
-pub fn classify_status(status: u16, retry_after: Option<&str>) -> Result<Delivered, SendError> {
+/// Classifies a received status; `retry_after` is the answer's `Retry-After` header, if any,
+/// read at `now`.
+pub fn classify_status(
+    status: u16,
+    retry_after: Option<&str>,
+    now: Timestamp,
+) -> Result<Delivered, SendError> {
     let reason = format!("the receiver answered HTTP {status}");
     match status {
         200..=299 => Ok(Delivered { status }),
         408 | 500..=599 => Err(SendError::retry(reason)),
         429 => Err(SendError::Retry {
             reason,
-            retry_after: retry_after.and_then(delay_seconds),
+            retry_after: retry_after.and_then(|value| delay(value, now)),
         }),
         300..=399 => Err(SendError::stop(format!(
             "the receiver answered HTTP {status}, a redirect, which is not followed"
@@ -69,14 +76,29 @@ pub fn classify_status(status: u16, retry_after: Option<&str>) -> Result<Deliver
     }
 }
 
-/// `Retry-After` as delta-seconds. The HTTP-date form is left to the stream's own backoff.
-fn delay_seconds(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// `Retry-After` as delta-seconds or as an HTTP date (RFC 9110; its IMF-fixdate is an RFC 2822
+/// date); a date already past is no delay. Unreadable: none, the stream's own backoff applies.
+fn delay(value: &str, now: Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTimeParser::new().parse_timestamp(value).ok()?;
+    let seconds = at.as_second().saturating_sub(now.as_second()).max(0);
+    Some(Duration::from_secs(seconds.unsigned_abs()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn now() -> Timestamp {
+        "2015-10-21T07:27:00Z".parse().unwrap()
+    }
+
+    fn classify(status: u16, retry_after: Option<&str>) -> Result<Delivered, SendError> {
+        classify_status(status, retry_after, now())
+    }
 
     fn is_retry(result: Result<Delivered, SendError>) -> bool {
         matches!(result, Err(SendError::Retry { .. }))
@@ -89,38 +111,41 @@ mod tests {
     #[test]
     fn a_2xx_acknowledges() {
         for status in [200, 201, 202, 204, 299] {
-            assert_eq!(classify_status(status, None), Ok(Delivered { status }));
+            assert_eq!(classify(status, None), Ok(Delivered { status }));
         }
     }
 
     #[test]
     fn timeouts_throttling_and_server_faults_are_retried() {
         for status in [408, 429, 500, 502, 503, 504, 599] {
-            assert!(is_retry(classify_status(status, None)), "{status}");
+            assert!(is_retry(classify(status, None)), "{status}");
         }
         assert_eq!(
-            classify_status(429, Some(" 120 ")),
+            classify(429, Some(" 120 ")),
             Err(SendError::Retry {
                 reason: "the receiver answered HTTP 429".into(),
                 retry_after: Some(Duration::from_secs(120)),
             })
         );
-        assert!(matches!(
-            classify_status(429, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Err(SendError::Retry {
-                retry_after: None,
-                ..
-            })
-        ));
+        let at = |value| match classify(429, Some(value)) {
+            Err(SendError::Retry { retry_after, .. }) => retry_after,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            at("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(at("Wed, 21 Oct 2015 07:00:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(at("soon"), None);
     }
 
     #[test]
     fn other_client_errors_and_redirects_stop_the_stream() {
         for status in [400, 401, 403, 404, 405, 410, 413, 422, 451] {
-            assert!(is_stop(classify_status(status, None)), "{status}");
+            assert!(is_stop(classify(status, None)), "{status}");
         }
         for status in [301, 302, 303, 307, 308] {
-            let result = classify_status(status, None);
+            let result = classify(status, None);
             assert!(is_stop(result.clone()), "{status}");
             assert!(result.unwrap_err().reason().contains("redirect"));
         }

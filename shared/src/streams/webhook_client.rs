@@ -135,7 +135,11 @@ impl<R: Resolve + 'static> WebhookClient<R> {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok());
-                classify_status(response.status().as_u16(), retry_after)
+                classify_status(
+                    response.status().as_u16(),
+                    retry_after,
+                    jiff::Timestamp::now(),
+                )
             }
             Err(error) => Err(classify_failure(&error, self.timeout)),
         }
