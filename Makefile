@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test check-core verify-py walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test check-core verify-py check-ocsf walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
 ## page at / (the walk-through's events, events/demo/, recorded on start; DEMO_DATA=0 skips them)
@@ -17,7 +17,7 @@ dev:
 
 ## test: format, lints, unit + integration tests (the browser tests among them), the walk-through,
 ## template, OpenAPI and link checks, a short fuzz, and short load and fault runs
-test: venv browser fmt lint check-core unit-and-integration verify-py walkthrough check-links check-template check-openapi fuzz-short load-short faults-short
+test: venv browser fmt lint check-core unit-and-integration verify-py check-ocsf walkthrough check-links check-template check-openapi fuzz-short load-short faults-short
 
 venv:
 	@infra/venv.sh stack
@@ -73,6 +73,13 @@ unit-and-integration:
 verify-py:
 	@infra/venv.sh verify-py
 	.venv/verify-py/bin/python tools/verify-py/test_fixtures.py
+
+## check-ocsf: one OCSF stream record per event type (ocsf-samples) validated with pydantic-ocsf's
+## models of the same OCSF version, unknown members refused; and the validator's own tests
+check-ocsf:
+	@infra/venv.sh ocsf
+	.venv/ocsf/bin/python tools/ocsf-check/test_validate.py
+	$(CARGO) run -q -p integration-tests --bin ocsf-samples | .venv/ocsf/bin/python tools/ocsf-check/validate.py
 
 ## walkthrough: docs/walkthrough.md's blocks against a fresh, empty dev server, each answer checked
 walkthrough:

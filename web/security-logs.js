@@ -31,6 +31,9 @@ const EVENT_TYPES = [
   ["payout_account.updated", "Payout Account Updated"],
   ["kyc_document.changed", "KYC/KYB Document Changed"],
   ["security_logs.exported", "Security Logs Exported"],
+  ["security_logs.stream_created", "Security Log Stream Created"],
+  ["security_logs.stream_deleted", "Security Log Stream Deleted"],
+  ["security_logs.stream_replayed", "Security Log Stream Replayed"],
 ];
 
 const UNFAMILIAR_REASONS = {

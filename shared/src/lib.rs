@@ -6,8 +6,9 @@
 //!
 //! Feature `aws` (default) adds the adapters and everything that runs in a Lambda. Without it the
 //! crate is the pure core: domain types, canonical entries, Merkle proofs, signed notes, CSV
-//! rendering and export evidence, no AWS crate and no I/O: what the offline verifier
-//! (`seclog-verify`) is built on, so it can never disagree with the exporter.
+//! rendering and export evidence, and the rules of streams (webhook addresses, signatures,
+//! records), no AWS crate and no I/O: what the offline verifier (`seclog-verify`) and the local
+//! stream receiver are built on, so they can never disagree with the service.
 
 #[cfg(feature = "aws")]
 pub mod config;
@@ -31,7 +32,6 @@ pub mod signins;
 pub mod storage;
 #[cfg(feature = "aws")]
 pub mod store;
-#[cfg(feature = "aws")]
 pub mod streams;
 #[cfg(feature = "aws")]
 pub mod telemetry;

@@ -16,6 +16,7 @@ mod ingest;
 mod masking;
 mod query;
 mod strategies;
+mod streams;
 
 use proptest::prelude::*;
 

@@ -21,7 +21,10 @@ LABELS = {"login": "Login", "login.failed": "Failed Login", "password.changed": 
           "account_settings.changed": "Account Settings Changed",
           "payout_account.updated": "Payout Account Updated",
           "kyc_document.changed": "KYC/KYB Document Changed",
-          "security_logs.exported": "Security Logs Exported"}
+          "security_logs.exported": "Security Logs Exported",
+          "security_logs.stream_created": "Security Log Stream Created",
+          "security_logs.stream_deleted": "Security Log Stream Deleted",
+          "security_logs.stream_replayed": "Security Log Stream Replayed"}
 HEADER = ["Timestamp", "Timestamp (UTC)", "Event Type", "User", "Device", "IP Address", "Location",
           "Details", "Event ID", "Received (UTC)", "Unfamiliar"]
 REASONS = {"new_device": "new device", "new_network": "new network", "new_country": "new country"}

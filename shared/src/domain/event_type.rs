@@ -64,6 +64,9 @@ catalogue! {
     PayoutAccountUpdated => "payout_account.updated", "Payout Account Updated", Producer, summary::payout_account_updated;
     KycDocumentChanged => "kyc_document.changed", "KYC/KYB Document Changed", Producer, summary::kyc_document_changed;
     SecurityLogsExported => "security_logs.exported", "Security Logs Exported", Service, summary::logs_exported;
+    SecurityLogsStreamCreated => "security_logs.stream_created", "Security Log Stream Created", Service, summary::stream_created;
+    SecurityLogsStreamDeleted => "security_logs.stream_deleted", "Security Log Stream Deleted", Service, summary::stream_deleted;
+    SecurityLogsStreamReplayed => "security_logs.stream_replayed", "Security Log Stream Replayed", Service, summary::stream_replayed;
 }
 
 impl EventType {
@@ -148,8 +151,18 @@ mod tests {
 
     #[test]
     fn service_recorded_types_cannot_be_produced() {
+        for service in [
+            "security_logs.exported",
+            "security_logs.stream_created",
+            "security_logs.stream_deleted",
+            "security_logs.stream_replayed",
+        ] {
+            let err = EventType::parse_producible(service).unwrap_err();
+            assert!(err.contains("recorded by the service"), "{err}");
+            let listed = err.split("valid types:").nth(1).unwrap_or_default();
+            assert!(!listed.contains("security_logs."), "{service}: {err}");
+        }
         let err = EventType::parse_producible("security_logs.exported").unwrap_err();
-        assert!(err.contains("recorded by the service"), "{err}");
         assert!(!err.contains("valid types: login, login.failed, password.changed, api_key.viewed, api_key.regenerated, account_settings.changed, payout_account.updated, kyc_document.changed, security_logs"), "{err}");
         assert_eq!(EventType::parse_producible("login"), Ok(EventType::Login));
         let unknown = EventType::parse_producible("logout").unwrap_err();

@@ -49,10 +49,27 @@ pub enum StreamFormat {
 }
 
 impl StreamFormat {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "native" => Ok(Self::Native),
+            "ocsf" => Ok(Self::Ocsf),
+            _ => Err("must be \"ocsf\" or \"native\"".to_owned()),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Native => "native",
             Self::Ocsf => "ocsf",
+        }
+    }
+
+    /// Where a record of this format carries its `log_index`: what a receiver reads to order
+    /// records and find repeats and gaps.
+    pub fn log_index_of(self, record: &serde_json::Value) -> Option<u64> {
+        match self {
+            Self::Native => record.get("log_index")?.as_u64(),
+            Self::Ocsf => record.get("metadata")?.get("sequence")?.as_u64(),
         }
     }
 }

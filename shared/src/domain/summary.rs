@@ -94,6 +94,26 @@ pub(super) fn logs_exported(line: &Line<'_>) -> String {
     }
 }
 
+pub(super) fn stream_created(line: &Line<'_>) -> String {
+    let kind = line.text("kind").map(|k| humanize(&k));
+    let format = line.text("format").map(|f| f.to_uppercase());
+    match [kind, format].into_iter().flatten().collect::<Vec<_>>() {
+        parts if parts.is_empty() => "Security log stream created".to_owned(),
+        parts => format!("Security log stream created ({})", parts.join(", ")),
+    }
+}
+
+pub(super) fn stream_deleted(_: &Line<'_>) -> String {
+    "Security log stream deleted".to_owned()
+}
+
+pub(super) fn stream_replayed(line: &Line<'_>) -> String {
+    match line.text("from_index") {
+        Some(index) => format!("Security log stream replayed from entry {index}"),
+        None => "Security log stream replayed".to_owned(),
+    }
+}
+
 fn api_key_line(verb: &str, key: Option<String>, key_id: Option<String>) -> String {
     let what = match key {
         Some(kind) => format!("{} API key", capitalize(&humanize(&kind))),
@@ -201,6 +221,21 @@ mod tests {
                 "Failed login from Safari on macOS: bad password",
             ),
             (EventType::PasswordChanged, json!({}), "Password changed"),
+            (
+                EventType::SecurityLogsStreamCreated,
+                json!({"stream_id": "st_1", "kind": "webhook", "format": "ocsf"}),
+                "Security log stream created (webhook, OCSF)",
+            ),
+            (
+                EventType::SecurityLogsStreamReplayed,
+                json!({"stream_id": "st_1", "from_index": 42}),
+                "Security log stream replayed from entry 42",
+            ),
+            (
+                EventType::SecurityLogsStreamDeleted,
+                json!({"stream_id": "st_1"}),
+                "Security log stream deleted",
+            ),
         ];
         for (event_type, details, expected) in cases {
             assert_eq!(

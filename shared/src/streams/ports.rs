@@ -6,10 +6,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde_json::value::RawValue;
 
 use crate::domain::stream::{DeliveryState, StreamFormat, StreamId};
 use crate::domain::{AccountId, LogEntry};
 use crate::storage::StoreError;
+use crate::streams::outcome::SendError;
 
 /// A stream a run holds the lease of: only the holder writes its state, and only while the lease
 /// is its own (a replay or a delete takes it away).
@@ -97,36 +99,22 @@ pub struct Batch<'a> {
     /// The same for every attempt of the same batch, so a receiver can drop a repeat.
     pub id: String,
     pub format: StreamFormat,
-    pub records: &'a [String],
+    pub records: &'a [&'a RawValue],
     /// Log index of the first and last record.
     pub first_index: u64,
     pub last_index: u64,
     pub checkpoint: &'a str,
 }
 
-/// What the destination answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
-    /// Acknowledged (a 2xx, or the object stored).
-    Delivered,
-    /// Worth trying again (408, 429, 5xx, a timeout, a refused connection), not before `after`
-    /// when the destination said (`Retry-After`).
-    Retry {
-        reason: String,
-        after: Option<Duration>,
-    },
-    /// Refused as wrong (any other 4xx, a redirect, an address the policy refuses): the stream
-    /// stops until a replay.
-    Stop { reason: String },
-}
-
-/// A stream's destination.
+/// A stream's destination: `Ok` when it acknowledged the batch; otherwise whether to retry
+/// (408, 429, 5xx, a timeout, a refused connection) or stop until a replay (any other refusal),
+/// as [`super::outcome`] decides for webhooks.
 pub trait Destination<T> {
     fn send(
         &self,
         stream: &LeasedStream<T>,
-        delivery: &Batch<'_>,
-    ) -> impl Future<Output = Sent> + Send;
+        batch: &Batch<'_>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
 /// A stream run to start, now or after `delay` (a failing stream's backoff, a busy lease).

@@ -18,17 +18,18 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use serde_json::value::RawValue;
+
+use super::delivery::{envelope_bytes, records_that_fit};
+use super::outcome::SendError;
 use super::ports::{
-    Batch, CheckpointError, Destination, Lease, LeasedStream, Sent, StreamLeases, StreamLog,
+    Batch, CheckpointError, Destination, Lease, LeasedStream, StreamLeases, StreamLog,
 };
+use super::record::RecordError;
 use crate::domain::stream::{DeliveryState, Failing, StreamFormat, StreamId};
 use crate::domain::{AccountId, LogEntry};
 use crate::storage::StoreError;
 
-/// Records per delivery at most.
-pub const BATCH_RECORDS: usize = 100;
-/// Bytes of records per delivery at most (the envelope adds a few hundred).
-pub const BATCH_BYTES: usize = 1 << 20;
 /// Entries read from the log at once: a few batches, one Query page.
 pub const READ_AT_ONCE: usize = 500;
 /// How long a run may hold the lease: a run stops sending well before, at its deadline.
@@ -53,8 +54,9 @@ pub enum Ran {
     Done,
 }
 
-/// Renders one entry as one record of the stream's format (a JSON text).
-pub type Render = fn(&LogEntry, StreamFormat) -> String;
+/// Renders one entry as one record of the stream's format ([`super::record::render`]; tests
+/// give records of chosen sizes).
+pub type Render = fn(&LogEntry, StreamFormat) -> Result<Box<RawValue>, RecordError>;
 
 pub struct DeliveryRun<'a, S, L, D> {
     pub streams: &'a S,
@@ -67,6 +69,8 @@ pub struct DeliveryRun<'a, S, L, D> {
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
 }
 
 impl<S, L, D> DeliveryRun<'_, S, L, D>
@@ -122,37 +126,53 @@ where
                 Err(CheckpointError::Store(err)) => return Err(err.into()),
                 Err(err @ CheckpointError::Sign(_)) => {
                     // The service's own fault: retried like a failing destination, and said so.
-                    let sent = Sent::Retry {
-                        reason: err.to_string(),
-                        after: None,
-                    };
-                    return self.failed(&stream, sent, now(), &random).await;
+                    let failed = SendError::retry(err.to_string());
+                    return self.failed(&stream, failed, now(), &random).await;
                 }
             };
-            for batch in batches(entries, stream.format, self.render) {
-                let delivery = Batch {
-                    id: delivery_id(&stream.id, batch.first_index, batch.last_index),
+            let records = entries
+                .iter()
+                .map(|entry| (self.render)(entry, stream.format))
+                .collect::<Result<Vec<_>, _>>()?;
+            let records: Vec<&RawValue> = records.iter().map(AsRef::as_ref).collect();
+            // The envelope of the longest delivery id: every batch's body then fits.
+            let envelope = envelope_bytes(
+                stream.id.as_str(),
+                &delivery_id(&stream.id, u64::MAX, u64::MAX),
+                stream.format,
+                &checkpoint,
+            )
+            .map_err(|source| RecordError::Json {
+                id: stream.id.to_string(),
+                source,
+            })?;
+            let mut sent = 0;
+            while sent < records.len() {
+                let count = records_that_fit(&records[sent..], envelope);
+                let (first_index, last_index) =
+                    (from + sent as u64, from + (sent + count) as u64 - 1);
+                let batch = Batch {
+                    id: delivery_id(&stream.id, first_index, last_index),
                     format: stream.format,
-                    records: &batch.records,
-                    first_index: batch.first_index,
-                    last_index: batch.last_index,
+                    records: &records[sent..sent + count],
+                    first_index,
+                    last_index,
                     checkpoint: &checkpoint,
                 };
-                match self.destination.send(&stream, &delivery).await {
-                    Sent::Delivered => {
-                        let state = DeliveryState {
-                            delivered_through: Some(batch.last_index),
-                            last_delivery_at: Some(now()),
-                            failing: None,
-                        };
-                        if !self.streams.save(&stream, &state, false).await? {
-                            return Ok(Ran::Done);
-                        }
-                        delivered += batch.records.len() as u64;
-                        stream.state = state;
-                    }
-                    failed => return self.failed(&stream, failed, now(), &random).await,
+                if let Err(failed) = self.destination.send(&stream, &batch).await {
+                    return self.failed(&stream, failed, now(), &random).await;
                 }
+                let state = DeliveryState {
+                    delivered_through: Some(last_index),
+                    last_delivery_at: Some(now()),
+                    failing: None,
+                };
+                if !self.streams.save(&stream, &state, false).await? {
+                    return Ok(Ran::Done);
+                }
+                delivered += count as u64;
+                sent += count;
+                stream.state = state;
                 if now() >= deadline {
                     return self.release(&stream, Ran::More { delivered }).await;
                 }
@@ -172,21 +192,23 @@ where
     async fn failed(
         &self,
         stream: &LeasedStream<S::Target>,
-        sent: Sent,
+        failed: SendError,
         now: Timestamp,
         random: &impl Fn() -> u64,
     ) -> Result<Ran, RunError> {
         let previous = stream.state.failing.as_ref();
         let attempts = previous.map_or(0, |failing| failing.attempts) + 1;
         let since = previous.map_or(now, |failing| failing.since);
-        let (last_error, retry_at) = match sent {
-            Sent::Retry { reason, after } => {
-                let delay = retry_delay(attempts, random()).max(after.unwrap_or_default());
+        let (last_error, retry_at) = match failed {
+            SendError::Retry {
+                reason,
+                retry_after,
+            } => {
+                let delay = retry_delay(attempts, random()).max(retry_after.unwrap_or_default());
                 let delay = SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
                 (reason, Some(now.checked_add(delay).unwrap_or(now)))
             }
-            Sent::Stop { reason } => (reason, None),
-            Sent::Delivered => unreachable!("only failures are stored as failures"),
+            SendError::Stop { reason } => (reason, None),
         };
         let state = DeliveryState {
             failing: Some(Failing {
@@ -225,42 +247,6 @@ fn unbroken_from(entries: &[LogEntry], from: u64) -> usize {
         .zip(from..)
         .take_while(|(entry, index)| entry.log_index == Some(*index))
         .count()
-}
-
-/// A batch of rendered records with consecutive indices.
-struct RenderedBatch {
-    records: Vec<String>,
-    first_index: u64,
-    last_index: u64,
-}
-
-/// Cuts `entries` (consecutive indices) into batches of at most [`BATCH_RECORDS`] records and
-/// [`BATCH_BYTES`] bytes (a record larger than that alone goes in a batch of its own).
-fn batches(entries: &[LogEntry], format: StreamFormat, render: Render) -> Vec<RenderedBatch> {
-    let mut batches: Vec<RenderedBatch> = Vec::new();
-    let mut bytes = 0;
-    for entry in entries {
-        let index = entry.log_index.unwrap_or_default();
-        let record = render(entry, format);
-        match batches.last_mut() {
-            Some(batch)
-                if batch.records.len() < BATCH_RECORDS && bytes + record.len() <= BATCH_BYTES =>
-            {
-                bytes += record.len();
-                batch.records.push(record);
-                batch.last_index = index;
-            }
-            _ => {
-                bytes = record.len();
-                batches.push(RenderedBatch {
-                    records: vec![record],
-                    first_index: index,
-                    last_index: index,
-                });
-            }
-        }
-    }
-    batches
 }
 
 #[cfg(test)]

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use serde_json::value::RawValue;
+
 use super::*;
 use crate::domain::{Actor, EntryId, EventType};
+use crate::streams::delivery::{MAX_BODY_BYTES, MAX_RECORDS};
 
 const T0: i64 = 1_800_000_000;
 
@@ -47,9 +50,10 @@ fn entry(index: u64) -> LogEntry {
 }
 
 /// The record: the index, and padding to make records of a chosen size.
-fn render(entry: &LogEntry, _format: StreamFormat) -> String {
+fn render(entry: &LogEntry, _format: StreamFormat) -> Result<Box<RawValue>, RecordError> {
     let pad = entry.actor.id.strip_prefix("big_").map_or(0, |_| 400_000);
-    format!("{}{}", entry.log_index.unwrap(), " ".repeat(pad))
+    let record = format!("[{},\"{}\"]", entry.log_index.unwrap(), "x".repeat(pad));
+    Ok(RawValue::from_string(record).unwrap())
 }
 
 struct Stored {
@@ -198,14 +202,14 @@ impl StreamLog for FakeLog {
     }
 }
 
-/// Answers each send from a script (then `Delivered`), and keeps what it was sent.
+/// Answers each send from a script (then `Ok`), and keeps what it was sent.
 struct FakeDestination {
-    script: Mutex<VecDeque<Sent>>,
+    script: Mutex<VecDeque<Result<(), SendError>>>,
     received: Mutex<Vec<(String, Vec<String>, String)>>,
 }
 
 impl FakeDestination {
-    fn answering(script: Vec<Sent>) -> Self {
+    fn answering(script: Vec<Result<(), SendError>>) -> Self {
         Self {
             script: Mutex::new(script.into()),
             received: Mutex::new(Vec::new()),
@@ -217,26 +221,27 @@ impl FakeDestination {
             .lock()
             .unwrap()
             .iter()
-            .flat_map(|(_, records, _)| records.iter().map(|r| r.trim().parse::<u64>().unwrap()))
+            .flat_map(|(_, records, _)| records.iter().map(|r| index_of(r)))
             .collect()
     }
 }
 
 impl Destination<()> for FakeDestination {
-    async fn send(&self, _stream: &LeasedStream<()>, delivery: &Batch<'_>) -> Sent {
-        let answer = self
-            .script
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or(Sent::Delivered);
+    async fn send(&self, _stream: &LeasedStream<()>, batch: &Batch<'_>) -> Result<(), SendError> {
+        let answer = self.script.lock().unwrap().pop_front().unwrap_or(Ok(()));
         self.received.lock().unwrap().push((
-            delivery.id.clone(),
-            delivery.records.to_vec(),
-            delivery.checkpoint.to_owned(),
+            batch.id.clone(),
+            batch.records.iter().map(|r| r.get().to_owned()).collect(),
+            batch.checkpoint.to_owned(),
         ));
         answer
     }
+}
+
+/// The index a test record (`[index, padding]`) carries.
+fn index_of(record: &str) -> u64 {
+    let value: serde_json::Value = serde_json::from_str(record).unwrap();
+    value[0].as_u64().unwrap()
 }
 
 struct Harness {
@@ -246,7 +251,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(count: u64, script: Vec<Sent>) -> Self {
+    fn new(count: u64, script: Vec<Result<(), SendError>>) -> Self {
         Self {
             streams: FakeStreams::new(DeliveryState::default()),
             log: FakeLog::with(count),
@@ -273,11 +278,8 @@ impl Harness {
     }
 }
 
-fn retry(reason: &str) -> Sent {
-    Sent::Retry {
-        reason: reason.into(),
-        after: None,
-    }
+fn retry(reason: &str) -> Result<(), SendError> {
+    Err(SendError::retry(reason))
 }
 
 #[tokio::test]
@@ -289,7 +291,7 @@ async fn a_new_stream_delivers_the_whole_log_from_index_0_in_order_in_batches_of
     assert!(
         received
             .iter()
-            .all(|(_, records, _)| records.len() <= BATCH_RECORDS)
+            .all(|(_, records, _)| records.len() <= MAX_RECORDS)
     );
     assert_eq!(received.len(), 13);
     assert_eq!(h.streams.state().delivered_through, Some(1233));
@@ -313,16 +315,16 @@ async fn a_batch_holds_at_most_a_mebibyte_of_records() {
     h.run_at(at(0)).await;
     let received = h.destination.received.lock().unwrap();
     assert!(
-        received
-            .iter()
-            .all(|(_, records, _)| records.iter().map(String::len).sum::<usize>() <= BATCH_BYTES)
+        received.iter().all(
+            |(_, records, _)| records.iter().map(String::len).sum::<usize>() <= MAX_BODY_BYTES
+        )
     );
     assert_eq!(received.len(), 5, "2 records of 400 kB fit, not 3");
 }
 
 #[tokio::test]
 async fn a_failing_destination_keeps_the_cursor_and_gets_the_same_batch_again() {
-    let h = Harness::new(250, vec![Sent::Delivered, retry("HTTP 503")]);
+    let h = Harness::new(250, vec![Ok(()), retry("HTTP 503")]);
     let ran = h.run_at(at(0)).await;
     assert_eq!(ran, Ran::RetryAt(at(0) + SignedDuration::from_millis(500)));
     let state = h.streams.state();
@@ -393,10 +395,10 @@ async fn retries_back_off_exponentially_with_jitter_up_to_a_cap_and_never_give_u
 async fn a_retry_after_longer_than_the_backoff_is_honoured() {
     let h = Harness::new(
         3,
-        vec![Sent::Retry {
+        vec![Err(SendError::Retry {
             reason: "HTTP 429".into(),
-            after: Some(Duration::from_secs(90)),
-        }],
+            retry_after: Some(Duration::from_secs(90)),
+        })],
     );
     assert_eq!(
         h.run_at(at(0)).await,
@@ -406,15 +408,7 @@ async fn a_retry_after_longer_than_the_backoff_is_honoured() {
 
 #[tokio::test]
 async fn a_refusal_stops_the_stream_until_a_replay() {
-    let h = Harness::new(
-        150,
-        vec![
-            Sent::Delivered,
-            Sent::Stop {
-                reason: "HTTP 400".into(),
-            },
-        ],
-    );
+    let h = Harness::new(150, vec![Ok(()), Err(SendError::stop("HTTP 400"))]);
     assert_eq!(h.run_at(at(0)).await, Ran::Done);
     let failing = h.streams.state().failing.unwrap();
     assert!(failing.is_stopped());
