@@ -44,6 +44,8 @@ pub struct TestApp {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub aws: aws_config::SdkConfig,
     pub tables: Tables,
+    /// The streams table, the queue of delivery runs and the secrets key.
+    pub streams: dev_server::stream_resources::StreamResources,
     pub s3: LocalS3,
     pub bucket: ExportsBucket,
     pub worker: Arc<Worker>,
@@ -136,9 +138,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     };
     let s3_config = aws::local(&s3_endpoint).await;
     let bucket = ExportsBucket::from_config(&s3_config, BUCKET);
+    let streams = dev_server::stream_resources::create(
+        &aws,
+        &format!("streams-{suffix}"),
+        &format!("stream-runs-{suffix}"),
+    )
+    .await
+    .expect("streams resources");
     let mut settings = Settings::default()
         .with_resources(&tables.events, &tables.exports, BUCKET, &cursor_secret)
-        .with_log_table(&tables.log);
+        .with_log_table(&tables.log)
+        .with_streams(&streams.table, &streams.queue_url, &streams.secrets_key_id);
     settings.claim = AccountClaim::new(options.claim);
     settings.link_ttl = options.link_ttl;
     settings.worker = options.worker;
@@ -187,6 +197,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         dynamodb,
         aws,
         tables,
+        streams,
         s3,
         bucket,
         worker,

@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod sigv4;
 pub mod stack;
+pub mod stream_resources;
 pub mod streams;
 pub mod web;
 pub mod worker_process;

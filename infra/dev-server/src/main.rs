@@ -63,9 +63,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = dev_server::secrets::create_cursor_secret(&dynamodb_config, CURSOR_SECRET).await?;
     // The functions' settings as in the cloud (ACCOUNT_CLAIM, RETENTION_DAYS, ... from the
     // environment), with the local stack's resources.
+    let streams = dev_server::stream_resources::create(
+        &dynamodb_config,
+        "security-logs-streams",
+        "security-logs-stream-runs",
+    )
+    .await?;
     let mut settings = Settings::from_env()?
         .with_resources(&tables.events, &tables.exports, BUCKET, &secret)
-        .with_log_table(&tables.log);
+        .with_log_table(&tables.log)
+        .with_streams(&streams.table, &streams.queue_url, &streams.secrets_key_id);
     // What `GET /v1/integrity/public-keys` serves without a token: an auditor's trust anchor.
     let published = settings
         .key_history
