@@ -24,7 +24,10 @@ use crate::store::kms::stream_secrets::StreamSecretsKey;
 use crate::store::s3::exports_bucket::ExportsBucket;
 use crate::store::secrets::cursor_keys::CursorKeys;
 use crate::store::sqs::delivery_queue::SqsDeliveryQueue;
+use crate::store::stream_destinations::StreamDestinations;
 use crate::store::stream_log::StreamLogReader;
+use crate::streams::address::LoopbackHttp;
+use crate::streams::webhook_client::{SystemResolver, WebhookClient};
 
 /// The environment variables of the functions (`template.yaml` sets them).
 pub mod vars {
@@ -57,6 +60,9 @@ pub mod vars {
     pub const STREAM_QUEUE_URL: &str = "STREAM_QUEUE_URL";
     /// The KMS key that seals streams' secrets (webhook signing secrets, auth header values).
     pub const STREAM_SECRETS_KEY_ID: &str = "STREAM_SECRETS_KEY_ID";
+    /// `1` lets webhooks be `http://` to loopback addresses: for `make dev`'s local receivers
+    /// only; the template never sets it.
+    pub const STREAMS_ALLOW_LOOPBACK_HTTP: &str = "STREAMS_ALLOW_LOOPBACK_HTTP";
 }
 
 #[derive(Debug, Error)]
@@ -97,6 +103,9 @@ pub struct Settings {
     pub key_history: KeyHistory,
     /// How old a log checkpoint may get before an append signs anew (default 30 s).
     pub checkpoint_every: Duration,
+    /// Whether webhooks may be `http://` to loopback (`STREAMS_ALLOW_LOOPBACK_HTTP=1`; the dev
+    /// server and the tests only).
+    pub streams_loopback: LoopbackHttp,
 }
 
 impl Default for Settings {
@@ -119,6 +128,7 @@ impl Default for Settings {
             worker: WorkerSettings::default(),
             key_history: KeyHistory::default(),
             checkpoint_every: Duration::from_secs(30),
+            streams_loopback: LoopbackHttp::Refused,
         }
     }
 }
@@ -184,6 +194,16 @@ impl Settings {
                 vars::CHECKPOINT_EVERY_SECONDS,
                 defaults.checkpoint_every.as_secs() as i64,
             )? as u64),
+            streams_loopback: match get(vars::STREAMS_ALLOW_LOOPBACK_HTTP).as_deref() {
+                None | Some("" | "0") => LoopbackHttp::Refused,
+                Some("1") => LoopbackHttp::Allowed,
+                Some(_) => {
+                    return Err(ConfigError::Invalid(
+                        vars::STREAMS_ALLOW_LOOPBACK_HTTP,
+                        "must be 0 or 1".into(),
+                    ));
+                }
+            },
         })
     }
 
@@ -379,6 +399,19 @@ impl Stack {
         Ok(StreamSecretsKey::new(
             aws_sdk_kms::Client::new(&self.aws),
             self.settings.stream_secrets_key_id()?,
+        ))
+    }
+
+    /// Where streams' batches go: the webhook client (the address policy at every connection,
+    /// through the system's resolver) and the secrets key.
+    pub fn stream_destinations(&self) -> Result<StreamDestinations<SystemResolver>, ConfigError> {
+        let loopback = self.settings.streams_loopback;
+        let webhooks = WebhookClient::new(SystemResolver, loopback)
+            .map_err(|e| ConfigError::Invalid("webhook client", e.to_string()))?;
+        Ok(StreamDestinations::new(
+            webhooks,
+            loopback,
+            self.stream_secrets_key()?,
         ))
     }
 

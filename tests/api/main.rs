@@ -9,5 +9,6 @@ mod lambda_events;
 mod list;
 mod public_keys;
 mod signins;
+mod stream_delivery;
 mod trust;
 mod verifier;

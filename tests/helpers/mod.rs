@@ -63,6 +63,9 @@ pub struct Options {
     pub trigger: bool,
     /// Whether the events stream feeds the sequencer (off to drive it by hand).
     pub sequencer: bool,
+    /// Whether streams are delivered (the log table's stream into the fan-out, the queue of runs
+    /// into the delivery function); off unless a test needs it.
+    pub stream_delivery: bool,
     /// Points the exports bucket at a closed port, as an unreachable S3.
     pub broken_s3: bool,
     pub link_ttl: Duration,
@@ -83,6 +86,7 @@ impl Default for Options {
             worker_timeout: Duration::from_secs(900),
             trigger: true,
             sequencer: true,
+            stream_delivery: false,
             broken_s3: false,
             link_ttl: Duration::from_secs(900),
             key_history: KeyHistory::default(),
@@ -155,6 +159,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.key_history = options.key_history;
     settings.retention_days = options.retention_days;
     settings.checkpoint_every = options.checkpoint_every;
+    // Test receivers listen on 127.0.0.1 over plain HTTP, as `make dev` allows.
+    settings.streams_loopback = seclog::streams::address::LoopbackHttp::Allowed;
     let stack = Stack {
         aws: aws.clone(),
         s3: s3_config,
@@ -182,6 +188,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             timeout: Duration::from_secs(60),
         };
         tokio::spawn(sequencing.run());
+    }
+    if options.stream_delivery {
+        dev_server::queue::spawn_stream_delivery(&app, &aws, &tables.log, &streams.queue_url);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

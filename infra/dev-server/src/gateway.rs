@@ -28,6 +28,8 @@ use seclog::config::{ConfigError, Stack};
 use seclog::http::{Endpoint, problem};
 use sequencer::SequencerFunction;
 use serde_json::{Value, json};
+use stream_delivery::StreamDelivery;
+use stream_fanout::StreamFanout;
 
 use crate::jwt;
 use crate::sigv4::{self, Principal};
@@ -52,6 +54,8 @@ pub struct App {
     worker: Arc<Worker>,
     sequencer: Arc<SequencerFunction>,
     integrity: Integrity,
+    stream_fanout: Arc<StreamFanout>,
+    stream_delivery: Arc<StreamDelivery>,
 }
 
 impl App {
@@ -65,7 +69,19 @@ impl App {
             worker: Arc::new(Worker::build(stack)?),
             sequencer: Arc::new(SequencerFunction::build(stack)?),
             integrity: Integrity::build(stack)?,
+            stream_fanout: Arc::new(StreamFanout::build(stack)?),
+            stream_delivery: Arc::new(StreamDelivery::build(stack)?),
         })
+    }
+
+    /// The stream fan-out handler, for the local log table stream trigger.
+    pub fn stream_fanout(&self) -> Arc<StreamFanout> {
+        self.stream_fanout.clone()
+    }
+
+    /// The stream delivery handler, for the local queue trigger.
+    pub fn stream_delivery(&self) -> Arc<StreamDelivery> {
+        self.stream_delivery.clone()
     }
 
     /// The sequencer handler, for the local events stream trigger.

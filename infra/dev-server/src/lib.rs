@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod jwt;
 pub mod log_key;
 pub mod process;
+pub mod queue;
 pub mod s3;
 pub mod schedule;
 pub mod secrets;

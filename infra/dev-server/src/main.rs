@@ -86,6 +86,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "published signing key (GET /v1/integrity/public-keys, no token)"
         );
     }
+    // Local receivers (`http://127.0.0.1:...`) are the point of streams in `make dev`: allowed
+    // unless STREAMS_ALLOW_LOOPBACK_HTTP=0. The template never sets it.
+    if std::env::var_os(vars::STREAMS_ALLOW_LOOPBACK_HTTP).is_none() {
+        settings.streams_loopback = seclog::streams::address::LoopbackHttp::Allowed;
+    }
     if std::env::var_os(seclog::config::vars::RETENTION_DAYS).is_none() {
         settings.retention_days = dev_server::LOCAL_RETENTION_DAYS;
     }
@@ -133,6 +138,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         timeout: Duration::from_secs(60),
     };
     let sequencing = tokio::spawn(sequencing.run());
+    dev_server::queue::spawn_stream_delivery(
+        &app,
+        &dynamodb_config,
+        &tables.log,
+        &streams.queue_url,
+    );
     tokio::spawn(dev_server::schedule::sweep_every(
         dev_server::schedule::LOCAL_SWEEP_EVERY,
         app.sequencer(),

@@ -17,6 +17,7 @@ use export_worker::{StreamEvent, Worker};
 use lambda_runtime::{Context, LambdaEvent};
 use sequencer::SequencerFunction;
 use serde_json::{Map, Value, json};
+use stream_fanout::StreamFanout;
 
 use crate::backlog::Backlog;
 
@@ -66,6 +67,16 @@ pub const NEW_ENTRIES: Mapping = Mapping {
     parallelization: 1,
 };
 
+/// The stream fan-out on the log table: changes of an account's `edge` item (its log grew),
+/// at once (the delivery lag starts here), retried until they succeed.
+pub const GROWN_LOGS: Mapping = Mapping {
+    accepts: is_edge_change,
+    batch_size: 100,
+    batching_window: Duration::ZERO,
+    max_retries: None,
+    parallelization: 1,
+};
+
 /// A function behind an event source mapping.
 pub trait StreamConsumer: Send + Sync + 'static {
     const MAPPING: Mapping;
@@ -96,6 +107,27 @@ impl StreamConsumer for SequencerFunction {
             n => Err(format!("{n} accounts' appends failed")),
         }
     }
+}
+
+impl StreamConsumer for StreamFanout {
+    const MAPPING: Mapping = GROWN_LOGS;
+
+    async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<(), String> {
+        self.handle(event)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The fan-out mapping's `FilterCriteria`: the log table's `edge` items.
+fn is_edge_change(record: &Record) -> bool {
+    record
+        .dynamodb()
+        .and_then(|d| d.keys.as_ref())
+        .and_then(|keys| keys.get(seclog::store::dynamodb::schema::SK))
+        .and_then(|sk| sk.as_s().ok())
+        .is_some_and(|sk| sk == stream_fanout::EDGE)
 }
 
 fn is_entry_insert(record: &Record) -> bool {

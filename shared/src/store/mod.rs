@@ -7,6 +7,7 @@
 //! - [`export_ports`]: those adapters as the export worker's ports (the sequencer's and the
 //!   sign-ins' are implemented by the tables' own modules);
 //! - [`sqs`]: the queue of stream delivery runs;
+//! - [`stream_destinations`]: where streams' batches go (signed webhook POSTs);
 //! - [`stream_log`]: the log as streams read it (events by index, checkpoints, signing);
 //! - [`aws`]: the SDK configuration every client is built from (timeouts, TLS roots, local
 //!   endpoints).
@@ -21,6 +22,7 @@ pub mod kms;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
+pub mod stream_destinations;
 pub mod stream_log;
 
 use crate::storage::StoreError;

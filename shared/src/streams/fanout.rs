@@ -25,12 +25,12 @@ pub async fn fan_out(
     directory: &(impl StreamDirectory + Sync),
     queue: &impl DeliveryQueue,
 ) -> Result<usize, FanOutError> {
-    let mut unique: Vec<&AccountId> = accounts.iter().collect();
+    let mut unique: Vec<AccountId> = accounts.to_vec();
     unique.sort();
     unique.dedup();
     let runs: Vec<Vec<ScheduledRun>> = stream::iter(unique)
         .map(|account| async move {
-            let streams = directory.deliverable(account).await?;
+            let streams = directory.deliverable(&account).await?;
             Ok::<_, StoreError>(
                 streams
                     .into_iter()

@@ -134,7 +134,25 @@ pub async fn create_streams_table(client: &Client, table: &str) -> Result<(), St
     create_jobs_table(client, table, false).await
 }
 
-/// The log table (`store::dynamodb::log`): trees, tiles and checkpoints, no stream, no TTL.
+/// The log table (`store::dynamodb::log`): trees, tiles and checkpoints, no TTL; its stream
+/// (keys only) tells the stream fan-out whose log grew.
 pub async fn create_log_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    create_jobs_table(client, table, false).await
+    let keys_only = StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::KeysOnly)
+        .build()
+        .expect("stream fields are set");
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PK))
+        .attribute_definitions(attribute(SK))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .stream_specification(keys_only)
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?;
+    Ok(())
 }

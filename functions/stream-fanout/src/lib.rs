@@ -1,0 +1,72 @@
+//! The stream fan-out function, invoked by the log table's stream with the accounts whose log
+//! grew (the mapping's filter passes changes of `edge` items only). It queues one run of each of
+//! their deliverable streams (`seclog::streams::fanout`); the stream delivery function does the
+//! rest. Nothing here waits on a destination, so no merchant's endpoint slows the log.
+//!
+//! Any failure fails the batch and Lambda retries it: queueing a run twice is harmless (a run
+//! that finds nothing new, or another run holding the lease, ends at once).
+
+use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+use lambda_runtime::{Error, LambdaEvent};
+use seclog::config::{ConfigError, Stack};
+use seclog::domain::AccountId;
+use seclog::event_source::EventFunction;
+use seclog::store::dynamodb::streams::StreamStore;
+use seclog::store::sqs::delivery_queue::SqsDeliveryQueue;
+use seclog::streams::fanout::fan_out;
+use serde_dynamo::AttributeValue;
+
+pub use aws_lambda_events::event::dynamodb::Event as LogEvent;
+
+/// The log table's item whose change means "the account's log grew".
+pub const EDGE: &str = "edge";
+
+pub struct StreamFanout {
+    streams: StreamStore,
+    queue: SqsDeliveryQueue,
+}
+
+impl StreamFanout {
+    /// The composition root of the stream fan-out function.
+    pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
+        Ok(Self {
+            streams: stack.stream_store()?,
+            queue: stack.delivery_queue()?,
+        })
+    }
+
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<StreamEvent>,
+    ) -> Result<serde_json::Value, Error> {
+        let grown: Vec<AccountId> = event.payload.records.iter().filter_map(grown).collect();
+        let queued = fan_out(&grown, &self.streams, &self.queue).await?;
+        if queued > 0 {
+            tracing::info!(accounts = grown.len(), queued, "stream runs queued");
+        }
+        Ok(serde_json::json!({"queued": queued}))
+    }
+}
+
+/// The account of an edge item's change; `None` for any other item.
+pub fn grown(record: &EventRecord) -> Option<AccountId> {
+    let keys = &record.change.keys;
+    let text = |name: &str| match keys.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    if text("sk")? != EDGE {
+        return None;
+    }
+    AccountId::parse(text("pk")?).ok()
+}
+
+/// Lambda's entry point ([`seclog::event_source::serve`]).
+impl EventFunction for StreamFanout {
+    type Event = StreamEvent;
+    type Answer = serde_json::Value;
+
+    async fn invoke(&self, event: LambdaEvent<StreamEvent>) -> Result<serde_json::Value, Error> {
+        self.handle(event).await
+    }
+}

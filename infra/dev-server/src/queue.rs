@@ -1,0 +1,141 @@
+//! The local stand-in for Lambda's SQS event source mapping: receives the queue of stream runs
+//! from moto and invokes the stream delivery function with the event Lambda sends, then deletes
+//! the messages it did not report failed (`ReportBatchItemFailures`); a failed one shows again
+//! after its visibility timeout, as in SQS. Several pollers run at once, as Lambda scales its
+//! SQS pollers, so a slow destination holds up only its own run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use lambda_runtime::{Context, LambdaEvent};
+use stream_delivery::StreamDelivery;
+
+/// Messages per invocation (the mapping's `BatchSize`).
+pub const BATCH_SIZE: i32 = 10;
+/// Pollers, each with one invocation in flight.
+pub const POLLERS: usize = 4;
+/// A poller's pause after an empty receive.
+const EMPTY_PAUSE: Duration = Duration::from_millis(200);
+/// The function's timeout: each invocation's deadline is now + this.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct QueueTrigger {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub consumer: Arc<StreamDelivery>,
+}
+
+impl QueueTrigger {
+    /// Polls forever with [`POLLERS`] pollers; run it as a task and abort it to stop.
+    pub async fn run(self) {
+        let this = Arc::new(self);
+        let mut pollers = tokio::task::JoinSet::new();
+        for _ in 0..POLLERS {
+            let this = this.clone();
+            pollers.spawn(async move {
+                loop {
+                    this.poll_once().await;
+                }
+            });
+        }
+        while pollers.join_next().await.is_some() {}
+    }
+
+    async fn poll_once(&self) {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(BATCH_SIZE)
+            // Short polls: moto serves one request at a time, and a long poll would hold it.
+            .wait_time_seconds(0)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(output) => output.messages.unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "receiving stream runs failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return;
+            }
+        };
+        if messages.is_empty() {
+            tokio::time::sleep(EMPTY_PAUSE).await;
+            return;
+        }
+        let mut event = SqsEvent::default();
+        event.records = messages
+            .iter()
+            .map(|message| {
+                let mut record = SqsMessage::default();
+                record.message_id = message.message_id.clone();
+                record.receipt_handle = message.receipt_handle.clone();
+                record.body = message.body.clone();
+                record.event_source = Some("aws:sqs".into());
+                record
+            })
+            .collect();
+        let mut context = Context::default();
+        context.request_id = ulid::Ulid::generate().to_string();
+        context.deadline =
+            (jiff::Timestamp::now().as_millisecond() + TIMEOUT.as_millis() as i64) as u64;
+        let failed: Vec<String> = match self.consumer.handle(LambdaEvent::new(event, context)).await
+        {
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .map(|failure| failure.item_identifier)
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "stream delivery failed; SQS shows its messages again");
+                return;
+            }
+        };
+        for message in messages {
+            if failed
+                .iter()
+                .any(|id| Some(id) == message.message_id.as_ref())
+            {
+                continue;
+            }
+            let Some(handle) = message.receipt_handle else {
+                continue;
+            };
+            if let Err(error) = self
+                .sqs
+                .delete_message()
+                .queue_url(&self.queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+            {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "deleting a stream run failed");
+            }
+        }
+    }
+}
+
+/// Starts what delivers streams locally, as the cloud's mappings do: the log table's stream into
+/// the fan-out, and the queue of runs into the delivery function.
+pub fn spawn_stream_delivery(
+    app: &crate::App,
+    config: &aws_config::SdkConfig,
+    log_table: &str,
+    queue_url: &str,
+) {
+    let fanout = crate::streams::StreamTrigger {
+        streams: aws_sdk_dynamodbstreams::Client::new(config),
+        dynamodb: aws_sdk_dynamodb::Client::new(config),
+        table: log_table.to_owned(),
+        consumer: app.stream_fanout(),
+        timeout: Duration::from_secs(60),
+    };
+    tokio::spawn(fanout.run());
+    let delivery = QueueTrigger {
+        sqs: aws_sdk_sqs::Client::new(config),
+        queue_url: queue_url.to_owned(),
+        consumer: app.stream_delivery(),
+    };
+    tokio::spawn(delivery.run());
+}

@@ -1,0 +1,365 @@
+//! Stream delivery end to end on the local stack: entries ingested, sequenced, fanned out from
+//! the log table's stream to the queue of runs, delivered by the delivery function to receivers
+//! on 127.0.0.1 (nothing leaves the machine), as in the cloud.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use integration_tests::{Options, TEST_LOG_SEED, TestApp, account, event, spawn_app_with};
+use jiff::Timestamp;
+use seclog::domain::stream::{DeliveryState, StreamFormat, StreamId, StreamTarget};
+use seclog::domain::{AccountId, Actor, EventType, NewEvent};
+use seclog::integrity::note::{LocalSigner, Signer, VerifierKey, origin, verify_checkpoint};
+use seclog::store::dynamodb::events::EventStore;
+use seclog::store::dynamodb::streams::{StoredStream, StreamStore};
+use seclog::store::kms::stream_secrets::{StreamSecrets, StreamSecretsKey};
+use seclog::store::sqs::delivery_queue::SqsDeliveryQueue;
+use seclog::streams::ports::{DeliveryQueue, ScheduledRun};
+use seclog::streams::signature::{SigningSecret, verify};
+use serde_json::Value;
+
+/// What a receiver got: each delivery's body, as parsed, in arrival order.
+#[derive(Default)]
+struct Received {
+    deliveries: Vec<Value>,
+    /// Statuses to answer first (then 204).
+    script: VecDeque<u16>,
+    /// Deliveries answered with a scripted failure.
+    refused: usize,
+}
+
+struct Receiver {
+    url: String,
+    state: Arc<Mutex<Received>>,
+}
+
+/// A webhook receiver on 127.0.0.1 that checks every signature with `secret` (a bad one fails
+/// the test through a 401 the stream would stop on) and answers from `script`, then 204.
+async fn receiver(secret: SigningSecret, script: &[u16]) -> Receiver {
+    let state = Arc::new(Mutex::new(Received {
+        script: script.iter().copied().collect(),
+        ..Received::default()
+    }));
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |State((state, secret)): State<(Arc<Mutex<Received>>, SigningSecret)>,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let signature = headers
+                        .get("security-logs-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let now = Timestamp::now().as_second();
+                    if verify(signature, &secret, &body, now, 300).is_err() {
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    assert!(headers.contains_key("security-logs-delivery"));
+                    let mut received = state.lock().unwrap();
+                    if let Some(status) = received.script.pop_front() {
+                        received.refused += 1;
+                        return StatusCode::from_u16(status).unwrap();
+                    }
+                    received
+                        .deliveries
+                        .push(serde_json::from_slice(&body).unwrap());
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state((state.clone(), secret));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { url, state }
+}
+
+impl Receiver {
+    /// The log indices received, in arrival order (repeats included).
+    fn indices(&self) -> Vec<u64> {
+        self.state
+            .lock()
+            .unwrap()
+            .deliveries
+            .iter()
+            .flat_map(|d| d["records"].as_array().unwrap().clone())
+            .map(|r| r["log_index"].as_u64().unwrap())
+            .collect()
+    }
+
+    /// Waits until indices `0..count` all arrived.
+    async fn wait_for(&self, count: u64) -> Vec<u64> {
+        for _ in 0..600 {
+            let indices = self.indices();
+            if (0..count).all(|i| indices.contains(&i)) {
+                return indices;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the receiver got {:?}, not 0..{count}", self.indices());
+    }
+}
+
+struct Streams {
+    store: StreamStore,
+    key: StreamSecretsKey,
+    queue: SqsDeliveryQueue,
+}
+
+fn streams(app: &TestApp) -> Streams {
+    Streams {
+        store: StreamStore::new(
+            aws_sdk_dynamodb::Client::new(&app.aws),
+            &app.streams.table,
+            EventStore::new(app.dynamodb.clone(), &app.tables.events, 3650),
+        ),
+        key: StreamSecretsKey::new(
+            aws_sdk_kms::Client::new(&app.aws),
+            &app.streams.secrets_key_id,
+        ),
+        queue: SqsDeliveryQueue::new(aws_sdk_sqs::Client::new(&app.aws), &app.streams.queue_url),
+    }
+}
+
+impl Streams {
+    /// A native-format webhook stream of `account` to `url`, with its creation's entry, and its
+    /// first run queued (as the route does).
+    async fn create(&self, account: &AccountId, url: &str, secret: &SigningSecret) -> StreamId {
+        let id = StreamId::generate();
+        let now = Timestamp::now();
+        let stream = StoredStream {
+            id: id.clone(),
+            target: StreamTarget::Webhook {
+                url: url.to_owned(),
+                auth_header: None,
+            },
+            format: StreamFormat::Native,
+            created_at: now,
+            state: DeliveryState::default(),
+        };
+        let sealed = self
+            .key
+            .seal(
+                account,
+                &id,
+                &StreamSecrets {
+                    signing_secret: Some(secret.expose().to_owned()),
+                    auth_header_value: None,
+                },
+            )
+            .await
+            .unwrap();
+        let audit = NewEvent::internal(
+            account.clone(),
+            EventType::SecurityLogsStreamCreated,
+            Actor {
+                id: "u_1".into(),
+                name: None,
+                email: None,
+            },
+            None,
+            serde_json::json!({"stream_id": id.as_str(), "kind": "webhook", "format": "native"})
+                .into(),
+            now,
+        );
+        assert!(
+            self.store
+                .create(account, &stream, &sealed, &audit, 5, now)
+                .await
+                .unwrap()
+        );
+        self.run_now(account, &id).await;
+        id
+    }
+
+    async fn run_now(&self, account: &AccountId, id: &StreamId) {
+        self.queue
+            .enqueue(&[ScheduledRun {
+                account: account.clone(),
+                stream: id.clone(),
+                delay: Duration::ZERO,
+            }])
+            .await
+            .unwrap();
+    }
+}
+
+async fn delivering_app() -> TestApp {
+    spawn_app_with(Options {
+        stream_delivery: true,
+        ..Options::default()
+    })
+    .await
+}
+
+/// Ingests `count` logins of `account`, in requests of 100.
+async fn ingest(app: &TestApp, account: &str, count: usize) {
+    let events: Vec<Value> = (0..count)
+        .map(|i| event(account, "login", i as i64))
+        .collect();
+    for chunk in events.chunks(100) {
+        app.ingest(chunk.to_vec()).await;
+    }
+}
+
+#[tokio::test]
+async fn every_entry_arrives_in_log_order_signed_with_a_checkpoint_covering_it() {
+    let app = delivering_app().await;
+    let streams = streams(&app);
+    let (name, other) = (account(), account());
+    let acct = AccountId::parse(&name).unwrap();
+    let secret = SigningSecret::generate().unwrap();
+    let receiver = receiver(secret.clone(), &[]).await;
+    // Entries before the stream exists are delivered too: it starts at index 0.
+    ingest(&app, &name, 120).await;
+    ingest(&app, &other, 30).await;
+    streams.create(&acct, &receiver.url, &secret).await;
+    ingest(&app, &name, 130).await;
+
+    // 250 logins and the stream's own entry.
+    let indices = receiver.wait_for(251).await;
+    let mut deduplicated = indices.clone();
+    deduplicated.dedup();
+    assert_eq!(
+        deduplicated,
+        (0..251).collect::<Vec<_>>(),
+        "in order, repeats only"
+    );
+
+    let key = VerifierKey::new(
+        &origin(&acct),
+        &LocalSigner::from_seed(&TEST_LOG_SEED).public_key(),
+    )
+    .unwrap();
+    let deliveries = receiver.state.lock().unwrap().deliveries.clone();
+    for delivery in &deliveries {
+        let records = delivery["records"].as_array().unwrap();
+        assert!(records.len() <= 100);
+        let checkpoint = verify_checkpoint(delivery["checkpoint"].as_str().unwrap(), &key)
+            .expect("the checkpoint is signed by the log's key");
+        let last = records.last().unwrap()["log_index"].as_u64().unwrap();
+        assert!(checkpoint.size > last, "the checkpoint covers the batch");
+        // Nothing of the other account.
+        assert!(records.iter().all(|r| !r.to_string().contains(&other)));
+    }
+    let stored = streams.store.list(&acct).await.unwrap().pop().unwrap();
+    assert_eq!(stored.state.delivered_through, Some(250));
+    assert_eq!(stored.state.failing, None);
+}
+
+#[tokio::test]
+async fn a_receiver_failing_for_a_while_then_recovering_gets_everything_in_order() {
+    let app = delivering_app().await;
+    let streams = streams(&app);
+    let name = account();
+    let acct = AccountId::parse(&name).unwrap();
+    let secret = SigningSecret::generate().unwrap();
+    let receiver = receiver(secret.clone(), &[500, 503, 500]).await;
+    ingest(&app, &name, 150).await;
+    streams.create(&acct, &receiver.url, &secret).await;
+
+    let indices = receiver.wait_for(151).await;
+    let mut deduplicated = indices.clone();
+    deduplicated.dedup();
+    assert_eq!(deduplicated, (0..151).collect::<Vec<_>>());
+    assert_eq!(receiver.state.lock().unwrap().refused, 3);
+    let stored = streams.store.list(&acct).await.unwrap().pop().unwrap();
+    assert_eq!(stored.state.failing, None, "recovered");
+}
+
+#[tokio::test]
+async fn a_refusal_stops_the_stream_until_a_replay_from_an_index() {
+    let app = delivering_app().await;
+    let streams = streams(&app);
+    let name = account();
+    let acct = AccountId::parse(&name).unwrap();
+    let secret = SigningSecret::generate().unwrap();
+    let receiver = receiver(secret.clone(), &[400]).await;
+    ingest(&app, &name, 40).await;
+    let id = streams.create(&acct, &receiver.url, &secret).await;
+
+    // Stopped: failing with no retry, nothing delivered, and new entries do not restart it.
+    let mut stopped = None;
+    for _ in 0..300 {
+        let stream = streams.store.get(&acct, &id).await.unwrap().unwrap();
+        if stream
+            .state
+            .failing
+            .as_ref()
+            .is_some_and(|f| f.is_stopped())
+        {
+            stopped = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stopped = stopped.expect("the 400 stops the stream");
+    assert_eq!(stopped.state.delivered_through, None);
+    assert!(stopped.state.failing.unwrap().last_error.contains("400"));
+    ingest(&app, &name, 5).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(receiver.indices().is_empty());
+
+    // A replay from index 10 delivers 10.. and nothing before it.
+    let replay = NewEvent::internal(
+        acct.clone(),
+        EventType::SecurityLogsStreamReplayed,
+        Actor {
+            id: "u_1".into(),
+            name: None,
+            email: None,
+        },
+        None,
+        serde_json::json!({"stream_id": id.as_str(), "from_index": 10}).into(),
+        Timestamp::now(),
+    );
+    assert!(
+        streams
+            .store
+            .replay(&acct, &id, 10, &replay, Timestamp::now())
+            .await
+            .unwrap()
+    );
+    streams.run_now(&acct, &id).await;
+    // 40 + 1 (created) + 5 + 1 (replayed) entries.
+    for _ in 0..300 {
+        if receiver.indices().contains(&46) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut indices = receiver.indices();
+    indices.dedup();
+    assert_eq!(indices, (10..47).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_dead_stream_does_not_hold_up_another_stream_of_the_account() {
+    let app = delivering_app().await;
+    let streams = streams(&app);
+    let name = account();
+    let acct = AccountId::parse(&name).unwrap();
+    let secret = SigningSecret::generate().unwrap();
+    // A port nothing listens on: every connection is refused, and retried.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook", listener.local_addr().unwrap())
+    };
+    let live = receiver(secret.clone(), &[]).await;
+    ingest(&app, &name, 60).await;
+    let dead_id = streams.create(&acct, &dead, &secret).await;
+    streams.create(&acct, &live.url, &secret).await;
+
+    live.wait_for(62).await;
+    let dead_stream = streams.store.get(&acct, &dead_id).await.unwrap().unwrap();
+    let failing = dead_stream
+        .state
+        .failing
+        .expect("the dead stream is failing");
+    assert!(failing.retry_at.is_some(), "and retried: {failing:?}");
+    assert_eq!(dead_stream.state.delivered_through, None);
+}
