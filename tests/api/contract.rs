@@ -184,7 +184,7 @@ fn only_the_checkpoint_signers_may_use_the_signing_key() {
     };
     assert_eq!(
         allowed("kms:Sign"),
-        roles(&["SequencerRole", "ExportWorkerRole"])
+        roles(&["SequencerRole", "ExportWorkerRole", "StreamDeliveryRole"])
     );
     let readers = allowed("kms:GetPublicKey");
     assert!(
