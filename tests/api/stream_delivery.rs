@@ -3,21 +3,31 @@
 //! on 127.0.0.1 (nothing leaves the machine), as in the cloud.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use integration_tests::{Options, TEST_LOG_SEED, TestApp, account, event, spawn_app_with};
+use integration_tests::{
+    Options, TEST_LOG_SEED, TestApp, account, counting_client, event, spawn_app, spawn_app_with,
+};
 use jiff::Timestamp;
 use seclog::domain::stream::{DeliveryState, StreamFormat, StreamId, StreamTarget};
 use seclog::domain::{AccountId, Actor, EventType, NewEvent};
 use seclog::integrity::note::{LocalSigner, Signer, VerifierKey, origin, verify_checkpoint};
 use seclog::store::dynamodb::events::EventStore;
-use seclog::store::dynamodb::streams::{StoredStream, StreamStore};
+use seclog::store::dynamodb::log::LogStore;
+use seclog::store::dynamodb::streams::{SealedTarget, StoredStream, StreamStore};
+use seclog::store::kms::log_keys::LogKeys;
 use seclog::store::kms::stream_secrets::{StreamSecrets, StreamSecretsKey};
 use seclog::store::sqs::delivery_queue::SqsDeliveryQueue;
+use seclog::store::stream_log::StreamLogReader;
+use seclog::streams::outcome::SendError;
+use seclog::streams::ports::{Batch, Destination, LeasedStream};
 use seclog::streams::ports::{DeliveryQueue, ScheduledRun};
+use seclog::streams::record::render;
+use seclog::streams::run::{DeliveryRun, Ran};
 use seclog::streams::signature::{SigningSecret, verify};
 use serde_json::Value;
 
@@ -362,4 +372,86 @@ async fn a_dead_stream_does_not_hold_up_another_stream_of_the_account() {
         .expect("the dead stream is failing");
     assert!(failing.retry_at.is_some(), "and retried: {failing:?}");
     assert_eq!(dead_stream.state.delivered_through, None);
+}
+
+/// Keeps what it is sent, acknowledges everything: the storage side of a run alone.
+#[derive(Default)]
+struct Acknowledging(Mutex<Vec<u64>>);
+
+impl Destination<SealedTarget> for Acknowledging {
+    async fn send(
+        &self,
+        _stream: &LeasedStream<SealedTarget>,
+        batch: &Batch<'_>,
+    ) -> Result<(), SendError> {
+        self.0
+            .lock()
+            .unwrap()
+            .extend(batch.first_index..=batch.last_index);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn catching_up_costs_at_most_2_storage_round_trips_per_100_records() {
+    let app = spawn_app().await;
+    let streams = streams(&app);
+    let name = account();
+    let acct = AccountId::parse(&name).unwrap();
+    let events: Vec<Value> = (0..1000)
+        .map(|i| event(&name, "api_key.viewed", i))
+        .collect();
+    for chunk in events.chunks(100) {
+        app.ingest(chunk.to_vec()).await;
+    }
+    let secret = SigningSecret::generate().unwrap();
+    let id = streams
+        .create(&acct, "http://127.0.0.1:9/unused", &secret)
+        .await;
+    let (client, round_trips) = counting_client(&app);
+    let log = LogStore::new(client.clone(), &app.tables.log, &app.tables.events);
+    for _ in 0..600 {
+        if log.read_edge(&acct).await.unwrap().size() == 1001 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reader = StreamLogReader {
+        events: EventStore::new(client.clone(), &app.tables.events, 3650),
+        log,
+        keys: Arc::new(LogKeys::local(LocalSigner::from_seed(&TEST_LOG_SEED))),
+    };
+    let store = StreamStore::new(
+        client.clone(),
+        &app.streams.table,
+        EventStore::new(client, &app.tables.events, 3650),
+    );
+    let destination = Acknowledging::default();
+    round_trips.store(0, Ordering::SeqCst);
+    let ran = DeliveryRun {
+        streams: &store,
+        log: &reader,
+        destination: &destination,
+        render,
+    }
+    .run(
+        &acct,
+        &id,
+        Timestamp::now,
+        Timestamp::now() + jiff::SignedDuration::from_secs(600),
+        || 0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ran, Ran::CaughtUp { delivered: 1001 });
+    assert_eq!(
+        *destination.0.lock().unwrap(),
+        (0..1001).collect::<Vec<_>>()
+    );
+    let round_trips = round_trips.load(Ordering::SeqCst);
+    eprintln!("delivering 1001 records took {round_trips} DynamoDB round trips");
+    assert!(
+        round_trips <= 20,
+        "{round_trips} round trips for 1001 records"
+    );
 }

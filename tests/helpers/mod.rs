@@ -453,14 +453,21 @@ pub fn counting_store(
     seclog::store::dynamodb::events::EventStore,
     Arc<std::sync::atomic::AtomicUsize>,
 ) {
+    let (client, count) = counting_client(app);
+    let store = seclog::store::dynamodb::events::EventStore::new(client, &app.tables.events, 365);
+    (store, count)
+}
+
+/// A DynamoDB client of the local stack that counts the requests it sends (round trips).
+pub fn counting_client(
+    app: &TestApp,
+) -> (
+    aws_sdk_dynamodb::Client,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let config = aws_sdk_dynamodb::config::Builder::from(&app.aws)
         .interceptor(RequestCounter(count.clone()))
         .build();
-    let store = seclog::store::dynamodb::events::EventStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        &app.tables.events,
-        365,
-    );
-    (store, count)
+    (aws_sdk_dynamodb::Client::from_conf(config), count)
 }

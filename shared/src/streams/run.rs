@@ -119,6 +119,8 @@ where
                 };
                 return self.release(&stream, ran).await;
             }
+            let short = entries.len() < READ_AT_ONCE;
+            let gap = unbroken < entries.len();
             let entries = &entries[..unbroken];
             let size = from + unbroken as u64;
             let checkpoint = match self.log.checkpoint(account, size).await {
@@ -162,20 +164,30 @@ where
                 if let Err(failed) = self.destination.send(&stream, &batch).await {
                     return self.failed(&stream, failed, now(), &random).await;
                 }
-                let state = DeliveryState {
+                // Stored once per read (below), at a failure, or at the lease's release: a
+                // crash in between repeats these batches, never skips one.
+                stream.state = DeliveryState {
                     delivered_through: Some(last_index),
                     last_delivery_at: Some(now()),
                     failing: None,
                 };
-                if !self.streams.save(&stream, &state, false).await? {
-                    return Ok(Ran::Done);
-                }
                 delivered += count as u64;
                 sent += count;
-                stream.state = state;
                 if now() >= deadline {
                     return self.release(&stream, Ran::More { delivered }).await;
                 }
+            }
+            if gap {
+                let ran = Ran::RetryAt(now() + SignedDuration::from_secs(1));
+                return self.release(&stream, ran).await;
+            }
+            if short {
+                // The log held no more than this when read: caught up, without another Query
+                // to find nothing. Entries appended since start a run of their own.
+                return self.release(&stream, Ran::CaughtUp { delivered }).await;
+            }
+            if !self.streams.save(&stream, &stream.state, false).await? {
+                return Ok(Ran::Done);
             }
         }
     }

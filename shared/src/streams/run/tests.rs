@@ -451,10 +451,10 @@ async fn a_second_run_while_one_holds_the_lease_sends_nothing() {
 #[tokio::test]
 async fn a_replay_during_a_run_takes_the_stream_over() {
     let h = Harness::new(300, vec![]);
-    // The second save (after the second batch) finds the lease taken by a replay.
-    *h.streams.replay_at_save.lock().unwrap() = Some(2);
+    // The save after the read's three batches finds the lease taken by a replay.
+    *h.streams.replay_at_save.lock().unwrap() = Some(1);
     assert_eq!(h.run_at(at(0)).await, Ran::Done);
-    assert_eq!(h.destination.received.lock().unwrap().len(), 2);
+    assert_eq!(h.destination.received.lock().unwrap().len(), 3);
     assert_eq!(
         h.streams.state().delivered_through,
         None,
@@ -507,4 +507,14 @@ async fn a_deleted_stream_delivers_nothing() {
     *h.streams.stored.lock().unwrap() = None;
     assert_eq!(h.run_at(at(0)).await, Ran::Done);
     assert!(h.destination.received.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_cursor_is_stored_once_per_read_not_per_batch() {
+    let h = Harness::new(1000, vec![]);
+    assert_eq!(h.run_at(at(0)).await, Ran::CaughtUp { delivered: 1000 });
+    assert_eq!(h.destination.received.lock().unwrap().len(), 10);
+    // Two full reads stored, then the empty read's release.
+    assert_eq!(*h.streams.saves.lock().unwrap(), 3);
+    assert_eq!(h.streams.state().delivered_through, Some(999));
 }
