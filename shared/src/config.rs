@@ -22,6 +22,7 @@ use crate::store::dynamodb::streams::StreamStore;
 use crate::store::kms::log_keys::LogKeys;
 use crate::store::kms::stream_secrets::StreamSecretsKey;
 use crate::store::s3::exports_bucket::ExportsBucket;
+use crate::store::s3::stream_objects::StreamObjects;
 use crate::store::secrets::cursor_keys::CursorKeys;
 use crate::store::sqs::delivery_queue::SqsDeliveryQueue;
 use crate::store::stream_destinations::StreamDestinations;
@@ -403,13 +404,16 @@ impl Stack {
     }
 
     /// Where streams' batches go: the webhook client (the address policy at every connection,
-    /// through the system's resolver) and the secrets key.
+    /// through the system's resolver), merchants' buckets, and the secrets key.
     pub fn stream_destinations(&self) -> Result<StreamDestinations<SystemResolver>, ConfigError> {
         let loopback = self.settings.streams_loopback;
         let webhooks = WebhookClient::new(SystemResolver, loopback)
             .map_err(|e| ConfigError::Invalid("webhook client", e.to_string()))?;
         Ok(StreamDestinations::new(
             webhooks,
+            // Merchants' buckets: the stack's AWS configuration (the local stack's S3 and STS
+            // in `make dev` and the tests).
+            StreamObjects::new(&self.aws),
             loopback,
             self.stream_secrets_key()?,
         ))

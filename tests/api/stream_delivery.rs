@@ -139,30 +139,34 @@ impl Streams {
     /// A native-format webhook stream of `account` to `url`, with its creation's entry, and its
     /// first run queued (as the route does).
     async fn create(&self, account: &AccountId, url: &str, secret: &SigningSecret) -> StreamId {
+        let target = StreamTarget::Webhook {
+            url: url.to_owned(),
+            auth_header: None,
+        };
+        let secrets = StreamSecrets {
+            signing_secret: Some(secret.expose().to_owned()),
+            auth_header_value: None,
+        };
+        self.create_target(account, target, secrets).await
+    }
+
+    async fn create_target(
+        &self,
+        account: &AccountId,
+        target: StreamTarget,
+        secrets: StreamSecrets,
+    ) -> StreamId {
         let id = StreamId::generate();
         let now = Timestamp::now();
+        let kind = target.kind();
         let stream = StoredStream {
             id: id.clone(),
-            target: StreamTarget::Webhook {
-                url: url.to_owned(),
-                auth_header: None,
-            },
+            target,
             format: StreamFormat::Native,
             created_at: now,
             state: DeliveryState::default(),
         };
-        let sealed = self
-            .key
-            .seal(
-                account,
-                &id,
-                &StreamSecrets {
-                    signing_secret: Some(secret.expose().to_owned()),
-                    auth_header_value: None,
-                },
-            )
-            .await
-            .unwrap();
+        let sealed = self.key.seal(account, &id, &secrets).await.unwrap();
         let audit = NewEvent::internal(
             account.clone(),
             EventType::SecurityLogsStreamCreated,
@@ -172,8 +176,7 @@ impl Streams {
                 email: None,
             },
             None,
-            serde_json::json!({"stream_id": id.as_str(), "kind": "webhook", "format": "native"})
-                .into(),
+            serde_json::json!({"stream_id": id.as_str(), "kind": kind, "format": "native"}).into(),
             now,
         );
         assert!(
@@ -454,4 +457,87 @@ async fn catching_up_costs_at_most_2_storage_round_trips_per_100_records() {
         round_trips <= 20,
         "{round_trips} round trips for 1001 records"
     );
+}
+
+#[tokio::test]
+async fn an_s3_stream_writes_gzipped_ndjson_objects_through_the_merchants_role() {
+    let app = delivering_app().await;
+    let streams = streams(&app);
+    let name = account();
+    let acct = AccountId::parse(&name).unwrap();
+    // The merchant's bucket, on the local stack's S3 (moto, like its STS).
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&app.aws)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!(
+        "merchant-{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    );
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    ingest(&app, &name, 150).await;
+    let target = StreamTarget::S3 {
+        bucket: bucket.clone(),
+        prefix: "security-logs/".into(),
+        role_arn: "arn:aws:iam::123456789012:role/merchant-logs".into(),
+        region: "us-east-1".into(),
+        external_id: "ext_test".into(),
+    };
+    let secrets = StreamSecrets {
+        signing_secret: None,
+        auth_header_value: None,
+    };
+    let id = streams.create_target(&acct, target, secrets).await;
+
+    let mut indices = Vec::new();
+    for _ in 0..300 {
+        let listed = s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix("security-logs/")
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        indices.clear();
+        for key in &keys {
+            assert!(
+                key.ends_with(".ndjson.gz") && key.contains(id.as_str()),
+                "{key}"
+            );
+            let object = s3
+                .get_object()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            let checkpoint = object
+                .metadata()
+                .and_then(|m| m.get("security-logs-checkpoint"))
+                .cloned();
+            assert!(checkpoint.is_some(), "the object carries its checkpoint");
+            let gz = object.body.collect().await.unwrap().into_bytes();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+                .unwrap();
+            for line in text.lines() {
+                let record: Value = serde_json::from_str(line).unwrap();
+                assert!(record["type"].as_str().is_some());
+                indices.push(record["log_index"].as_u64().unwrap());
+            }
+        }
+        if indices.len() >= 151 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    indices.sort();
+    indices.dedup();
+    assert_eq!(indices, (0..151).collect::<Vec<_>>());
 }

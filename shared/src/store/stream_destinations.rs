@@ -1,9 +1,7 @@
 //! Where a stream's batches go ([`Destination`]): a webhook POST, signed, through the client that
-//! enforces the address policy at every connection. The stream's secrets are opened with KMS
-//! once per stream and sealed value, then kept in memory for the process's next runs.
-//!
-//! S3 destinations are not delivered yet: a batch for one stops the stream with a reason that
-//! says so (docs/design/streams.md, "What is not built yet").
+//! enforces the address policy at every connection; or an object in the merchant's S3 bucket,
+//! written through the merchant's role ([`StreamObjects`]). The stream's secrets are opened with
+//! KMS once per stream and sealed value, then kept in memory for the process's next runs.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::domain::stream::{StreamId, StreamTarget};
 use crate::store::dynamodb::streams::SealedTarget;
 use crate::store::kms::stream_secrets::{StreamSecrets, StreamSecretsKey};
+use crate::store::s3::stream_objects::{S3Target, StreamObjects};
 use crate::streams::address::{LoopbackHttp, Resolve, WebhookUrl};
 use crate::streams::delivery::Delivery;
 use crate::streams::outcome::SendError;
@@ -27,6 +26,7 @@ pub const DELIVERY_HEADER: &str = "security-logs-delivery";
 
 pub struct StreamDestinations<R> {
     webhooks: WebhookClient<R>,
+    objects: StreamObjects,
     loopback: LoopbackHttp,
     secrets_key: StreamSecretsKey,
     /// Opened secrets by stream, with the sealed bytes they came from (a replaced secret is
@@ -37,11 +37,13 @@ pub struct StreamDestinations<R> {
 impl<R: Resolve + 'static> StreamDestinations<R> {
     pub fn new(
         webhooks: WebhookClient<R>,
+        objects: StreamObjects,
         loopback: LoopbackHttp,
         secrets_key: StreamSecretsKey,
     ) -> Self {
         Self {
             webhooks,
+            objects,
             loopback,
             secrets_key,
             opened: Mutex::new(HashMap::new()),
@@ -133,9 +135,22 @@ impl<R: Resolve + Send + Sync + 'static> Destination<SealedTarget> for StreamDes
                 self.webhook(stream, url, auth_header.as_deref(), batch)
                     .await
             }
-            StreamTarget::S3 { .. } => Err(SendError::stop(
-                "s3 streams are not delivered yet by this version of the service",
-            )),
+            StreamTarget::S3 {
+                bucket,
+                prefix,
+                role_arn,
+                region,
+                external_id,
+            } => {
+                let target = S3Target {
+                    bucket,
+                    prefix,
+                    role_arn,
+                    region,
+                    external_id,
+                };
+                self.objects.put(&stream.id, &target, batch).await
+            }
         }
     }
 }
