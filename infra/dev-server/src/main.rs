@@ -163,6 +163,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(
         "security logs API on http://127.0.0.1:{port} (Ctrl-C stops it and the local stack)"
     );
+    tracing::info!(
+        "watch a stream: POST /v1/streams {{\"kind\": \"webhook\", \"url\": \"http://127.0.0.1:9000/\", \"format\": \"ocsf\"}} \
+         with a dashboard token, then STREAM_SECRET=<its secret> cargo run -p stream-receiver -- 9000 \
+         prints what arrives, signatures checked (docs/design/streams.md)"
+    );
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
