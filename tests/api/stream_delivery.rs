@@ -7,12 +7,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use integration_tests::{
     Options, TEST_LOG_SEED, TestApp, account, counting_client, event, spawn_app, spawn_app_with,
 };
 use jiff::Timestamp;
+use lambda_runtime::LambdaEvent;
 use seclog::domain::stream::{DeliveryState, StreamFormat, StreamId, StreamTarget};
 use seclog::domain::{AccountId, Actor, EventType, NewEvent};
 use seclog::integrity::note::{LocalSigner, Signer, VerifierKey, origin, verify_checkpoint};
@@ -569,4 +572,43 @@ async fn an_s3_stream_writes_gzipped_ndjson_objects_through_the_merchants_role()
     indices.sort();
     indices.dedup();
     assert_eq!(indices, (0..151).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn the_sample_events_run_through_the_fanout_and_delivery_handlers() {
+    let app = spawn_app().await;
+    let streams = streams(&app);
+    let demo = AccountId::parse("acct_demo").unwrap();
+    let secret = SigningSecret::generate().unwrap();
+    streams
+        .create(&demo, "http://127.0.0.1:9/unused", &secret)
+        .await;
+
+    let fanout: StreamEvent = serde_json::from_str(&integration_tests::repository_file(
+        "events/stream-fanout.json",
+    ))
+    .expect("a DynamoDB stream event");
+    let answer = app
+        .app
+        .stream_fanout()
+        .handle(LambdaEvent::new(fanout, lambda_runtime::Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(answer["queued"], 1, "acct_demo's one stream");
+
+    // A run of a stream that does not exist (the sample's): done, nothing failed.
+    let delivery: SqsEvent = serde_json::from_str(&integration_tests::repository_file(
+        "events/stream-delivery.json",
+    ))
+    .expect("an SQS event");
+    let answer = app
+        .app
+        .stream_delivery()
+        .handle(LambdaEvent::new(
+            delivery,
+            lambda_runtime::Context::default(),
+        ))
+        .await
+        .unwrap();
+    assert!(answer.batch_item_failures.is_empty());
 }
