@@ -102,7 +102,7 @@ fn run(options: &Options) -> Result<ExitCode, String> {
         .map_err(|e| format!("tokio: {e}"))?;
 
     eprintln!("starting the local stack (moto) ...");
-    let (moto, endpoint, cursor_secret) = stack::start(&runtime)?;
+    let (moto, endpoint, cursor_secret, streams) = stack::start(&runtime)?;
     let api = RuntimeApi::new();
     let api_address = runtime
         .block_on(api.serve())
@@ -115,6 +115,7 @@ fn run(options: &Options) -> Result<ExitCode, String> {
         api_address: api_address.to_string(),
         endpoint,
         cursor_secret,
+        streams,
     };
 
     let mut reports = Vec::new();

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use dev_server::LocalStack;
+use dev_server::stream_resources::StreamResources;
 use seclog::config::vars;
 use seclog::store::{aws, dynamodb::schema};
 
@@ -17,17 +18,24 @@ pub const EXPORTS_TABLE: &str = "coldstart-exports";
 pub const EXPORTS_BUCKET: &str = "coldstart-exports";
 pub const LOG_TABLE: &str = "coldstart-log";
 const CURSOR_SECRET: &str = "coldstart-cursor-key";
+const STREAMS_TABLE: &str = "coldstart-streams";
+const STREAM_QUEUE: &str = "coldstart-stream-runs";
 
 /// Where the functions run: the local Runtime API, the local AWS endpoint, the cursor secret.
 pub struct Stack {
     pub api_address: String,
     pub endpoint: String,
     pub cursor_secret: String,
+    /// The streams table, the queue of runs and the secrets key.
+    pub streams: StreamResources,
 }
 
-/// Starts moto and creates the tables, the bucket and the secret the functions use; returns
-/// moto (stopped when dropped), its endpoint and the secret's id.
-pub fn start(runtime: &tokio::runtime::Runtime) -> Result<(LocalStack, String, String), String> {
+/// Starts moto and creates the tables, the bucket, the secret and the streams' resources the
+/// functions use; returns moto (stopped when dropped), its endpoint, the secret's id and the
+/// streams' resources.
+pub fn start(
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(LocalStack, String, String, StreamResources), String> {
     let stack = LocalStack::start(0).map_err(|e| format!("local stack: {e}"))?;
     let endpoint = stack.dynamodb_endpoint.clone();
     let cursor_secret = runtime.block_on(async {
@@ -42,12 +50,17 @@ pub fn start(runtime: &tokio::runtime::Runtime) -> Result<(LocalStack, String, S
         schema::create_log_table(&dynamodb, LOG_TABLE)
             .await
             .map_err(|e| format!("create {LOG_TABLE}: {e}"))?;
+        let streams = dev_server::stream_resources::create(&config, STREAMS_TABLE, STREAM_QUEUE)
+            .await
+            .map_err(|e| format!("create the streams' resources: {e}"))?;
         dev_server::secrets::create_cursor_secret(&config, CURSOR_SECRET)
             .await
+            .map(|secret| (secret, streams))
             .map_err(|e| format!("create secret {CURSOR_SECRET}: {e}"))
     })?;
+    let (cursor_secret, streams) = cursor_secret;
     create_bucket(&endpoint, EXPORTS_BUCKET).map_err(|e| format!("create bucket: {e}"))?;
-    Ok((stack, endpoint, cursor_secret))
+    Ok((stack, endpoint, cursor_secret, streams))
 }
 
 /// moto serves S3 on the same port; an unsigned path-style PUT creates a bucket.
@@ -112,6 +125,9 @@ pub fn lambda_env(
         // moto has no Ed25519 KMS keys: functions reach the key on first use only, so start-up
         // is measured as in the cloud; an invocation that signs would fail here.
         (vars::LOG_SIGNING_KEY_ID, "alias/security-logs-coldstart"),
+        (vars::STREAMS_TABLE, &stack.streams.table),
+        (vars::STREAM_QUEUE_URL, &stack.streams.queue_url),
+        (vars::STREAM_SECRETS_KEY_ID, &stack.streams.secrets_key_id),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
