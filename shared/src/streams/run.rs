@@ -36,6 +36,9 @@ pub const READ_AT_ONCE: usize = 500;
 pub const LEASE: Duration = Duration::from_secs(120);
 /// When a run finds another one holding the lease, how soon it looks again.
 const BUSY_RECHECK: SignedDuration = SignedDuration::from_secs(2);
+/// How many times, and how far apart, a run looks again for a missing next index.
+const HEAD_GAP_LOOKS: u32 = 3;
+const HEAD_GAP_PAUSE: Duration = Duration::from_millis(500);
 /// The longest wait between two attempts of a failing stream.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(15 * 60);
 
@@ -103,6 +106,7 @@ where
             Lease::Stopped | Lease::Gone => return Ok(Ran::Done),
         };
         let mut delivered = 0u64;
+        let mut head_gap_looks = 0;
         loop {
             if now() >= deadline {
                 return self.release(&stream, Ran::More { delivered }).await;
@@ -110,15 +114,27 @@ where
             let from = stream.state.next_index();
             let entries = self.log.entries(account, from, READ_AT_ONCE).await?;
             let unbroken = unbroken_from(&entries, from);
-            if unbroken == 0 {
-                // Caught up, or the next index is not visible yet (an index of the GSI lags
-                // its table by a moment): look again shortly rather than skip it.
-                let ran = match entries.is_empty() {
-                    true => Ran::CaughtUp { delivered },
-                    false => Ran::RetryAt(now() + SignedDuration::from_secs(1)),
-                };
-                return self.release(&stream, ran).await;
+            if entries.is_empty() {
+                return self.release(&stream, Ran::CaughtUp { delivered }).await;
             }
+            if unbroken == 0 {
+                // The next index is missing while later ones show. An index of the GSI lags its
+                // table by a moment: look again shortly, never skip it. One still missing after
+                // that is gone from the events table (expired, past RETENTION_DAYS): the stream
+                // says so and backs off like a failing destination, instead of asking again
+                // every second.
+                if head_gap_looks < HEAD_GAP_LOOKS {
+                    head_gap_looks += 1;
+                    tokio::time::sleep(HEAD_GAP_PAUSE).await;
+                    continue;
+                }
+                let missing = SendError::retry(format!(
+                    "entry #{from} of the log is not readable (expired from the events table?); \
+                     the entries after it wait"
+                ));
+                return self.failed(&stream, missing, now(), &random).await;
+            }
+            head_gap_looks = 0;
             let short = entries.len() < READ_AT_ONCE;
             let gap = unbroken < entries.len();
             let entries = &entries[..unbroken];

@@ -518,3 +518,40 @@ async fn the_cursor_is_stored_once_per_read_not_per_batch() {
     assert_eq!(*h.streams.saves.lock().unwrap(), 3);
     assert_eq!(h.streams.state().delivered_through, Some(999));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_next_index_that_never_shows_fails_the_stream_with_backoff_not_a_busy_loop() {
+    let h = Harness::new(10, vec![]);
+    h.log.hidden.lock().unwrap().push(0);
+    let ran = h.run_at(at(0)).await;
+    assert_eq!(ran, Ran::RetryAt(at(0) + SignedDuration::from_millis(500)));
+    let failing = h.streams.state().failing.unwrap();
+    assert!(
+        failing.last_error.contains("entry #0"),
+        "{}",
+        failing.last_error
+    );
+    assert!(
+        h.destination.received.lock().unwrap().is_empty(),
+        "nothing after it is sent"
+    );
+    // Once it shows (the GSI caught up), the stream delivers from it and recovers.
+    h.log.hidden.lock().unwrap().clear();
+    assert_eq!(h.run_at(at(1)).await, Ran::CaughtUp { delivered: 10 });
+    assert_eq!(h.streams.state().failing, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_next_index_that_shows_a_moment_later_is_delivered_in_the_same_run() {
+    let h = Harness::new(10, vec![]);
+    h.log.hidden.lock().unwrap().push(0);
+    let log = &h.log;
+    let run = async { h.run_at(at(0)).await };
+    let reveal = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        log.hidden.lock().unwrap().clear();
+    };
+    let (ran, ()) = tokio::join!(run, reveal);
+    assert_eq!(ran, Ran::CaughtUp { delivered: 10 });
+    assert_eq!(h.streams.state().failing, None);
+}
