@@ -14,7 +14,7 @@ pub struct AuthHeaderName(String);
 
 /// Names that frame or route the request, or belong to a single connection: the HTTP client
 /// sets them, and a merchant's value would change what is sent where.
-const RESERVED: [&str; 12] = [
+const RESERVED: [&str; 9] = [
     "host",
     "connection",
     "keep-alive",
@@ -23,14 +23,11 @@ const RESERVED: [&str; 12] = [
     "transfer-encoding",
     "upgrade",
     "expect",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
     "cookie",
 ];
-/// Prefixes of reserved names: the body's own headers and the service's (its signature and
-/// delivery id).
-const RESERVED_PREFIXES: [&str; 2] = ["content-", "security-logs-"];
+/// Prefixes of reserved names: proxies' headers, the body's own, and the service's (its
+/// signature and delivery id).
+const RESERVED_PREFIXES: [&str; 3] = ["proxy-", "content-", "security-logs-"];
 
 impl AuthHeaderName {
     pub const MAX_LEN: usize = 128;
@@ -52,7 +49,7 @@ impl AuthHeaderName {
             || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
         {
             return Err(format!(
-                "must not be {text}: the service sets it (hop-by-hop, Host, Content-*, Cookie, Expect and Security-Logs-* headers are reserved)"
+                "must not be {text}: the service sets it (hop-by-hop, Host, Cookie, Expect, Proxy-*, Content-* and Security-Logs-* headers are reserved)"
             ));
         }
         Ok(Self(text.to_owned()))
@@ -127,6 +124,8 @@ mod tests {
             "TE",
             "Upgrade",
             "Proxy-Authorization",
+            "proxy-anything",
+            "Cookie",
             "Security-Logs-Signature",
             "security-logs-delivery",
             "",

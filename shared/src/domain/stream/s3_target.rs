@@ -44,7 +44,7 @@ impl BucketName {
 }
 
 /// Where the objects go in the bucket: `<prefix>/YYYY/MM/DD/...`, or `YYYY/MM/DD/...` for the
-/// empty prefix. Kept without a trailing slash (one given is dropped).
+/// empty prefix. Kept without a trailing slash (one given after a segment is dropped).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct S3Prefix(String);
 
@@ -52,10 +52,13 @@ impl S3Prefix {
     pub const MAX_LEN: usize = 512;
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        let trimmed = text.strip_suffix('/').unwrap_or(text);
-        if trimmed.len() > Self::MAX_LEN {
+        if text.len() > Self::MAX_LEN {
             return Err(format!("must be at most {} characters", Self::MAX_LEN));
         }
+        let trimmed = text
+            .strip_suffix('/')
+            .filter(|t| !t.is_empty())
+            .unwrap_or(text);
         // S3's "safe characters" for object keys: nothing that needs encoding or that tools
         // treat specially.
         let safe = |b: u8| b.is_ascii_alphanumeric() || b"!-_.*'()/".contains(&b);
@@ -84,15 +87,19 @@ pub struct RoleArn(String);
 
 impl RoleArn {
     const PREFIX: &'static str = "arn:aws:iam::";
-    /// IAM's bounds: a path of at most 512 characters, a name of at most 64.
-    const MAX_PATH: usize = 512;
+    /// A role name has at most 64 characters (IAM's bound); the whole ARN, path included, at
+    /// most 600 (IAM allows a 512-character path, so this refuses only absurd ones).
     const MAX_NAME: usize = 64;
+    const MAX_LEN: usize = 600;
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let malformed = || {
             "must be an IAM role ARN: arn:aws:iam::<12-digit account id>:role/<path/><name>"
                 .to_owned()
         };
+        if text.len() > Self::MAX_LEN {
+            return Err(format!("must be at most {} characters", Self::MAX_LEN));
+        }
         let rest = text.strip_prefix(Self::PREFIX).ok_or_else(malformed)?;
         let (account, resource) = rest.split_once(':').ok_or_else(malformed)?;
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -107,10 +114,8 @@ impl RoleArn {
         let role_char = |b: u8| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b);
         let name_ok = (1..=Self::MAX_NAME).contains(&name.len()) && name.bytes().all(role_char);
         let path_ok = path.is_none_or(|path| {
-            path.len() < Self::MAX_PATH
-                && path
-                    .split('/')
-                    .all(|part| !part.is_empty() && part.bytes().all(role_char))
+            path.split('/')
+                .all(|part| !part.is_empty() && part.bytes().all(role_char))
         });
         if !(name_ok && path_ok) {
             return Err(malformed());
@@ -200,7 +205,17 @@ mod tests {
             "security/logs"
         );
         assert_eq!(S3Prefix::parse("siem").unwrap().as_str(), "siem");
-        for bad in ["/abs", "a//b", "a/../b", "./a", "sp ace", "new\nline", "é"] {
+        for bad in [
+            "/",
+            "/abs",
+            "a//b",
+            "a//",
+            "a/../b",
+            "./a",
+            "sp ace",
+            "new\nline",
+            "é",
+        ] {
             assert!(S3Prefix::parse(bad).is_err(), "{bad:?}");
         }
         assert!(S3Prefix::parse(&"p".repeat(S3Prefix::MAX_LEN + 1)).is_err());
@@ -231,6 +246,10 @@ mod tests {
         }
         let long_name = format!("arn:aws:iam::123456789012:role/{}", "n".repeat(65));
         assert!(RoleArn::parse(&long_name).is_err());
+        let path = |len: usize| format!("arn:aws:iam::123456789012:role/{}/n", "p".repeat(len));
+        assert_eq!(path(600 - 33).len(), 600);
+        assert!(RoleArn::parse(&path(600 - 33)).is_ok());
+        assert!(RoleArn::parse(&path(600 - 32)).is_err());
     }
 
     #[test]
