@@ -85,6 +85,21 @@ async fn replay(app: &TestApp, acct: &str, id: &str, body: &Value) -> (u16, Valu
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Waits (bounded) until the stream's lag says the log holds at least `size` entries, none
+/// delivered.
+async fn wait_for_log_size(app: &TestApp, acct: &str, id: &str, size: u64) {
+    for _ in 0..200 {
+        let (_, read) = app
+            .get_with_token(&format!("/v1/streams/{id}"), Some(&token(acct)))
+            .await;
+        if read["lag"].as_u64().unwrap() >= size {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the log of {acct} never reached {size} entries");
+}
+
 async fn list(app: &TestApp, acct: &str) -> Vec<Value> {
     let (status, body) = app.get_with_token("/v1/streams", Some(&token(acct))).await;
     assert_eq!(status, 200, "{body}");
@@ -360,6 +375,17 @@ async fn a_replay_is_202_with_the_stream_and_a_bad_from_index_is_400() {
     assert_eq!(stream["id"], id.as_str());
     assert_eq!(stream["delivered_through"], Value::Null);
     assert_eq!(stream["status"], "active");
+    // Once the log holds the creation's and the replay's entries, a replay from 2 (its size)
+    // marks both delivered, and a read shows what the answer did.
+    wait_for_log_size(&app, &acct, &id, 2).await;
+    let (status, stream) = replay(&app, &acct, &id, &json!({"from_index": 2})).await;
+    assert_eq!(status, 202, "{stream}");
+    assert_eq!(stream["delivered_through"], 1);
+    let (_, read) = app
+        .get_with_token(&format!("/v1/streams/{id}"), Some(&token(&acct)))
+        .await;
+    assert_eq!(read["delivered_through"], 1);
+    assert_eq!(read["status"], "active");
     for bad in [
         json!({"from_index": -1}),
         json!({"from_index": 1.5}),
@@ -387,18 +413,7 @@ async fn each_change_is_a_service_entry_and_no_secret_is_stored_in_plain_text() 
 
     // The stream lags by the log's entries until something is delivered (nothing is: its
     // receiver's port is closed): at least its own creation's, once sequenced.
-    let mut lag = 0;
-    for _ in 0..200 {
-        let (_, read) = app
-            .get_with_token(&format!("/v1/streams/{id}"), Some(&token(&acct)))
-            .await;
-        lag = read["lag"].as_u64().unwrap();
-        if lag >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(lag >= 1, "the creation's entry never counted in the lag");
+    wait_for_log_size(&app, &acct, &id, 1).await;
 
     let (status, _) = replay(&app, &acct, &id, &json!({"from_index": 0})).await;
     assert_eq!(status, 202);

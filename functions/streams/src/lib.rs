@@ -26,7 +26,7 @@ use seclog::store::dynamodb::log::LogStore;
 use seclog::store::dynamodb::streams::{StoredStream, StreamStore};
 use seclog::store::kms::stream_secrets::{StreamSecrets, StreamSecretsKey};
 use seclog::store::sqs::delivery_queue::SqsDeliveryQueue;
-use seclog::streams::address::LoopbackHttp;
+use seclog::streams::address::{LoopbackHttp, WebhookUrl};
 use seclog::streams::new_stream::{NewStream, NewTarget};
 use seclog::streams::ports::{DeliveryQueue, ScheduledRun};
 use seclog::streams::signature::SigningSecret;
@@ -147,13 +147,15 @@ impl Streams {
             .await
             .map_err(|_| {
                 ApiError::field(
-                    "url",
+                    WebhookUrl::FIELD,
                     format!(
                         "could not be resolved within {} s",
                         RESOLVE_TIMEOUT.as_secs()
                     ),
                 )
             })??;
+        // Read before anything is written: a fault here leaves nothing behind to retry over.
+        let log_size = self.log_size(&account).await?;
         let now = Timestamp::now();
         let stream = StoredStream {
             id: StreamId::generate(),
@@ -213,7 +215,6 @@ impl Streams {
             "stream created"
         );
         self.deliver_now(&account, &stream.id).await;
-        let log_size = self.log_size(&account).await?;
         let location = format!("/v1/streams/{}", stream.id);
         Ok(json_with_location(
             201,
@@ -286,10 +287,13 @@ impl Streams {
         from: ReplayFrom,
     ) -> Result<Response<Body>, ApiError> {
         // Unknown streams are 404 before the index is held against the log.
-        if self.store.get(&account, id).await?.is_none() {
-            return Err(not_found(id.as_str()));
-        }
-        let from_index = from.within(self.log_size(&account).await?)?;
+        let mut stream = self
+            .store
+            .get(&account, id)
+            .await?
+            .ok_or_else(|| not_found(id.as_str()))?;
+        let log_size = self.log_size(&account).await?;
+        let from_index = from.within(log_size)?;
         let now = Timestamp::now();
         let audit = NewEvent::internal(
             account.clone(),
@@ -308,12 +312,13 @@ impl Streams {
         }
         tracing::info!(stream = id.as_str(), from_index, "stream replayed");
         self.deliver_now(&account, id).await;
-        let stream = self
-            .store
-            .get(&account, id)
-            .await?
-            .ok_or_else(|| not_found(id.as_str()))?;
-        let log_size = self.log_size(&account).await?;
+        // The stream as the replay left it (no read after the write, whose fault would make a
+        // done replay look failed): delivered up to just before `from_index`, not failing.
+        stream.state = DeliveryState {
+            delivered_through: from_index.checked_sub(1),
+            failing: None,
+            ..stream.state
+        };
         Ok(json(202, &view(&stream, log_size)))
     }
 
