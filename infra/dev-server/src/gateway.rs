@@ -87,6 +87,11 @@ impl App {
         self.stream_delivery.clone()
     }
 
+    /// The streams routes' handler, to run an event through it as Lambda does.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
     /// The same app with the streams routes resolving webhook hosts through `resolver` (the
     /// tests' stub: no test sends a DNS query).
     pub fn with_stream_resolver(
