@@ -198,7 +198,7 @@ async fn an_s3_stream_shows_its_external_id_on_every_read_and_defaults_to_native
     assert!(stream.get("secret").is_none(), "{stream}");
     assert_eq!(stream["kind"], "s3");
     assert_eq!(stream["format"], "native");
-    assert_eq!(stream["prefix"], "security-logs");
+    assert_eq!(stream["prefix"], "security-logs/");
     let external_id = stream["external_id"].as_str().unwrap();
     assert!(external_id.starts_with("ext_"), "{stream}");
     let (_, read) = app

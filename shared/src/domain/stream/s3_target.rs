@@ -43,8 +43,9 @@ impl BucketName {
     }
 }
 
-/// Where the objects go in the bucket: `<prefix>/YYYY/MM/DD/...`, or `YYYY/MM/DD/...` for the
-/// empty prefix. Kept without a trailing slash (one given after a segment is dropped).
+/// Where the objects go in the bucket: `<prefix>YYYY/MM/DD/...`. Kept ending with a slash
+/// (one is added when missing), or empty for the bucket's root, so the delivery's object keys
+/// are the prefix and the date path put together.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct S3Prefix(String);
 
@@ -72,7 +73,10 @@ impl S3Prefix {
         {
             return Err("must be key segments separated by single slashes, without a leading slash or . and .. segments".to_owned());
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(match trimmed {
+            "" => String::new(),
+            segments => format!("{segments}/"),
+        }))
     }
 
     pub fn as_str(&self) -> &str {
@@ -198,13 +202,13 @@ mod tests {
     }
 
     #[test]
-    fn a_prefix_is_bounded_safe_and_loses_its_trailing_slash() {
+    fn a_prefix_is_bounded_safe_and_ends_with_one_slash() {
         assert_eq!(S3Prefix::parse("").unwrap().as_str(), "");
         assert_eq!(
             S3Prefix::parse("security/logs/").unwrap().as_str(),
-            "security/logs"
+            "security/logs/"
         );
-        assert_eq!(S3Prefix::parse("siem").unwrap().as_str(), "siem");
+        assert_eq!(S3Prefix::parse("siem").unwrap().as_str(), "siem/");
         for bad in [
             "/",
             "/abs",

@@ -106,7 +106,7 @@ fn an_s3_stream_defaults_to_the_native_format_and_gets_an_external_id() {
     else {
         panic!("an s3 target")
     };
-    assert_eq!(prefix, "security");
+    assert_eq!(prefix, "security/");
     assert!(external_id.starts_with("ext_"), "{external_id}");
     let mut no_prefix = s3();
     no_prefix.as_object_mut().unwrap().remove("prefix");
