@@ -492,3 +492,102 @@ async fn the_routes_need_a_dashboard_token() {
     let response = app.post_with_token("/v1/streams", &s3(), None).await;
     assert_eq!(response.status(), 401);
 }
+
+/// What a test receiver on 127.0.0.1 got: each delivery's auth header, whether its signature
+/// verified with the secret, and its body.
+type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, bool, Value)>>>;
+
+/// A receiver on 127.0.0.1 that records every POST and acknowledges it; it verifies with the
+/// secret the test learns only from the creation's answer, so it holds an empty slot until then.
+async fn recording_receiver(
+    secret: std::sync::Arc<std::sync::OnceLock<String>>,
+) -> (String, Deliveries) {
+    use axum::extract::State;
+    use seclog::streams::signature::{SigningSecret, verify};
+    let deliveries: Deliveries = Default::default();
+    let recorded = deliveries.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |State(secret): State<std::sync::Arc<std::sync::OnceLock<String>>>,
+                  headers: axum::http::HeaderMap,
+                  body: axum::body::Bytes| async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let verified = secret
+                    .get()
+                    .and_then(|text| SigningSecret::parse(text).ok())
+                    .is_some_and(|secret| {
+                        let signature = header("security-logs-signature").unwrap_or_default();
+                        let now = jiff::Timestamp::now().as_second();
+                        verify(&signature, &secret, &body, now, 300).is_ok()
+                    });
+                let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                recorded
+                    .lock()
+                    .unwrap()
+                    .push((header("authorization"), verified, json));
+                axum::http::StatusCode::NO_CONTENT
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, router.with_state(secret))
+            .await
+            .unwrap()
+    });
+    (url, deliveries)
+}
+
+#[tokio::test]
+async fn a_created_webhook_delivers_the_log_signed_with_the_secret_it_was_shown() {
+    let app = spawn_app_with(Options {
+        stream_delivery: true,
+        ..Options::default()
+    })
+    .await;
+    let acct = account();
+    app.ingest(vec![event(&acct, "login", 0)]).await;
+    let secret = std::sync::Arc::new(std::sync::OnceLock::new());
+    let (url, deliveries) = recording_receiver(secret.clone()).await;
+    let mut body = webhook();
+    body["url"] = json!(url);
+    let stream = created(&app, &acct, &body).await;
+    secret
+        .set(stream["secret"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    // The login (index 0) and the creation's own entry (index 1), both delivered.
+    let mut received = Vec::new();
+    let mut indices = Vec::new();
+    for _ in 0..300 {
+        received = deliveries.lock().unwrap().clone();
+        indices = received
+            .iter()
+            .filter(|(_, verified, _)| *verified)
+            .flat_map(|(_, _, body)| body["records"].as_array().cloned().unwrap_or_default())
+            .filter_map(|record| record["metadata"]["sequence"].as_u64())
+            .collect();
+        if indices.contains(&0) && indices.contains(&1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        indices.contains(&0) && indices.contains(&1),
+        "{indices:?} of {received:?}"
+    );
+    let verified: Vec<_> = received.iter().filter(|(_, ok, _)| *ok).collect();
+    assert!(!verified.is_empty(), "no delivery verified: {received:?}");
+    for (auth, _, body) in verified {
+        assert_eq!(auth.as_deref(), Some(AUTH_VALUE));
+        assert_eq!(body["stream_id"], stream["id"]);
+        assert_eq!(body["format"], "ocsf");
+    }
+}
