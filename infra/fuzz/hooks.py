@@ -24,6 +24,11 @@ Two jobs, nothing else:
      (`fix_cursor`): a positive case keeps a `cursor` only if the server issued it in this run
      (recorded by `after_call`), and then carries that page's filters; a made-up one is dropped.
      Real cursors reach requests through the `NextPage` links of openapi.yaml.
+   - a new webhook stream (`fix_stream`): its host must be or resolve only to public addresses,
+     and its auth header name must not be one the service reserves. A positive case's `url` is
+     replaced by a loopback one on a closed port (the local server admits loopback), so no case
+     sends a DNS query or makes the service connect off the machine; a reserved header name
+     becomes `X-Fuzz-Token`.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ INGEST = "POST /v1/events"
 LIST_LOGS = "GET /v1/logs"
 LIST_EXPORTS = "GET /v1/exports"
 CREATE_EXPORT = "POST /v1/exports"
+CREATE_STREAM = "POST /v1/streams"
 
 # Rules of the service (shared/src/domain): see openapi.yaml.
 MAX_FUTURE_NS = 5 * 60 * 10**9
@@ -58,6 +64,12 @@ FUTURE_MARGIN_NS = 60 * 10**9
 MAX_DETAILS_BYTES = 8 * 1024
 MAX_DETAILS_DEPTH = 32
 LOG_CURSOR_FILTERS = ("from", "to", "type", "actor")
+# shared/src/domain/stream/auth_header.rs
+RESERVED_HEADERS = {"host", "connection", "keep-alive", "te", "trailer", "transfer-encoding",
+                    "upgrade", "expect", "cookie"}
+RESERVED_HEADER_PREFIXES = ("proxy-", "content-", "security-logs-")
+# Port 9 (discard) on loopback: nothing listens there, so a delivery attempt is refused at once.
+FUZZ_WEBHOOK_URL = "https://127.0.0.1:9/fuzz"
 
 
 # ---------------------------------------------------------------- SigV4
@@ -225,6 +237,21 @@ def after_call(context, case, response) -> None:
         _issued[cursor] = filters
 
 
+# ---------------------------------------------------------------- streams
+
+
+def fix_stream(body: dict) -> None:
+    if body.get("kind") != "webhook":
+        return
+    if isinstance(body.get("url"), str):
+        body["url"] = FUZZ_WEBHOOK_URL
+    header = body.get("auth_header")
+    if isinstance(header, dict) and isinstance(header.get("name"), str):
+        name = header["name"].lower()
+        if name in RESERVED_HEADERS or name.startswith(RESERVED_HEADER_PREFIXES):
+            header["name"] = "X-Fuzz-Token"
+
+
 # ---------------------------------------------------------------- the hook
 
 
@@ -248,3 +275,5 @@ def before_call(context, case, kwargs) -> None:
             fix_range(case.query)
     elif label == CREATE_EXPORT and isinstance(case.body, dict):
         fix_range(case.body)
+    elif label == CREATE_STREAM and isinstance(case.body, dict):
+        fix_stream(case.body)

@@ -31,6 +31,14 @@ def duration(seconds: float) -> str:
     return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
 
 
+def route_of(path: str) -> str:
+    """The route a request's path matched, its id replaced by `{id}`."""
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[:2] in (["v1", "exports"], ["v1", "streams"]):
+        parts[2] = "{id}"
+    return "/".join(parts)
+
+
 def main(directory: str) -> int:
     requests = 0
     server_errors = 0
@@ -48,7 +56,7 @@ def main(directory: str) -> int:
                 response = interaction.get("response")
                 status = response["status_code"] if response else "no response"
                 path = request.get("uri", "").split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
-                route = "/" + ("v1/exports/{id}" if path.startswith("v1/exports/") else path)
+                route = "/" + route_of(path)
                 statuses[(f"{request.get('method', '?')} {route}", str(status))] += 1
                 if response and response["status_code"] >= 500:
                     server_errors += 1

@@ -493,6 +493,26 @@ mod tests {
         assert_eq!(s.worker.reserve, Duration::from_secs(5));
     }
 
+    #[test]
+    fn loopback_http_for_streams_is_refused_unless_set_to_1() {
+        let get = |value: &str| settings(&[(vars::STREAMS_ALLOW_LOOPBACK_HTTP, value)]);
+        assert_eq!(
+            settings(&[]).unwrap().streams_loopback,
+            LoopbackHttp::Refused
+        );
+        assert_eq!(get("0").unwrap().streams_loopback, LoopbackHttp::Refused);
+        assert_eq!(get("1").unwrap().streams_loopback, LoopbackHttp::Allowed);
+        for bad in ["yes", "true", "2"] {
+            assert!(
+                matches!(
+                    get(bad),
+                    Err(ConfigError::Invalid(vars::STREAMS_ALLOW_LOOPBACK_HTTP, _))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
     /// A retired key's JSON, as an operator writes `LOG_RETIRED_KEYS`.
     fn retired(seed: u8, from: &str, until: Option<&str>) -> serde_json::Value {
         use crate::integrity::keys::{PublishedKey, fingerprint};

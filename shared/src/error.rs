@@ -38,6 +38,9 @@ pub enum ApiError {
     /// An `event_id` re-used with different content; each error names `events[i].event_id`.
     #[error("an event_id was already used for different content")]
     Conflict(Vec<FieldError>),
+    /// The account holds the most it may of something (streams): 409, until one is removed.
+    #[error("{0}")]
+    LimitReached(String),
     /// Too much in flight for this caller (exports); `retry_after` in seconds.
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after: u64 },

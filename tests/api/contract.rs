@@ -162,6 +162,16 @@ fn role_statements(template: &Yaml) -> Vec<(String, Yaml)> {
     found
 }
 
+/// The principals a key policy's statements allow `action` to.
+fn allowed_principals(statements: &[Yaml], action: &str) -> BTreeSet<String> {
+    statements
+        .iter()
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .filter(|s| texts(&s["Action"]).iter().any(|p| covers(p, action)))
+        .flat_map(|s| texts(&s["Principal"]["AWS"]))
+        .collect()
+}
+
 /// Least privilege on the checkpoint signing key: only the sequencer's and the export
 /// worker's roles may Sign; the integrity function's role only reads the public key; the
 /// account root administers the key but no cryptographic action (nor kms:CreateGrant, which
@@ -171,14 +181,7 @@ fn only_the_checkpoint_signers_may_use_the_signing_key() {
     let template = template();
     let policy = &template["Resources"]["LogSigningKey"]["Properties"]["KeyPolicy"];
     let statements = policy["Statement"].as_sequence().expect("statements");
-    let allowed = |action: &str| -> BTreeSet<String> {
-        statements
-            .iter()
-            .filter(|s| s["Effect"].as_str() == Some("Allow"))
-            .filter(|s| texts(&s["Action"]).iter().any(|p| covers(p, action)))
-            .flat_map(|s| texts(&s["Principal"]["AWS"]))
-            .collect()
-    };
+    let allowed = |action: &str| allowed_principals(statements, action);
     let roles = |names: &[&str]| -> BTreeSet<String> {
         names.iter().map(|n| format!("!GetAtt {n}.Arn")).collect()
     };
@@ -324,4 +327,74 @@ fn the_documented_filter_members_are_those_of_export_filters() {
     let written = serde_json::to_value(filters.view()).unwrap();
     let members: BTreeSet<String> = written.as_object().unwrap().keys().cloned().collect();
     assert_eq!(documented, members);
+}
+
+/// Every route of `template.yaml`'s HTTP API (`METHOD /path`), from its functions' events.
+fn template_routes(template: &Yaml) -> BTreeSet<String> {
+    let mut routes = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        for (_, event) in resource["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let properties = &event["Properties"];
+                routes.insert(format!(
+                    "{} {}",
+                    properties["Method"].as_str().expect("a method"),
+                    properties["Path"].as_str().expect("a path")
+                ));
+            }
+        }
+    }
+    routes
+}
+
+/// The stack serves exactly the operations `openapi.yaml` documents: a route added to one
+/// and not the other (the stream routes were) fails here.
+#[test]
+fn the_template_serves_exactly_the_documented_routes() {
+    let documented: BTreeSet<String> = openapi()["paths"]
+        .as_mapping()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, operations)| {
+            let path = path.as_str().expect("a path").to_owned();
+            operations
+                .as_mapping()
+                .expect("operations")
+                .keys()
+                .filter_map(|method| method.as_str())
+                .filter(|method| ["get", "post", "put", "patch", "delete"].contains(method))
+                .map(move |method| format!("{} {path}", method.to_ascii_uppercase()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let served = template_routes(&template());
+    assert!(served.contains("DELETE /v1/streams/{id}"), "{served:?}");
+    assert_eq!(served, documented);
+}
+
+/// Stream secrets: only the streams routes seal (Encrypt) and only the delivery opens
+/// (Decrypt); nobody else has either, and no role grants itself a kms action (checked above).
+#[test]
+fn only_the_routes_seal_and_only_delivery_opens_stream_secrets() {
+    let template = template();
+    let policy = &template["Resources"]["StreamSecretsKey"]["Properties"]["KeyPolicy"];
+    let statements = policy["Statement"].as_sequence().expect("statements");
+    let allowed = |action: &str| allowed_principals(statements, action);
+    let role = |name: &str| BTreeSet::from([format!("!GetAtt {name}.Arn")]);
+    assert_eq!(allowed("kms:Encrypt"), role("StreamsRole"));
+    assert_eq!(allowed("kms:Decrypt"), role("StreamDeliveryRole"));
+    for action in [
+        "kms:ReEncryptFrom",
+        "kms:GenerateDataKey",
+        "kms:CreateGrant",
+    ] {
+        assert_eq!(allowed(action), BTreeSet::new(), "{action}");
+    }
 }

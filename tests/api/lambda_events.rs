@@ -67,3 +67,34 @@ async fn sample_ingest_and_list_events_run_through_the_handlers() {
         serde_json::json!({"reasons": ["new_device", "new_network"]})
     );
 }
+
+/// `events/streams.json` (`GET /v1/streams`, also the cold-start benchmark's invocation), and
+/// the same event turned into a create, through the streams handler as Lambda runs it.
+#[tokio::test]
+async fn the_sample_streams_event_runs_through_the_handler() {
+    let app = spawn_app().await;
+    let handler = app.app.streams();
+    let list = |text: &str| lambda_http::request::from_str(text).expect("API Gateway v2 event");
+    let response = handler.handle(list(&sample("streams.json"))).await;
+    assert_eq!(response.status(), 200);
+    let page: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(page, serde_json::json!({"data": []}));
+
+    let mut create: Value = serde_json::from_str(&sample("streams.json")).unwrap();
+    create["routeKey"] = "POST /v1/streams".into();
+    create["requestContext"]["routeKey"] = "POST /v1/streams".into();
+    create["requestContext"]["http"]["method"] = "POST".into();
+    create["body"] = serde_json::json!({
+        "kind": "s3",
+        "bucket": "acme-security-logs",
+        "role_arn": "arn:aws:iam::123456789012:role/SecurityLogsWriter",
+        "region": "eu-west-1",
+    })
+    .to_string()
+    .into();
+    let response = handler.handle(list(&create.to_string())).await;
+    assert_eq!(response.status(), 201);
+    let response = handler.handle(list(&sample("streams.json"))).await;
+    let page: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(page["data"][0]["bucket"], "acme-security-logs", "{page}");
+}

@@ -6,6 +6,8 @@ use futures::future::join_all;
 use integration_tests::{TestApp, account, event, spawn_app};
 use serde_json::{Value, json};
 
+use crate::problems::{expect_problem, fields};
+
 const LOCAL_PRODUCER: &str = "arn:aws:iam::000000000000:user/local";
 
 /// Every stored item of the events table, as text, to prove what is (not) stored.
@@ -27,24 +29,6 @@ async fn export_csv(app: &TestApp, account: &str) -> String {
         .text()
         .await
         .unwrap()
-}
-
-async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    response.json().await.unwrap()
-}
-
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]
@@ -371,6 +355,17 @@ async fn method_not_allowed_names_the_allowed_methods() {
             reqwest::Method::PUT,
             "/v1/exports/01HW3Z9V7Q4M8K2N5P6R7S8T9V",
             "GET",
+        ),
+        (reqwest::Method::PUT, "/v1/streams", "GET, POST"),
+        (
+            reqwest::Method::POST,
+            "/v1/streams/st_01HW3Z9V7Q4M8K2N5P6R7S8T9V",
+            "DELETE, GET",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/streams/st_01HW3Z9V7Q4M8K2N5P6R7S8T9V/replay",
+            "POST",
         ),
     ] {
         let response = app

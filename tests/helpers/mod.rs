@@ -16,7 +16,9 @@ use seclog::export::worker::WorkerSettings;
 use seclog::integrity::keys::KeyHistory;
 use seclog::store::s3::exports_bucket::ExportsBucket;
 use seclog::store::{aws, dynamodb::schema};
+use seclog::streams::address::{LoopbackHttp, Resolve};
 use serde_json::{Value, json};
+use streams::HostResolver;
 
 static STACK: OnceLock<LocalStack> = OnceLock::new();
 
@@ -76,6 +78,9 @@ pub struct Options {
     /// How old a checkpoint gets before an append signs anew: zero (every append) unless a
     /// test drives the pending set's sweep itself.
     pub checkpoint_every: Duration,
+    /// Whether webhook streams may target loopback (`STREAMS_ALLOW_LOOPBACK_HTTP`): on, as in
+    /// `make dev`, so a test's receiver can be `http://127.0.0.1:<port>/`; off as in the stack.
+    pub streams_loopback: LoopbackHttp,
 }
 
 impl Default for Options {
@@ -92,6 +97,7 @@ impl Default for Options {
             key_history: KeyHistory::default(),
             retention_days: dev_server::LOCAL_RETENTION_DAYS,
             checkpoint_every: Duration::ZERO,
+            streams_loopback: LoopbackHttp::Allowed,
         }
     }
 }
@@ -159,15 +165,18 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.key_history = options.key_history;
     settings.retention_days = options.retention_days;
     settings.checkpoint_every = options.checkpoint_every;
-    // Test receivers listen on 127.0.0.1 over plain HTTP, as `make dev` allows.
-    settings.streams_loopback = seclog::streams::address::LoopbackHttp::Allowed;
+    settings.streams_loopback = options.streams_loopback;
     let stack = Stack {
         aws: aws.clone(),
         s3: s3_config,
         settings,
         local_log_key: Some(LocalLogKey(TEST_LOG_SEED)),
     };
-    let app = Arc::new(App::new(&stack).expect("every function builds"));
+    let app = Arc::new(
+        App::new(&stack)
+            .and_then(|app| app.with_stream_resolver(&stack, HostResolver::new(TestResolver)))
+            .expect("every function builds"),
+    );
     let worker = app.worker();
     if options.trigger {
         let trigger = StreamTrigger {
@@ -212,6 +221,31 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         worker,
         app,
         _s3_dir: s3_dir,
+    }
+}
+
+/// The names the tests' webhook hosts resolve to, so no test sends a DNS query: one name that
+/// leads inside the network (refused at creation), every other name unknown.
+pub struct TestResolver;
+
+/// A name the test resolver answers with a private address.
+pub const PRIVATE_NAME: &str = "siem.internal.test";
+
+impl Resolve for TestResolver {
+    fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> impl std::future::Future<Output = std::io::Result<Vec<std::net::SocketAddr>>> + Send {
+        let answer = if host == PRIVATE_NAME {
+            Ok(vec![std::net::SocketAddr::from(([10, 0, 0, 7], port))])
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the tests resolve no other name",
+            ))
+        };
+        std::future::ready(answer)
     }
 }
 

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use ::streams::{HostResolver, Streams};
 use axum::Router;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request as AxumRequest, State};
@@ -56,6 +57,7 @@ pub struct App {
     integrity: Integrity,
     stream_fanout: Arc<StreamFanout>,
     stream_delivery: Arc<StreamDelivery>,
+    streams: Streams,
 }
 
 impl App {
@@ -71,6 +73,7 @@ impl App {
             integrity: Integrity::build(stack)?,
             stream_fanout: Arc::new(StreamFanout::build(stack)?),
             stream_delivery: Arc::new(StreamDelivery::build(stack)?),
+            streams: Streams::build(stack)?,
         })
     }
 
@@ -82,6 +85,22 @@ impl App {
     /// The stream delivery handler, for the local queue trigger.
     pub fn stream_delivery(&self) -> Arc<StreamDelivery> {
         self.stream_delivery.clone()
+    }
+
+    /// The streams routes' handler, to run an event through it as Lambda does.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
+    /// The same app with the streams routes resolving webhook hosts through `resolver` (the
+    /// tests' stub: no test sends a DNS query).
+    pub fn with_stream_resolver(
+        mut self,
+        stack: &Stack,
+        resolver: HostResolver,
+    ) -> Result<Self, ConfigError> {
+        self.streams = Streams::with_resolver(stack, resolver)?;
+        Ok(self)
     }
 
     /// The sequencer handler, for the local events stream trigger.
@@ -118,6 +137,11 @@ enum Route {
     GetExport(String),
     /// One of `GET /v1/integrity/...`.
     Integrity(&'static str),
+    CreateStream,
+    ListStreams,
+    GetStream(String),
+    DeleteStream(String),
+    ReplayStream(String),
 }
 
 /// The one route without any authorizer (`Auth: Authorizer: NONE` in `template.yaml`).
@@ -141,6 +165,11 @@ impl Route {
             Route::ListExports => "GET /v1/exports",
             Route::GetExport(_) => "GET /v1/exports/{id}",
             Route::Integrity(key) => key,
+            Route::CreateStream => "POST /v1/streams",
+            Route::ListStreams => "GET /v1/streams",
+            Route::GetStream(_) => "GET /v1/streams/{id}",
+            Route::DeleteStream(_) => "DELETE /v1/streams/{id}",
+            Route::ReplayStream(_) => "POST /v1/streams/{id}/replay",
         }
     }
 
@@ -150,7 +179,10 @@ impl Route {
 
     fn path_parameters(&self) -> Value {
         match self {
-            Route::GetExport(id) => json!({ "id": id }),
+            Route::GetExport(id)
+            | Route::GetStream(id)
+            | Route::DeleteStream(id)
+            | Route::ReplayStream(id) => json!({ "id": id }),
             _ => Value::Null,
         }
     }
@@ -169,6 +201,9 @@ fn route(method: &str, path: &str) -> Result<Route, ApiError> {
                 allow: "GET",
             }),
         };
+    }
+    if let Some(found) = stream_route(method, path) {
+        return found;
     }
     let (allowed, route) = match (path, export_id) {
         ("/v1/events", _) => ("POST", (method == "POST").then_some(Route::Ingest)),
@@ -191,6 +226,42 @@ fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         path: path.to_owned(),
         allow: allowed,
     })
+}
+
+/// `/v1/streams`, `/v1/streams/{id}` and `/v1/streams/{id}/replay`; `None` for other paths.
+fn stream_route(method: &str, path: &str) -> Option<Result<Route, ApiError>> {
+    let rest = path.strip_prefix("/v1/streams")?;
+    let segment = |s: &str| !s.is_empty() && !s.contains('/');
+    let (allowed, route) = match rest.strip_prefix('/') {
+        None if rest.is_empty() => (
+            "GET, POST",
+            match method {
+                "GET" => Some(Route::ListStreams),
+                "POST" => Some(Route::CreateStream),
+                _ => None,
+            },
+        ),
+        Some(rest) => match rest.split_once('/') {
+            None if segment(rest) => (
+                "DELETE, GET",
+                match method {
+                    "GET" => Some(Route::GetStream(rest.to_owned())),
+                    "DELETE" => Some(Route::DeleteStream(rest.to_owned())),
+                    _ => None,
+                },
+            ),
+            Some((id, "replay")) if segment(id) => (
+                "POST",
+                (method == "POST").then(|| Route::ReplayStream(id.to_owned())),
+            ),
+            _ => return None,
+        },
+        None => return None,
+    };
+    Some(route.ok_or_else(|| ApiError::MethodNotAllowed {
+        path: path.to_owned(),
+        allow: allowed,
+    }))
 }
 
 async fn dispatch(State(app): State<Arc<App>>, request: AxumRequest) -> AxumResponse {
@@ -225,6 +296,11 @@ async fn handle(app: &App, request: AxumRequest) -> Result<Response<Body>, ApiEr
         Route::CreateExport => app.create_export.handle(lambda_request).await,
         Route::ListExports | Route::GetExport(_) => app.get_export.handle(lambda_request).await,
         Route::Integrity(_) => app.integrity.handle(lambda_request).await,
+        Route::CreateStream
+        | Route::ListStreams
+        | Route::GetStream(_)
+        | Route::DeleteStream(_)
+        | Route::ReplayStream(_) => app.streams.handle(lambda_request).await,
     })
 }
 
@@ -378,6 +454,50 @@ mod tests {
             route_error("POST", "/v1/integrity/public-keys"),
             ApiError::MethodNotAllowed { allow: "GET", .. }
         ));
+    }
+
+    #[test]
+    fn the_stream_routes_are_routed_and_other_methods_get_405_with_allow() {
+        assert_eq!(
+            route("POST", "/v1/streams").unwrap().key(),
+            "POST /v1/streams"
+        );
+        assert_eq!(
+            route("GET", "/v1/streams").unwrap().key(),
+            "GET /v1/streams"
+        );
+        assert_eq!(
+            route("GET", "/v1/streams/st_1").unwrap().key(),
+            "GET /v1/streams/{id}"
+        );
+        assert_eq!(
+            route("DELETE", "/v1/streams/st_1").unwrap().key(),
+            "DELETE /v1/streams/{id}"
+        );
+        let replay = route("POST", "/v1/streams/st_1/replay").unwrap();
+        assert_eq!(replay.key(), "POST /v1/streams/{id}/replay");
+        assert_eq!(replay.path_parameters(), json!({"id": "st_1"}));
+        for (method, path, allowed) in [
+            ("DELETE", "/v1/streams", "GET, POST"),
+            ("POST", "/v1/streams/st_1", "DELETE, GET"),
+            ("GET", "/v1/streams/st_1/replay", "POST"),
+        ] {
+            match route_error(method, path) {
+                ApiError::MethodNotAllowed { allow, .. } => assert_eq!(allow, allowed),
+                other => panic!("{method} {path}: {other:?}"),
+            }
+        }
+        for path in [
+            "/v1/streams/",
+            "/v1/streams/st_1/other",
+            "/v1/streamsx",
+            "/v1/streams//replay",
+        ] {
+            assert!(
+                matches!(route_error("GET", path), ApiError::NotFound(_)),
+                "{path}"
+            );
+        }
     }
 
     fn route_error(method: &str, path: &str) -> ApiError {

@@ -6,7 +6,19 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::Errors;
+use super::new_event::MAX_BODY_BYTES;
+use crate::error::{ApiError, Errors};
+
+/// A request body as JSON: 413 over the body limit, 400 on `body` when it is not JSON.
+pub fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))
+}
 
 pub struct Fields<'a> {
     object: &'a Map<String, Value>,

@@ -2,6 +2,11 @@
 //! destinations (docs/design/streams.md). What is kept of a stream between deliveries: where it
 //! sends, in which format, and how far its destination has acknowledged the log.
 
+pub mod auth_header;
+pub mod replay;
+pub mod s3_target;
+pub mod view;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 

@@ -48,6 +48,11 @@ fn kind(error: &ApiError) -> Kind {
             "urn:security-logs:problem:idempotency-conflict",
             "An event_id was re-used for different content",
         ),
+        ApiError::LimitReached(_) => (
+            409,
+            "urn:security-logs:problem:limit-reached",
+            "A limit of the account is reached",
+        ),
         ApiError::PayloadTooLarge { .. } => (
             413,
             "urn:security-logs:problem:payload-too-large",
@@ -180,6 +185,12 @@ mod tests {
         )]));
         assert_eq!(conflict.status(), 409);
         assert_eq!(body(&conflict)["errors"][0]["field"], "events[2].event_id");
+        let limit = problem(&ApiError::LimitReached("5 streams".into()));
+        assert_eq!(limit.status(), 409);
+        assert_eq!(
+            body(&limit)["type"],
+            "urn:security-logs:problem:limit-reached"
+        );
         assert_eq!(
             problem(&ApiError::PayloadTooLarge { limit: 1 }).status(),
             413

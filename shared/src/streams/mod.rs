@@ -16,6 +16,7 @@ pub mod address;
 pub mod delivery;
 #[cfg(feature = "aws")]
 pub mod fanout;
+pub mod new_stream;
 pub mod ocsf;
 pub mod outcome;
 #[cfg(feature = "aws")]

@@ -1,0 +1,3 @@
+fn main() -> Result<(), lambda_http::Error> {
+    seclog::http::serve(streams::Streams::build)
+}
