@@ -1,8 +1,8 @@
 // <security-logs>: the "Settings -> Security Logs" page as a standard Custom Element.
 //
 // One module, no framework, no build step. Its styles are security-logs.css, found next to this
-// file. It talks only to the public API (GET /v1/logs, the export routes, GET
-// /v1/integrity/checkpoint) with the dashboard's token, which it asks for before every request
+// file; its "Streams" part is security-logs-streams.js. It talks only to the public API (GET
+// /v1/logs, the export and stream routes, GET /v1/integrity/checkpoint) with the dashboard's token, which it asks for before every request
 // and never stores. Everything an entry holds is rendered as text (textContent, attributes set
 // through the DOM), never parsed as HTML.
 //
@@ -17,6 +17,8 @@
 // returns the bearer token, or a promise of it) or `token` (a string). Events (bubbling,
 // composed): `security-logs:unauthorized` when the API refuses the token (401), so the host can
 // sign the user in again.
+
+import { StreamsPanel } from "./security-logs-streams.js";
 
 const STYLES_URL = new URL("./security-logs.css", import.meta.url);
 
@@ -136,6 +138,7 @@ export class SecurityLogs extends HTMLElement {
   #exportPoll = null;
   #scheduled = false;
   #ui = null;
+  #streams = null;
   #zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   #timeFormat = new Intl.DateTimeFormat(undefined, {
     timeZone: this.#zone,
@@ -362,7 +365,10 @@ export class SecurityLogs extends HTMLElement {
           ? `No entries${this.#describeFilters(filters)}.`
           : `Showing ${shown}${this.#describeFilters(filters)}, newest first${this.#cursor ? "; more are available" : ""}.`,
       );
-      if (!more) this.#loadCheckpoint(generation);
+      if (!more) {
+        this.#loadCheckpoint(generation);
+        this.#streams?.load();
+      }
     } catch (failure) {
       if (generation !== this.#generation) return;
       this.#setState("error");
@@ -672,6 +678,13 @@ export class SecurityLogs extends HTMLElement {
     const loadMore = el("button", { cls: "load-more", text: "Load more", attrs: { type: "button", hidden: "" } });
     const integrity = el("p", { cls: "integrity", attrs: { hidden: "" } });
     const list = el("div", { cls: "list" }, [table, empty]);
+    this.#streams = new StreamsPanel({
+      request: (method, path, body) => this.#request(method, path, body),
+      el,
+      showFailure: (region, failure, what) => this.#showFailure(region, failure, what, false),
+      say: (region, text, kind) => this.#say(region, text, kind),
+    });
+    const streams = this.#streams.render();
 
     const root = el("section", { cls: "security-logs", attrs: { "aria-labelledby": `${id}-title`, part: "root" } }, [
       el("header", {}, [title, exportButton]),
@@ -682,6 +695,7 @@ export class SecurityLogs extends HTMLElement {
       list,
       loadMore,
       integrity,
+      streams,
     ]);
 
     form.addEventListener("submit", (event) => {

@@ -766,3 +766,105 @@ async fn an_api_base_that_is_not_https_is_refused_before_any_request() {
     }
     browser.quit().await;
 }
+
+/// The page's "Streams" part: add a webhook stream to a receiver on this machine, see its
+/// signing secret once and its health, watch it catch up, replay it, remove it.
+#[tokio::test]
+async fn the_streams_part_adds_shows_replays_and_removes_a_stream() {
+    if !browser::available("the_streams_part_adds_shows_replays_and_removes_a_stream") {
+        return;
+    }
+    let app = spawn_app_with(Options {
+        stream_delivery: true,
+        ..Options::default()
+    })
+    .await;
+    let acct = account();
+    app.ingest((0..3).map(|i| event(&acct, "login", i)).collect())
+        .await;
+    // A receiver that acknowledges everything (the delivery tests check signatures and order).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
+    );
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let browser = open(&app, &acct).await;
+    rows_once(&browser, "Showing 3 entries, newest first.").await;
+    let summary = browser.find_in_component(".streams > summary").await;
+    browser.click(&summary).await;
+    browser
+        .wait_for(
+            "no streams yet",
+            &format!("{ROOT} return root.querySelector('.stream-list')?.textContent === 'No streams yet.'"),
+        )
+        .await;
+    let url = browser
+        .find_in_component(".add-stream input[name=url]")
+        .await;
+    browser.type_text(&url, &hook).await;
+    let add = browser
+        .find_in_component(".add-stream button[type=submit]")
+        .await;
+    browser.click(&add).await;
+
+    // The secret is shown once, and the stream is listed, catching up.
+    let secret = browser
+        .wait_for(
+            "the signing secret",
+            &format!("{ROOT} return root.querySelector('.secret-value')?.textContent || null"),
+        )
+        .await;
+    assert!(secret.as_str().unwrap().starts_with("whsec_"), "{secret}");
+    let (_, listed) = app.get_with_token("/v1/streams", Some(&token(&acct))).await;
+    assert!(
+        !listed.to_string().contains(secret.as_str().unwrap()),
+        "the API never shows the secret again"
+    );
+    let health = browser
+        .wait_for(
+            "the stream caught up",
+            &format!(
+                "{ROOT} const h = root.querySelector('.stream .health')?.textContent || '';
+                 return h.includes('0 entries behind') && h"
+            ),
+        )
+        .await;
+    assert!(health.as_str().unwrap().starts_with("Active"), "{health}");
+
+    // Replay from entry #0 (the form's default), then remove.
+    let replay = browser
+        .find_in_component(".stream button.secondary-button:not(.danger)")
+        .await;
+    browser.click(&replay).await;
+    browser
+        .wait_for(
+            "the replay",
+            &format!("{ROOT} return root.querySelector('.streams-status').textContent === 'Replaying from entry #0.'"),
+        )
+        .await;
+    let remove = browser.find_in_component(".stream button.danger").await;
+    browser.click(&remove).await;
+    browser
+        .wait_for(
+            "the stream removed",
+            &format!("{ROOT} return root.querySelector('.stream-list')?.textContent === 'No streams yet.'"),
+        )
+        .await;
+    let kinds: Vec<String> = app
+        .list_all(&acct, "")
+        .await
+        .iter()
+        .map(|entry| entry["type"].as_str().unwrap().to_owned())
+        .collect();
+    for kind in [
+        "security_logs.stream_created",
+        "security_logs.stream_replayed",
+        "security_logs.stream_deleted",
+    ] {
+        assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}");
+    }
+    browser.quit().await;
+}

@@ -10,13 +10,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// Route, file under `web/`, content type.
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: [(&str, &str, &str); 6] = [
     ("/", "index.html", "text/html; charset=utf-8"),
     ("/demo.js", "demo.js", "text/javascript; charset=utf-8"),
     ("/demo.css", "demo.css", "text/css; charset=utf-8"),
     (
         "/security-logs.js",
         "security-logs.js",
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "/security-logs-streams.js",
+        "security-logs-streams.js",
         "text/javascript; charset=utf-8",
     ),
     (
