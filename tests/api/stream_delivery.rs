@@ -188,7 +188,17 @@ impl Streams {
                 .await
                 .unwrap()
         );
+        // As the route does: a run now, and one after the fan-out's cache of stream-less
+        // accounts has expired.
         self.run_now(account, &id).await;
+        self.queue
+            .enqueue(&[ScheduledRun {
+                account: account.clone(),
+                stream: id.clone(),
+                delay: seclog::streams::directory_cache::TTL + Duration::from_secs(1),
+            }])
+            .await
+            .unwrap();
         id
     }
 

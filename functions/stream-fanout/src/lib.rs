@@ -13,6 +13,7 @@ use seclog::domain::AccountId;
 use seclog::event_source::EventFunction;
 use seclog::store::dynamodb::streams::StreamStore;
 use seclog::store::sqs::delivery_queue::SqsDeliveryQueue;
+use seclog::streams::directory_cache::{self, CachedDirectory};
 use seclog::streams::fanout::fan_out;
 use serde_dynamo::AttributeValue;
 
@@ -22,7 +23,7 @@ pub use aws_lambda_events::event::dynamodb::Event as LogEvent;
 pub const EDGE: &str = "edge";
 
 pub struct StreamFanout {
-    streams: StreamStore,
+    streams: CachedDirectory<StreamStore>,
     queue: SqsDeliveryQueue,
 }
 
@@ -30,7 +31,7 @@ impl StreamFanout {
     /// The composition root of the stream fan-out function.
     pub fn build(stack: &Stack) -> Result<Self, ConfigError> {
         Ok(Self {
-            streams: stack.stream_store()?,
+            streams: CachedDirectory::new(stack.stream_store()?, directory_cache::TTL),
             queue: stack.delivery_queue()?,
         })
     }

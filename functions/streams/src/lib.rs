@@ -27,6 +27,7 @@ use seclog::store::dynamodb::streams::{StoredStream, StreamStore};
 use seclog::store::kms::stream_secrets::{StreamSecrets, StreamSecretsKey};
 use seclog::store::sqs::delivery_queue::SqsDeliveryQueue;
 use seclog::streams::address::{LoopbackHttp, WebhookUrl};
+use seclog::streams::directory_cache;
 use seclog::streams::new_stream::{NewStream, NewTarget};
 use seclog::streams::ports::{DeliveryQueue, ScheduledRun};
 use seclog::streams::signature::SigningSecret;
@@ -325,12 +326,19 @@ impl Streams {
     /// Queues a run of the stream now; a failure is logged, not answered: the log's next
     /// growth queues a run of every deliverable stream.
     async fn deliver_now(&self, account: &AccountId, id: &StreamId) {
-        let run = ScheduledRun {
+        let run = |delay| ScheduledRun {
             account: account.clone(),
             stream: id.clone(),
-            delay: Duration::ZERO,
+            delay,
         };
-        if let Err(error) = self.queue.enqueue(&[run]).await {
+        // And once more after the fan-out's cache of stream-less accounts has expired: entries
+        // appended meanwhile may have found the account "without streams" and queued nothing.
+        let after_cache = directory_cache::TTL + Duration::from_secs(1);
+        if let Err(error) = self
+            .queue
+            .enqueue(&[run(Duration::ZERO), run(after_cache)])
+            .await
+        {
             tracing::warn!(
                 stream = id.as_str(),
                 error = %error,

@@ -14,9 +14,9 @@ use stream_delivery::StreamDelivery;
 /// Messages per invocation (the mapping's `BatchSize`).
 pub const BATCH_SIZE: i32 = 10;
 /// Pollers, each with one invocation in flight.
-pub const POLLERS: usize = 4;
+pub const POLLERS: usize = 2;
 /// A poller's pause after an empty receive.
-const EMPTY_PAUSE: Duration = Duration::from_millis(200);
+const EMPTY_PAUSE: Duration = Duration::from_millis(250);
 /// The function's timeout: each invocation's deadline is now + this.
 const TIMEOUT: Duration = Duration::from_secs(120);
 

@@ -111,6 +111,7 @@ impl Stats {
 }
 
 pub mod sequencing;
+pub mod streams;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     match sorted.len() {

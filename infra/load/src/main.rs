@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use load::sequencing::Sequencing;
+use load::streams;
 use load::{Api, event, setting};
 use serde_json::Value;
 
@@ -172,6 +173,17 @@ async fn main() {
         "load: {producers} producers, {events} events over {accounts} accounts, {dashboards} dashboards, then {exports} exports"
     );
 
+    // Streams of the first accounts, to a receiver here, before anything is written.
+    let receiver = streams::Receiver::start().await;
+    let mut streamed: Vec<(String, String)> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for n in 0..setting("STREAMS", 5).min(accounts) {
+        match receiver.add_stream(&load.api, &account(n)).await {
+            Ok(id) => streamed.push((account(n), id)),
+            Err(e) => failures.push(e),
+        }
+    }
+
     let done = Arc::new(tokio::sync::Notify::new());
     let readers: Vec<_> = (0..dashboards)
         .map(|d| tokio::spawn(dashboard(load.clone(), d, accounts, done.clone())))
@@ -196,7 +208,6 @@ async fn main() {
     let ingest = tokio::time::timeout(LIMIT, futures::future::join_all(writers)).await;
     let ingest_took = started.elapsed();
     let producing_until_ms = jiff::Timestamp::now().as_millisecond();
-    let mut failures: Vec<String> = Vec::new();
     if ingest.is_err() {
         failures.push("the producers did not finish within 15 minutes".into());
     }
@@ -214,6 +225,28 @@ async fn main() {
     for reader in readers {
         reader.abort();
     }
+
+    // Every entry of the streamed accounts delivered (their logs hold their events, the
+    // stream's own entry and any export's), within two minutes of the exports' end.
+    let mut expected = HashMap::new();
+    for (acct, id) in &streamed {
+        match load.api.listing(acct).await {
+            Ok(entries) => {
+                expected.insert(id.clone(), entries.len());
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    let streams_wait = Instant::now();
+    while streams_wait.elapsed() < Duration::from_secs(120)
+        && expected
+            .iter()
+            .any(|(id, want)| receiver.distinct(id) < *want)
+    {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (streams_report, streams_failures) = receiver.report(&expected);
+    failures.extend(streams_failures);
 
     // Every event exactly once.
     let sent = load.sent.lock().unwrap().clone();
@@ -244,6 +277,7 @@ async fn main() {
         exports_took,
         failures.len()
     );
+    println!("{streams_report}");
     // Sequencing lag and throughput, from the sequencer's own metric lines in the server's log.
     match std::env::var("DEV_SERVER_LOG").map(std::fs::read_to_string) {
         Ok(Ok(log)) => {

@@ -10,10 +10,12 @@
 //! send in batches, store how far it got, back off when the destination fails) over its
 //! [`ports`]; the HTTP client that enforces the address rules at every connection
 //! ([`webhook_client`]); the fan-out of one queued run per stream of each account whose log grew
-//! ([`fanout`]).
+//! ([`fanout`]), over a short-lived cache of which accounts have streams ([`directory_cache`]).
 
 pub mod address;
 pub mod delivery;
+#[cfg(feature = "aws")]
+pub mod directory_cache;
 #[cfg(feature = "aws")]
 pub mod fanout;
 pub mod new_stream;

@@ -197,12 +197,10 @@ where
                 let ran = Ran::RetryAt(now() + SignedDuration::from_secs(1));
                 return self.release(&stream, ran).await;
             }
-            if short {
-                // The log held no more than this when read: caught up, without another Query
-                // to find nothing. Entries appended since start a run of their own.
-                return self.release(&stream, Ran::CaughtUp { delivered }).await;
-            }
-            if !self.streams.save(&stream, &stream.state, false).await? {
+            // A full read: store the cursor before the next. A short one (the log's tip when it
+            // was read): read once more before giving the lease up, for what was appended while
+            // these were sent; a run queued for those meanwhile found the lease taken and waits.
+            if !short && !self.streams.save(&stream, &stream.state, false).await? {
                 return Ok(Ran::Done);
             }
         }

@@ -519,6 +519,40 @@ async fn the_cursor_is_stored_once_per_read_not_per_batch() {
     assert_eq!(h.streams.state().delivered_through, Some(999));
 }
 
+#[tokio::test]
+async fn entries_appended_while_a_run_sends_are_sent_by_the_same_run() {
+    let h = Harness::new(150, vec![]);
+    // The destination's first answer comes after 50 more entries were appended.
+    let log = &h.log;
+    let grow = || {
+        let mut entries = log.entries.lock().unwrap();
+        if entries.len() == 150 {
+            entries.extend((150..200).map(entry));
+        }
+    };
+    let ran = DeliveryRun {
+        streams: &h.streams,
+        log: &h.log,
+        destination: &h.destination,
+        render,
+    }
+    .run(
+        &account(),
+        &StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap(),
+        || {
+            grow();
+            at(0)
+        },
+        at(60),
+        || 0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ran, Ran::CaughtUp { delivered: 200 });
+    assert_eq!(h.destination.indices(), (0..200).collect::<Vec<_>>());
+    assert_eq!(h.streams.state().delivered_through, Some(199));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_next_index_that_never_shows_fails_the_stream_with_backoff_not_a_busy_loop() {
     let h = Harness::new(10, vec![]);

@@ -1,0 +1,171 @@
+//! Streams under load: `STREAMS` (5) accounts of the run each get a webhook stream (through
+//! `POST /v1/streams`, as a merchant adds one) to a receiver in this process on 127.0.0.1, which
+//! checks every signature and records each record's arrival. At the end: every entry of those
+//! accounts arrived, in log order with repeats only, and the delivery lag (from the entry's
+//! `received_at`, stamped by ingest, to its arrival here) and records per second per stream.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use jiff::Timestamp;
+use seclog::streams::signature::{SigningSecret, verify};
+use serde_json::{Value, json};
+
+use crate::{Api, token};
+
+/// One stream's arrivals: `(log_index, lag in ms)` in arrival order, and the first and last
+/// arrival.
+#[derive(Default)]
+pub struct Arrivals {
+    pub records: Vec<(u64, f64)>,
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
+    pub bad_signatures: usize,
+}
+
+/// The receiver and the streams it serves, by stream id.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    streams: Arc<Mutex<HashMap<String, (SigningSecret, Arrivals)>>>,
+    pub url: String,
+}
+
+impl Receiver {
+    /// Listens on 127.0.0.1 (a free port).
+    pub async fn start() -> Self {
+        let mut receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the receiver");
+        receiver.url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(receiver.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        receiver
+    }
+
+    /// Adds a native webhook stream of `account` to this receiver; its id.
+    pub async fn add_stream(&self, api: &Api, account: &str) -> Result<String, String> {
+        let request = api
+            .http
+            .post(format!("{}/v1/streams", api.base))
+            .bearer_auth(token(account))
+            .json(&json!({"kind": "webhook", "url": self.url, "format": "native"}));
+        let (status, body) = api
+            .send("POST /v1/streams", request)
+            .await
+            .ok_or_else(|| format!("{account}: stream creation unanswered"))?;
+        if status != 201 {
+            return Err(format!(
+                "{account}: POST /v1/streams answered {status}: {body}"
+            ));
+        }
+        let stream: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        let id = stream["id"].as_str().unwrap_or_default().to_owned();
+        let secret = SigningSecret::parse(stream["secret"].as_str().unwrap_or_default())
+            .map_err(|e| format!("{account}: the stream's secret: {e}"))?;
+        self.streams
+            .lock()
+            .expect("lock")
+            .insert(id.clone(), (secret, Arrivals::default()));
+        Ok(id)
+    }
+
+    /// Distinct indices the stream got so far.
+    pub fn distinct(&self, id: &str) -> usize {
+        let streams = self.streams.lock().expect("lock");
+        let Some((_, arrivals)) = streams.get(id) else {
+            return 0;
+        };
+        let mut indices: Vec<u64> = arrivals.records.iter().map(|(i, _)| *i).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        indices.len()
+    }
+
+    /// The report, and what failed: each stream must hold exactly `0..expected[id]` in order
+    /// (repeats allowed), with every signature valid.
+    pub fn report(&self, expected: &HashMap<String, usize>) -> (String, Vec<String>) {
+        let streams = self.streams.lock().expect("lock");
+        let mut failures = Vec::new();
+        let mut lags: Vec<f64> = Vec::new();
+        let mut rates = Vec::new();
+        for (id, (_, arrivals)) in streams.iter() {
+            let mut in_order: Vec<u64> = arrivals.records.iter().map(|(i, _)| *i).collect();
+            in_order.dedup();
+            let want = expected.get(id).copied().unwrap_or_default() as u64;
+            if in_order != (0..want).collect::<Vec<_>>() {
+                failures.push(format!(
+                    "stream {id}: {} distinct records of {want}, or out of order",
+                    in_order.len()
+                ));
+            }
+            if arrivals.bad_signatures > 0 {
+                failures.push(format!(
+                    "stream {id}: {} bad signatures",
+                    arrivals.bad_signatures
+                ));
+            }
+            lags.extend(arrivals.records.iter().map(|(_, lag)| *lag));
+            if let (Some(first), Some(last)) = (arrivals.first, arrivals.last) {
+                let span = last.duration_since(first).as_secs_f64();
+                if span > 0.0 {
+                    rates.push(arrivals.records.len() as f64 / span);
+                }
+            }
+        }
+        lags.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            lags.get(((lags.len() as f64 - 1.0) * q).round() as usize)
+                .map_or(0.0, |ms| ms / 1000.0)
+        };
+        let rate = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+        let report = format!(
+            "streams: {} streams, {} records received; delivery lag from ingest p50 {:.1} s, p99 {:.1} s (goal p99 < 5 s: {}); {:.0} records/s per stream while its account was written",
+            streams.len(),
+            lags.len(),
+            at(0.5),
+            at(0.99),
+            if at(0.99) < 5.0 { "met" } else { "missed" },
+            rate,
+        );
+        (report, failures)
+    }
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let arrived = Timestamp::now();
+    let Ok(delivery) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let id = delivery["stream_id"].as_str().unwrap_or_default();
+    let mut streams = receiver.streams.lock().expect("lock");
+    let Some((secret, arrivals)) = streams.get_mut(id) else {
+        return StatusCode::NOT_FOUND;
+    };
+    let signature = headers
+        .get("security-logs-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if verify(signature, secret, &body, arrived.as_second(), 300).is_err() {
+        arrivals.bad_signatures += 1;
+        return StatusCode::UNAUTHORIZED;
+    }
+    let now = Instant::now();
+    arrivals.first.get_or_insert(now);
+    arrivals.last = Some(now);
+    for record in delivery["records"].as_array().into_iter().flatten() {
+        let index = record["log_index"].as_u64().unwrap_or(u64::MAX);
+        let lag = record["received_at"]
+            .as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map_or(f64::NAN, |t| arrived.duration_since(t).as_millis_f64());
+        arrivals.records.push((index, lag));
+    }
+    StatusCode::NO_CONTENT
+}
