@@ -247,6 +247,42 @@ async fn main() {
     }
     let (streams_report, streams_failures) = receiver.report(&expected);
     failures.extend(streams_failures);
+    // Catching up: a new stream of the first account, created after its whole log was written,
+    // delivers that log from index 0; how fast.
+    let catch_up = match streamed.first() {
+        Some((acct, _)) => match load.api.listing(acct).await.map(|e| e.len()) {
+            Err(e) => {
+                failures.push(e);
+                String::new()
+            }
+            Ok(want) => match receiver.add_stream(&load.api, acct).await {
+                Ok(id) => {
+                    let started = Instant::now();
+                    while started.elapsed() < Duration::from_secs(120)
+                        && receiver.distinct(&id) < want
+                    {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    let got = receiver.distinct(&id);
+                    if got < want {
+                        failures.push(format!(
+                            "the catching-up stream got {got} of {want} entries"
+                        ));
+                    }
+                    format!(
+                        "streams: a new stream caught up with a log of {want} entries in {:.1?} ({:.0} records/s)",
+                        started.elapsed(),
+                        got as f64 / started.elapsed().as_secs_f64()
+                    )
+                }
+                Err(e) => {
+                    failures.push(e);
+                    String::new()
+                }
+            },
+        },
+        None => String::new(),
+    };
 
     // Every event exactly once.
     let sent = load.sent.lock().unwrap().clone();
@@ -278,6 +314,9 @@ async fn main() {
         failures.len()
     );
     println!("{streams_report}");
+    if !catch_up.is_empty() {
+        println!("{catch_up}");
+    }
     // Sequencing lag and throughput, from the sequencer's own metric lines in the server's log.
     match std::env::var("DEV_SERVER_LOG").map(std::fs::read_to_string) {
         Ok(Ok(log)) => {

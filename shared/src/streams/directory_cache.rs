@@ -1,7 +1,7 @@
 //! The fan-out's view of which accounts have streams, kept for a few seconds per process.
 //!
 //! Every growth of every account's log reaches the fan-out, and most accounts have no stream:
-//! without it, each would cost a Query per batch. Kept for [`TTL`], a stream created meanwhile
+//! without it, each would cost a Query per batch. Kept for [`TTL`] (2 s), a stream created meanwhile
 //! still delivers everything (its creation queues a run of its own, from index 0), and entries
 //! appended in that window wait at most the TTL for the next growth's run; a deleted stream's
 //! queued run finds it gone and ends.
@@ -18,7 +18,7 @@ use crate::domain::stream::StreamId;
 use crate::storage::StoreError;
 
 /// How long an account's list of deliverable streams is reused.
-pub const TTL: Duration = Duration::from_secs(5);
+pub const TTL: Duration = Duration::from_secs(2);
 
 pub struct CachedDirectory<D> {
     inner: D,
