@@ -13,7 +13,7 @@ use jiff::{Timestamp, ToSpan};
 
 use super::events::EventStore;
 use super::schema::{EXPIRES_AT, PK, SK};
-use super::transact::{Outcome, cancellation};
+use super::transact::{Outcome, applied, cancellation};
 use crate::domain::export::{ExportId, ExportJob};
 use crate::domain::{AccountId, NewEvent};
 use crate::export::ports::StoredJob;
@@ -276,17 +276,7 @@ impl ExportStore {
             .expression_attribute_values(":read", AttributeValue::N(stored.version.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(StoreError::dynamo(err)),
-        }
+        applied(result)
     }
 
     fn item(

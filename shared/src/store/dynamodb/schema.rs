@@ -48,6 +48,21 @@ fn new_images() -> StreamSpecification {
         .expect("stream fields are set")
 }
 
+/// A GSI keyed by `hash` and `range` holding whole items.
+fn index_of_all(name: &str, hash: &str, range: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash))
+        .key_schema(key(range, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index fields are set")
+}
+
 /// Creates the events table with its type index and its stream (dynalite, which the export
 /// benchmark uses, has no streams: `stream` false there).
 pub async fn create_events_table(
@@ -55,28 +70,8 @@ pub async fn create_events_table(
     table: &str,
     stream: bool,
 ) -> Result<(), StoreError> {
-    let by_type = GlobalSecondaryIndex::builder()
-        .index_name(TYPE_INDEX)
-        .key_schema(key(TYPE_INDEX_PK, KeyType::Hash))
-        .key_schema(key(SK, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index fields are set");
-    let by_log_index = GlobalSecondaryIndex::builder()
-        .index_name(LOG_INDEX_INDEX)
-        .key_schema(key(PK, KeyType::Hash))
-        .key_schema(key(LOG_INDEX, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index fields are set");
+    let by_type = index_of_all(TYPE_INDEX, TYPE_INDEX_PK, SK);
+    let by_log_index = index_of_all(LOG_INDEX_INDEX, PK, LOG_INDEX);
     client
         .create_table()
         .table_name(table)

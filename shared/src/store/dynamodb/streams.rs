@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use super::events::EventStore;
 use super::item::{Item, attr_s, number, text};
 use super::schema::{PK, SK};
-use super::transact::{Outcome, transact};
+use super::transact::{Outcome, applied, transact};
 use crate::domain::stream::{DeliveryState, Failing, StreamFormat, StreamId, StreamTarget};
 use crate::domain::{AccountId, NewEvent};
 use crate::storage::StoreError;
@@ -444,18 +444,7 @@ impl StreamLeases for StreamStore {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        let result = update.update_expression(expression.trim()).send().await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(StoreError::dynamo(err)),
-        }
+        applied(update.update_expression(expression.trim()).send().await)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
@@ -22,6 +22,19 @@ pub(crate) fn absent_put(table: &str, item: HashMap<String, AttributeValue>) -> 
         .expression_attribute_names("#pk", PK)
         .build()
         .expect("table and item are set")
+}
+
+/// A conditional write's result as whether it was applied: `false` when its condition failed
+/// (someone else's write came first), an error for any other failure.
+pub(crate) fn applied<T, E>(result: Result<T, SdkError<E>>) -> Result<bool, StoreError>
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(err) => Err(StoreError::dynamo(err)),
+    }
 }
 
 pub(crate) enum Outcome {
