@@ -29,6 +29,7 @@ mod csv_file;
 mod evidence_file;
 mod failure;
 mod file;
+mod read_ahead;
 mod stream;
 mod unsealed;
 
