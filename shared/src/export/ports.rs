@@ -13,7 +13,7 @@ use std::ops::Range;
 use jiff::Timestamp;
 
 use crate::domain::export::{ExportId, ExportJob, UploadedPart};
-use crate::domain::{AccountId, LogEntry, LogFilter, Page};
+use crate::domain::{AccountId, LogEntry, LogFilter};
 use crate::integrity::note::NoteError;
 use crate::storage::{BucketError, StoreError};
 
@@ -54,8 +54,18 @@ pub trait JobStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// A page of entries read but not yet parsed, and where the next page starts: known before its
+/// entries are parsed, so the worker asks for the next page while it parses and writes these.
+pub struct UnparsedPage<R> {
+    pub entries: Vec<R>,
+    pub resume_after: Option<String>,
+}
+
 /// The log entries an export lists.
 pub trait EntrySource {
+    /// An entry as read, before it is parsed ([`Self::parse`]).
+    type Unparsed: Send;
+
     /// Up to `limit` entries matching `filter`, newest first, strictly older than the sort key
     /// `after`; `resume_after` is set when more may follow. Entries expired at `now` are left out.
     fn page(
@@ -65,7 +75,10 @@ pub trait EntrySource {
         after: Option<&str>,
         limit: usize,
         now: Timestamp,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+    ) -> impl Future<Output = Result<UnparsedPage<Self::Unparsed>, StoreError>> + Send;
+
+    /// The entry `unparsed` holds (a corrupt one is an error).
+    fn parse(&self, unparsed: Self::Unparsed) -> Result<LogEntry, StoreError>;
 
     /// The entry stored under `sort_key`, with its log index (read strongly consistent).
     fn entry(

@@ -13,12 +13,14 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::domain::export::{ExportId, ExportJob, UploadedPart};
-use crate::domain::{AccountId, LogEntry, LogFilter, Page};
-use crate::export::ports::{EntrySource, ExportLog, ExportUpload, JobStore, SealError, StoredJob};
+use crate::domain::{AccountId, LogEntry, LogFilter};
+use crate::export::ports::{
+    EntrySource, ExportLog, ExportUpload, JobStore, SealError, StoredJob, UnparsedPage,
+};
 use crate::export::worker::ExportWorker;
 use crate::integrity::note::{Checkpoint, NoteError, origin, sign_checkpoint};
 use crate::storage::{BucketError, StoreError};
-use crate::store::dynamodb::events::EventStore;
+use crate::store::dynamodb::events::{EntryItem, EventStore};
 use crate::store::dynamodb::exports::ExportStore;
 use crate::store::dynamodb::log::LogStore;
 use crate::store::kms::log_keys::LogKeys;
@@ -87,15 +89,25 @@ impl JobStore for ExportStore {
 }
 
 impl EntrySource for EventStore {
-    fn page(
+    type Unparsed = EntryItem;
+
+    async fn page(
         &self,
         account: &AccountId,
         filter: &LogFilter,
         after: Option<&str>,
         limit: usize,
         now: Timestamp,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send {
-        EventStore::page(self, account, filter, after, limit, now)
+    ) -> Result<UnparsedPage<EntryItem>, StoreError> {
+        let read = EventStore::read_page(self, account, filter, after, limit, now).await?;
+        Ok(UnparsedPage {
+            entries: read.entries,
+            resume_after: read.resume_after,
+        })
+    }
+
+    fn parse(&self, unparsed: EntryItem) -> Result<LogEntry, StoreError> {
+        unparsed.parse()
     }
 
     fn entry(

@@ -4,7 +4,8 @@
 //! - Claiming is a conditional write on the job's version, so a duplicate stream delivery
 //!   cannot run the same job twice at once; a finished job is never redone.
 //! - Rows stream into a multipart upload; a part is cut at a row boundary once the buffer
-//!   holds `part_bytes`, so memory stays at about one part plus one page of entries.
+//!   holds `part_bytes`, so memory stays at about one part plus two pages of entries (the next
+//!   page is read while one is written).
 //! - When the invocation's remaining time drops below `reserve` after a part was uploaded,
 //!   the job is saved as `resuming` with a checkpoint (upload id, parts, the last exported
 //!   sort key, counts). That write's stream record starts the next invocation, which
@@ -29,6 +30,7 @@ mod csv_file;
 mod evidence_file;
 mod failure;
 mod file;
+mod read_ahead;
 mod stream;
 mod unsealed;
 

@@ -5,12 +5,16 @@
 //! file resumes (the carried bytes first). It was written twice, once per file, and the copies
 //! drifted; now a rule of carrying, uploading or pausing changes in one place for both files.
 
+use std::pin::pin;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use futures::future::maybe_done;
 use jiff::{SignedDuration, Timestamp};
 
 use super::ExportWorker;
 use super::failure::{Failure, File};
+use super::read_ahead::{Ahead, ENTRIES_PER_TURN, alongside};
 use crate::domain::export::{Checkpoint, ExportResult, UploadedPart};
 use crate::domain::{AccountId, LogEntry, LogFilter};
 use crate::export::ports::{Clock, EntrySource, ExportUpload};
@@ -162,7 +166,9 @@ impl<J, E: EntrySource, B: ExportUpload, L, C: Clock> ExportWorker<J, E, B, L, C
     }
 
     /// Writes the entries `filter` selects, read as of `now`, from where the checkpoint stands;
-    /// the pause if the invocation paused, `None` once every entry is written.
+    /// the pause if the invocation paused, `None` once every entry is written. The next page is
+    /// read while one is written ([`super::read_ahead`]); a failed read counts only once the
+    /// loop gets to that page, so a file pauses and fails where it did without reading ahead.
     pub(super) async fn stream_entries<S: Sink>(
         &self,
         account: &AccountId,
@@ -170,33 +176,71 @@ impl<J, E: EntrySource, B: ExportUpload, L, C: Clock> ExportWorker<J, E, B, L, C
         filter: &LogFilter,
         now: Timestamp,
     ) -> Result<Option<Progress>, Failure> {
-        let mut after = stream.checkpoint.after.clone();
+        let size = self.settings.page_size;
+        let after = stream.checkpoint.after.clone();
+        let mut page = self
+            .events
+            .page(account, filter, after.as_deref(), size, now)
+            .await?;
         loop {
-            let page = self
-                .events
-                .page(
-                    account,
-                    filter,
-                    after.as_deref(),
-                    self.settings.page_size,
-                    now,
-                )
-                .await?;
-            for entry in &page.entries {
-                if stream.sink.write(entry)? && self.pause_after_part(stream, Some(entry)).await? {
-                    return Ok(Some(stream.pause()));
+            let entries = std::mem::take(&mut page.entries);
+            let next = page.resume_after.take();
+            let ahead = async {
+                match next.as_deref() {
+                    Some(after) => Some(
+                        self.events
+                            .page(account, filter, Some(after), size, now)
+                            .await,
+                    ),
+                    None => None,
                 }
-            }
-            match page.resume_after {
-                Some(position) => after = Some(position),
-                None => return Ok(None),
-            }
-            if self.pause_before_part(stream) {
-                // The next invocation continues after this page.
-                stream.checkpoint.after = after;
+            };
+            let mut ahead = pin!(maybe_done(ahead));
+            let state = Ahead::default();
+            if alongside(
+                ahead.as_mut(),
+                &state,
+                self.write_page(stream, entries, &state),
+            )
+            .await?
+            {
                 return Ok(Some(stream.pause()));
             }
+            if next.is_none() {
+                return Ok(None);
+            }
+            if self.pause_before_part(stream) {
+                // The next invocation continues after this page (the page read ahead is dropped).
+                stream.checkpoint.after = next.clone();
+                return Ok(Some(stream.pause()));
+            }
+            ahead.as_mut().await;
+            match ahead.as_mut().take_output() {
+                Some(Some(read)) => page = read?,
+                _ => unreachable!("a page follows when `resume_after` is set"),
+            }
         }
+    }
+
+    /// Writes one page's entries, parsing each as it goes; whether the invocation should pause
+    /// after the last one written. While the page read ahead waits, yields to the runtime every
+    /// [`ENTRIES_PER_TURN`] entries (the first time before any, so its request goes out).
+    async fn write_page<S: Sink>(
+        &self,
+        stream: &mut Stream<'_, S>,
+        entries: Vec<E::Unparsed>,
+        ahead: &Ahead,
+    ) -> Result<bool, Failure> {
+        for (n, unparsed) in entries.into_iter().enumerate() {
+            if n % ENTRIES_PER_TURN == 0 && ahead.waiting() {
+                tokio::task::yield_now().await;
+            }
+            let entry = self.events.parse(unparsed)?;
+            if stream.sink.write(&entry)? && self.pause_after_part(stream, Some(&entry)).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Ends the file: its last part (the only part of a small file, even an empty one) and the

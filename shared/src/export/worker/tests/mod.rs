@@ -19,10 +19,10 @@ use tokio::sync::Notify;
 
 use super::*;
 use crate::csv::{CsvEncoder, CsvStart};
-use crate::domain::Page;
 use crate::domain::export::{ExportFilters, ExportResult, UploadedPart};
 use crate::domain::{Actor, EntryId, EventType, LogEntry, LogFilter};
 use crate::export::ports::SealError;
+use crate::export::ports::UnparsedPage;
 use crate::storage::BucketError;
 
 // ---- the job store ----------------------------------------------------------------------
@@ -147,6 +147,14 @@ struct EntriesState {
     fail_page: Option<usize>,
     /// That read fails as an unreachable DynamoDB (transient), not as a refused Query.
     fail_transient: bool,
+    /// Every page read (`Read`) and entry parsed (`Parsed`), in order.
+    calls: Vec<EntryCall>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryCall {
+    Read,
+    Parsed,
 }
 
 /// The events table of one account over a `Vec`, with [`EventStore::page`]'s contract:
@@ -161,6 +169,10 @@ impl MemoryEntries {
             entries,
             ..EntriesState::default()
         })))
+    }
+
+    fn calls(&self) -> Vec<EntryCall> {
+        self.0.lock().unwrap().calls.clone()
     }
 
     fn pages_read(&self) -> usize {
@@ -179,6 +191,13 @@ impl MemoryEntries {
 }
 
 impl EntrySource for MemoryEntries {
+    type Unparsed = LogEntry;
+
+    fn parse(&self, unparsed: LogEntry) -> Result<LogEntry, StoreError> {
+        self.0.lock().unwrap().calls.push(EntryCall::Parsed);
+        Ok(unparsed)
+    }
+
     async fn page(
         &self,
         _account: &AccountId,
@@ -186,9 +205,10 @@ impl EntrySource for MemoryEntries {
         after: Option<&str>,
         limit: usize,
         _now: Timestamp,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<UnparsedPage<LogEntry>, StoreError> {
         let mut state = self.0.lock().unwrap();
         state.pages_read += 1;
+        state.calls.push(EntryCall::Read);
         if state.fail_page == Some(state.pages_read) {
             return Err(match state.fail_transient {
                 true => StoreError::Unavailable("injected: no answer in time".into()),
@@ -219,7 +239,7 @@ impl EntrySource for MemoryEntries {
             })
             .cloned()
             .collect();
-        Ok(Page {
+        Ok(UnparsedPage {
             entries,
             resume_after,
         })

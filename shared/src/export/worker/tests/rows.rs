@@ -66,3 +66,26 @@ async fn a_fresh_job_runs_to_succeeded_with_the_exact_rows() {
     assert_eq!(upload.started, 1);
     assert!(upload.open.is_empty() && upload.aborted.is_empty());
 }
+
+#[tokio::test]
+async fn the_next_page_is_read_before_this_one_is_parsed() {
+    let h = Harness::new();
+    let id = h.pending_job();
+
+    let outcome = h.run(&id, t0(), WHOLE).await.unwrap();
+
+    assert_eq!(outcome, Outcome::Succeeded { rows: ROWS });
+    let calls = h.entries.calls();
+    let mut between_reads = calls.split(|&call| call == EntryCall::Read);
+    let page = vec![EntryCall::Parsed; settings().page_size];
+    // Read 1, read 2, parse page 1, read 3, parse page 2, read 4, ...: each page is read
+    // before the one before it is parsed, so the store serves it meanwhile.
+    assert_eq!(between_reads.next(), Some(&[][..]), "{calls:?}");
+    assert_eq!(
+        between_reads.next(),
+        Some(&[][..]),
+        "page 2 is read before page 1 is parsed: {calls:?}"
+    );
+    assert_eq!(between_reads.next(), Some(&page[..]), "{calls:?}");
+    assert_eq!(between_reads.next(), Some(&page[..]), "{calls:?}");
+}

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use jiff::{Timestamp, ToSpan};
 
-use self::merge::{KeyRange, MAX_QUERIES_PER_PAGE, Merge, query_limit};
+use self::merge::{KeyRange, MAX_QUERIES_PER_PAGE, Merge, MergedPage, query_limit};
 use super::item::{Item, attr_s, text};
 use super::schema::{EXPIRES_AT, LOG_INDEX, PK, SK, TYPE_INDEX, TYPE_INDEX_PK};
 use crate::domain::{AccountId, EventType, LogEntry, LogFilter, NewEvent, Page};
@@ -134,8 +134,30 @@ impl EventStore {
         limit: usize,
         now: Timestamp,
     ) -> Result<Page, StoreError> {
+        let read = self.read_page(account, filter, after, limit, now).await?;
+        Ok(Page {
+            entries: read
+                .entries
+                .into_iter()
+                .map(EntryItem::parse)
+                .collect::<Result<_, _>>()?,
+            resume_after: read.resume_after,
+        })
+    }
+
+    /// [`Self::page`] with its entries not yet parsed: where the next page starts is known
+    /// before they are, so a reader going through every page (the export worker) can ask for
+    /// the next one while it parses these.
+    pub async fn read_page(
+        &self,
+        account: &AccountId,
+        filter: &LogFilter,
+        after: Option<&str>,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<MergedPage<EntryItem>, StoreError> {
         let Some(range) = KeyRange::new(filter.from, filter.to, after) else {
-            return Ok(Page {
+            return Ok(MergedPage {
                 entries: Vec::new(),
                 resume_after: None,
             });
@@ -177,11 +199,7 @@ impl EventStore {
                 starts[i] = read.next_start;
             }
         }
-        let page = merge.finish();
-        Ok(Page {
-            entries: page.entries,
-            resume_after: page.resume_after,
-        })
+        Ok(merge.finish())
     }
 
     /// One Query of one partition, newest first, from `start` (where the previous one stopped).
@@ -238,13 +256,12 @@ impl EventStore {
         let mut entries = Vec::new();
         for item in output.items.unwrap_or_default() {
             let sk = text(&item, SK)?;
-            // The cursor's own item (`BETWEEN` includes it) is skipped before it is parsed; the
-            // merge would drop it too.
+            // The cursor's own item (`BETWEEN` includes it) is skipped; the merge would drop it
+            // too.
             if !range.admits(&sk) {
                 continue;
             }
-            let entry = entry_of(&item, &sk)?;
-            entries.push((sk, entry));
+            entries.push((sk.clone(), EntryItem { sort_key: sk, item }));
         }
         let frontier = match &output.last_evaluated_key {
             Some(key) => Some(text(key, SK)?),
@@ -260,13 +277,32 @@ impl EventStore {
 
 /// The entry an item stores, with its log index once sequenced.
 fn entry_of(item: &Item, sk: &str) -> Result<LogEntry, StoreError> {
-    let mut entry: LogEntry = serde_json::from_str(&text(item, ENTRY)?)
-        .map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
+    // Parsed from the item's own text, not a copy of it.
+    let json = item
+        .get(ENTRY)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("missing attribute {ENTRY}")))?;
+    let mut entry: LogEntry =
+        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("entry {sk}: {e}")))?;
     entry.log_index = item
         .get(LOG_INDEX)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok());
     Ok(entry)
+}
+
+/// An entry's item as a Query returned it, parsed only when the reader gets to it
+/// ([`EventStore::read_page`]).
+pub struct EntryItem {
+    sort_key: String,
+    item: Item,
+}
+
+impl EntryItem {
+    /// The entry the item stores, with its log index once sequenced.
+    pub fn parse(self) -> Result<LogEntry, StoreError> {
+        entry_of(&self.item, &self.sort_key)
+    }
 }
 
 /// One partition a page reads: the base table (`index` none, `key` the account) or one type's
@@ -279,7 +315,7 @@ struct Partition {
 /// What one Query returned: the entries (newest first), the sort key of its
 /// `LastEvaluatedKey` (the partition's frontier) and the key itself, to continue from.
 struct QueryRead {
-    entries: Vec<(String, LogEntry)>,
+    entries: Vec<(String, EntryItem)>,
     frontier: Option<String>,
     next_start: Option<Item>,
 }
