@@ -26,23 +26,32 @@ pub struct QueueTrigger {
     pub consumer: Arc<StreamDelivery>,
 }
 
+/// Invocations in flight at most, as Lambda runs several at once for a busy queue: a poller
+/// hands each batch to its own task and polls again, so a long run never holds the queue.
+const IN_FLIGHT: usize = 8;
+
 impl QueueTrigger {
     /// Polls forever with [`POLLERS`] pollers; run it as a task and abort it to stop.
     pub async fn run(self) {
         let this = Arc::new(self);
+        let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
         let mut pollers = tokio::task::JoinSet::new();
         for _ in 0..POLLERS {
-            let this = this.clone();
+            let (this, slots) = (this.clone(), slots.clone());
             pollers.spawn(async move {
                 loop {
-                    this.poll_once().await;
+                    let Ok(slot) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    this.clone().poll_once(slot).await;
                 }
             });
         }
         while pollers.join_next().await.is_some() {}
     }
 
-    async fn poll_once(&self) {
+    /// Receives a batch and invokes the function on it in a task of its own, which holds `slot`.
+    async fn poll_once(self: Arc<Self>, slot: tokio::sync::OwnedSemaphorePermit) {
         let received = self
             .sqs
             .receive_message()
@@ -76,6 +85,13 @@ impl QueueTrigger {
                 record
             })
             .collect();
+        tokio::spawn(async move {
+            self.invoke(event, messages).await;
+            drop(slot);
+        });
+    }
+
+    async fn invoke(&self, event: SqsEvent, messages: Vec<aws_sdk_sqs::types::Message>) {
         let mut context = Context::default();
         context.request_id = ulid::Ulid::generate().to_string();
         context.deadline =

@@ -107,6 +107,7 @@ where
         };
         let mut delivered = 0u64;
         let mut head_gap_looks = 0;
+        let mut tip_rereads = 0;
         loop {
             if now() >= deadline {
                 return self.release(&stream, Ran::More { delivered }).await;
@@ -200,7 +201,14 @@ where
             // A full read: store the cursor before the next. A short one (the log's tip when it
             // was read): read once more before giving the lease up, for what was appended while
             // these were sent; a run queued for those meanwhile found the lease taken and waits.
-            if !short && !self.streams.save(&stream, &stream.state, false).await? {
+            if short {
+                // Once: a log that keeps growing is followed by the runs its growth queues, so
+                // a run ends soon and its queue slot serves other streams.
+                if tip_rereads > 0 {
+                    return self.release(&stream, Ran::CaughtUp { delivered }).await;
+                }
+                tip_rereads += 1;
+            } else if !self.streams.save(&stream, &stream.state, false).await? {
                 return Ok(Ran::Done);
             }
         }
