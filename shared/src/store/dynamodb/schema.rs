@@ -41,9 +41,14 @@ fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
 /// A stream of new images (the jobs table's to the export worker, the events table's to the
 /// sequencer).
 fn new_images() -> StreamSpecification {
+    stream_of(StreamViewType::NewImage)
+}
+
+/// A table stream carrying `view`.
+fn stream_of(view: StreamViewType) -> StreamSpecification {
     StreamSpecification::builder()
         .stream_enabled(true)
-        .stream_view_type(StreamViewType::NewImage)
+        .stream_view_type(view)
         .build()
         .expect("stream fields are set")
 }
@@ -109,6 +114,16 @@ pub async fn create_jobs_table(
     table: &str,
     stream: bool,
 ) -> Result<(), StoreError> {
+    create_pk_sk_table(client, table, stream.then_some(StreamViewType::NewImage)).await
+}
+
+/// A `pk`/`sk` table, with a stream of `view` if given.
+async fn create_pk_sk_table(
+    client: &Client,
+    table: &str,
+    view: Option<StreamViewType>,
+) -> Result<(), StoreError> {
+    let stream = view.map(stream_of);
     client
         .create_table()
         .table_name(table)
@@ -117,7 +132,7 @@ pub async fn create_jobs_table(
         .attribute_definitions(attribute(SK))
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
-        .set_stream_specification(stream.then(new_images))
+        .set_stream_specification(stream)
         .send()
         .await
         .map_err(StoreError::dynamo)?;
@@ -132,22 +147,5 @@ pub async fn create_streams_table(client: &Client, table: &str) -> Result<(), St
 /// The log table (`store::dynamodb::log`): trees, tiles and checkpoints, no TTL; its stream
 /// (keys only) tells the stream fan-out whose log grew.
 pub async fn create_log_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let keys_only = StreamSpecification::builder()
-        .stream_enabled(true)
-        .stream_view_type(StreamViewType::KeysOnly)
-        .build()
-        .expect("stream fields are set");
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(PK))
-        .attribute_definitions(attribute(SK))
-        .key_schema(key(PK, KeyType::Hash))
-        .key_schema(key(SK, KeyType::Range))
-        .stream_specification(keys_only)
-        .send()
-        .await
-        .map_err(StoreError::dynamo)?;
-    Ok(())
+    create_pk_sk_table(client, table, Some(StreamViewType::KeysOnly)).await
 }
