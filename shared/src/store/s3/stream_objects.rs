@@ -45,8 +45,9 @@ pub struct StreamObjects {
     sts: aws_sdk_sts::Client,
     /// The base of the merchants' S3 clients (the local stack's endpoint in tests).
     s3: SdkConfig,
-    /// Assumed credentials per stream, until shortly before they expire.
-    sessions: Mutex<HashMap<StreamId, (aws_sdk_s3::config::Credentials, SystemTime)>>,
+    /// A client per stream on its assumed credentials (its connections reused across
+    /// batches), until shortly before the credentials expire.
+    sessions: Mutex<HashMap<StreamId, (aws_sdk_s3::Client, SystemTime)>>,
 }
 
 impl StreamObjects {
@@ -65,15 +66,7 @@ impl StreamObjects {
         target: &S3Target<'_>,
         batch: &Batch<'_>,
     ) -> Result<(), SendError> {
-        let credentials = self.credentials(stream, target).await?;
-        let mut config = aws_sdk_s3::config::Builder::from(&self.s3)
-            .region(aws_sdk_s3::config::Region::new(target.region.to_owned()))
-            .credentials_provider(credentials);
-        // A local stack's endpoint serves buckets by path, not by host name.
-        if self.s3.endpoint_url().is_some() {
-            config = config.force_path_style(true);
-        }
-        let client = aws_sdk_s3::Client::from_conf(config.build());
+        let client = self.client(stream, target).await?;
         let result = client
             .put_object()
             .bucket(target.bucket)
@@ -105,16 +98,18 @@ impl StreamObjects {
         }
     }
 
-    async fn credentials(
+    /// The stream's S3 client on the merchant's role: the one kept, or one on fresh
+    /// credentials.
+    async fn client(
         &self,
         stream: &StreamId,
         target: &S3Target<'_>,
-    ) -> Result<aws_sdk_s3::config::Credentials, SendError> {
+    ) -> Result<aws_sdk_s3::Client, SendError> {
         if let Ok(sessions) = self.sessions.lock()
-            && let Some((credentials, renew_at)) = sessions.get(stream)
+            && let Some((client, renew_at)) = sessions.get(stream)
             && SystemTime::now() < *renew_at
         {
-            return Ok(credentials.clone());
+            return Ok(client.clone());
         }
         let assumed = self
             .sts
@@ -147,11 +142,19 @@ impl StreamObjects {
             Some(expires),
             "security-logs-stream",
         );
+        let mut config = aws_sdk_s3::config::Builder::from(&self.s3)
+            .region(aws_sdk_s3::config::Region::new(target.region.to_owned()))
+            .credentials_provider(credentials);
+        // A local stack's endpoint serves buckets by path, not by host name.
+        if self.s3.endpoint_url().is_some() {
+            config = config.force_path_style(true);
+        }
+        let client = aws_sdk_s3::Client::from_conf(config.build());
         if let Ok(mut sessions) = self.sessions.lock() {
             let renew_at = expires.checked_sub(RENEW_BEFORE).unwrap_or(expires);
-            sessions.insert(stream.clone(), (credentials.clone(), renew_at));
+            sessions.insert(stream.clone(), (client.clone(), renew_at));
         }
-        Ok(credentials)
+        Ok(client)
     }
 }
 
