@@ -27,7 +27,9 @@ use seclog::store::kms::stream_secrets::{StreamSecrets, StreamSecretsKey};
 use seclog::store::sqs::delivery_queue::SqsDeliveryQueue;
 use seclog::store::stream_log::StreamLogReader;
 use seclog::streams::outcome::SendError;
-use seclog::streams::ports::{Batch, Destination, LeasedStream};
+use seclog::streams::ports::{
+    Batch, Destination, Lease, LeasedStream, Release, Released, StreamLeases,
+};
 use seclog::streams::ports::{DeliveryQueue, ScheduledRun};
 use seclog::streams::record::render;
 use seclog::streams::run::{DeliveryRun, Ran};
@@ -437,6 +439,83 @@ impl Destination<SealedTarget> for Acknowledging {
     }
 }
 
+/// The lease's note on the streams table: a run that finds the lease taken asks its holder to
+/// read again, and the holder's release at the tip keeps the lease once to serve it.
+#[tokio::test]
+async fn a_run_finding_the_lease_taken_leaves_a_note_its_holder_serves() {
+    let app = spawn_app().await;
+    let streams = streams(&app);
+    let acct = AccountId::parse(&account()).unwrap();
+    let secret = SigningSecret::generate().unwrap();
+    let id = streams
+        .create(&acct, "http://127.0.0.1:9/unused", &secret)
+        .await;
+    let store = &streams.store;
+    let (now, until) = (
+        Timestamp::now(),
+        Timestamp::now() + jiff::SignedDuration::from_secs(120),
+    );
+    let Lease::Held(holder) = store.lease(&acct, &id, now, until).await.unwrap() else {
+        panic!("a new stream's lease is free");
+    };
+    assert!(matches!(
+        store.lease(&acct, &id, now, until).await.unwrap(),
+        Lease::Busy(_)
+    ));
+    assert!(store.ask_to_read_again(&acct, &id, now).await.unwrap());
+    let state = holder.state.clone();
+    assert_eq!(
+        store
+            .release(&holder, &state, Release::UnlessAsked)
+            .await
+            .unwrap(),
+        Released::AskedToReadAgain
+    );
+    assert!(
+        matches!(
+            store.lease(&acct, &id, now, until).await.unwrap(),
+            Lease::Busy(_)
+        ),
+        "the holder keeps the lease to read again"
+    );
+    assert_eq!(
+        store
+            .release(&holder, &state, Release::UnlessAsked)
+            .await
+            .unwrap(),
+        Released::Released,
+        "the note was served"
+    );
+    assert!(
+        !store.ask_to_read_again(&acct, &id, now).await.unwrap(),
+        "no run holds the lease: the asker takes it"
+    );
+    let Lease::Held(next) = store.lease(&acct, &id, now, until).await.unwrap() else {
+        panic!("the lease was given up");
+    };
+    assert!(store.ask_to_read_again(&acct, &id, now).await.unwrap());
+    assert_eq!(
+        store.release(&next, &state, Release::Anyway).await.unwrap(),
+        Released::Released
+    );
+    assert_eq!(
+        store.release(&next, &state, Release::Anyway).await.unwrap(),
+        Released::Lost,
+        "a released lease is not held"
+    );
+    let Lease::Held(last) = store.lease(&acct, &id, now, until).await.unwrap() else {
+        panic!("the lease was given up");
+    };
+    assert_eq!(
+        store
+            .release(&last, &state, Release::UnlessAsked)
+            .await
+            .unwrap(),
+        Released::Released,
+        "a new lease starts without the old note"
+    );
+}
+
 #[tokio::test]
 async fn catching_up_costs_at_most_2_storage_round_trips_per_100_records() {
     let app = spawn_app().await;
@@ -478,6 +557,7 @@ async fn catching_up_costs_at_most_2_storage_round_trips_per_100_records() {
         log: &reader,
         destination: &destination,
         render,
+        acknowledged: &|_, _| {},
     }
     .run(
         &acct,

@@ -7,8 +7,13 @@
 //! (`ReportBatchItemFailures`): SQS shows it again after its visibility timeout, and a message
 //! that keeps failing (or does not parse) goes to the dead-letter queue, which is alarmed.
 //! A destination's failure is not a fault here: the run stores it and queues its retry.
+//!
+//! Each invocation prints its metrics as EMF lines (CloudWatch metrics with no API call; the
+//! template alarms on `DeliveryLag`): each acknowledged batch's lag from its newest entry's
+//! ingest to the acknowledgment, each message's wait in the queue, each run's duration.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::stream::{self, StreamExt};
@@ -24,6 +29,7 @@ use seclog::streams::ports::{DeliveryQueue, ScheduledRun};
 use seclog::streams::record::render;
 use seclog::streams::run::{DeliveryRun, Ran};
 use seclog::streams::webhook_client::SystemResolver;
+use seclog::telemetry::emf::{Metric, lines};
 
 pub use aws_lambda_events::event::sqs::SqsEvent as RunEvent;
 
@@ -56,10 +62,16 @@ impl StreamDelivery {
 
     pub async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
         let deadline = budget(&event.context);
+        let metrics = Metrics::default();
+        let metrics = &metrics;
         let outcomes: Vec<(Option<String>, RunOutcome)> = stream::iter(event.payload.records)
             .map(|message| async move {
                 let id = message.message_id.clone();
-                (id, self.run(&message, deadline).await)
+                metrics.received(&message);
+                let started = Instant::now();
+                let outcome = self.run(&message, deadline, metrics).await;
+                metrics.ran(started.elapsed());
+                (id, outcome)
             })
             .buffer_unordered(CONCURRENT_RUNS)
             .collect()
@@ -86,11 +98,17 @@ impl StreamDelivery {
                     .extend(next.into_iter().map(|(id, _)| failure(id)));
             }
         }
+        metrics.emit();
         Ok(response)
     }
 
     /// One message's run; what to queue next.
-    async fn run(&self, message: &SqsMessage, deadline: Timestamp) -> RunOutcome {
+    async fn run(
+        &self,
+        message: &SqsMessage,
+        deadline: Timestamp,
+        metrics: &Metrics,
+    ) -> RunOutcome {
         let Some((account, stream)) = message.body.as_deref().and_then(RunMessage::parse) else {
             return Err("the message is not a stream run".into());
         };
@@ -99,6 +117,7 @@ impl StreamDelivery {
             log: &self.log,
             destination: &self.destinations,
             render,
+            acknowledged: &|newest, at| metrics.acknowledged(newest.received_at, at),
         };
         let ran = run
             .run(&account, &stream, Timestamp::now, deadline, || {
@@ -143,6 +162,73 @@ fn budget(context: &lambda_runtime::Context) -> Timestamp {
         Some(lambda) => run.min(lambda),
         None => run,
     }
+}
+
+/// One invocation's metrics, in milliseconds.
+#[derive(Default)]
+struct Metrics {
+    lags: Mutex<Vec<f64>>,
+    queue_waits: Mutex<Vec<f64>>,
+    runs: Mutex<Vec<f64>>,
+}
+
+impl Metrics {
+    /// The message's time in the queue, from SQS's `SentTimestamp` (epoch ms).
+    fn received(&self, message: &SqsMessage) {
+        let sent = message
+            .attributes
+            .get("SentTimestamp")
+            .and_then(|ms| ms.parse::<i64>().ok());
+        if let Some(sent) = sent {
+            let waited = (Timestamp::now().as_millisecond() - sent).max(0) as f64;
+            push(&self.queue_waits, waited);
+        }
+    }
+
+    fn acknowledged(&self, received_at: Timestamp, at: Timestamp) {
+        let lag = at.duration_since(received_at).as_secs_f64() * 1000.0;
+        push(&self.lags, lag.max(0.0));
+    }
+
+    fn ran(&self, took: Duration) {
+        push(&self.runs, took.as_secs_f64() * 1000.0);
+    }
+
+    /// EMF lines on stdout: CloudWatch in Lambda, the server's log locally (`make load`).
+    fn emit(&self) {
+        let take = |values: &Mutex<Vec<f64>>| {
+            std::mem::take(&mut *values.lock().unwrap_or_else(|e| e.into_inner()))
+        };
+        let (lags, waits, runs) = (take(&self.lags), take(&self.queue_waits), take(&self.runs));
+        let metrics = [
+            Metric {
+                name: "DeliveryLag",
+                unit: "Milliseconds",
+                values: &lags,
+            },
+            Metric {
+                name: "RunQueueWait",
+                unit: "Milliseconds",
+                values: &waits,
+            },
+            Metric {
+                name: "RunDuration",
+                unit: "Milliseconds",
+                values: &runs,
+            },
+        ];
+        for line in lines(
+            "stream-delivery",
+            Timestamp::now().as_millisecond(),
+            &metrics,
+        ) {
+            println!("{line}");
+        }
+    }
+}
+
+fn push(values: &Mutex<Vec<f64>>, value: f64) {
+    values.lock().unwrap_or_else(|e| e.into_inner()).push(value);
 }
 
 fn failure(id: Option<String>) -> BatchItemFailure {

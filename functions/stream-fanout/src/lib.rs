@@ -5,6 +5,10 @@
 //!
 //! Any failure fails the batch and Lambda retries it: queueing a run twice is harmless (a run
 //! that finds nothing new, or another run holding the lease, ends at once).
+//!
+//! Each invocation prints, as an EMF line, each change's wait from the log's write to this
+//! function (`FanoutLag`, from the stream record's creation time, which DynamoDB rounds down to
+//! the second: it errs long by under a second).
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use lambda_runtime::{Error, LambdaEvent};
@@ -41,6 +45,7 @@ impl StreamFanout {
         event: LambdaEvent<StreamEvent>,
     ) -> Result<serde_json::Value, Error> {
         let grown: Vec<AccountId> = event.payload.records.iter().filter_map(grown).collect();
+        emit_lags(&event.payload.records);
         let queued = fan_out(&grown, &self.streams, &self.queue).await?;
         if queued > 0 {
             tracing::info!(accounts = grown.len(), queued, "stream runs queued");
@@ -60,6 +65,28 @@ pub fn grown(record: &EventRecord) -> Option<AccountId> {
         return None;
     }
     AccountId::parse(text("pk")?).ok()
+}
+
+/// `FanoutLag` of the edge changes, in milliseconds, as EMF lines on stdout.
+fn emit_lags(records: &[EventRecord]) {
+    let now = jiff::Timestamp::now();
+    let lags: Vec<f64> = records
+        .iter()
+        .filter(|record| grown(record).is_some())
+        .map(|record| {
+            let created = record.change.approximate_creation_date_time;
+            let created = created.timestamp_millis();
+            (now.as_millisecond() - created).max(0) as f64
+        })
+        .collect();
+    let metrics = [seclog::telemetry::emf::Metric {
+        name: "FanoutLag",
+        unit: "Milliseconds",
+        values: &lags,
+    }];
+    for line in seclog::telemetry::emf::lines("stream-fanout", now.as_millisecond(), &metrics) {
+        println!("{line}");
+    }
 }
 
 /// Lambda's entry point ([`seclog::event_source::serve`]).

@@ -57,6 +57,10 @@ impl QueueTrigger {
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(BATCH_SIZE)
+            // Lambda's records carry it; the function measures the wait in the queue from it.
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+            )
             // Short polls: moto serves one request at a time, and a long poll would hold it.
             .wait_time_seconds(0)
             .send()
@@ -81,6 +85,12 @@ impl QueueTrigger {
                 record.message_id = message.message_id.clone();
                 record.receipt_handle = message.receipt_handle.clone();
                 record.body = message.body.clone();
+                record.attributes = message
+                    .attributes
+                    .iter()
+                    .flatten()
+                    .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+                    .collect();
                 record.event_source = Some("aws:sqs".into());
                 record
             })
@@ -108,25 +118,41 @@ impl QueueTrigger {
                 return;
             }
         };
-        for message in messages {
-            if failed
-                .iter()
-                .any(|id| Some(id) == message.message_id.as_ref())
-            {
-                continue;
+        // One call for the batch, as Lambda's mapping deletes.
+        let done: Vec<_> = messages
+            .into_iter()
+            .filter(|message| {
+                !failed
+                    .iter()
+                    .any(|id| Some(id) == message.message_id.as_ref())
+            })
+            .filter_map(|message| message.receipt_handle)
+            .enumerate()
+            .filter_map(|(n, handle)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .receipt_handle(handle)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if done.is_empty() {
+            return;
+        }
+        let deleted = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(done))
+            .send()
+            .await;
+        match deleted {
+            Ok(output) if output.failed.is_empty() => {}
+            Ok(output) => {
+                tracing::warn!(failed = output.failed.len(), "deleting stream runs failed")
             }
-            let Some(handle) = message.receipt_handle else {
-                continue;
-            };
-            if let Err(error) = self
-                .sqs
-                .delete_message()
-                .queue_url(&self.queue_url)
-                .receipt_handle(handle)
-                .send()
-                .await
-            {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "deleting a stream run failed");
+            Err(error) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "deleting stream runs failed")
             }
         }
     }

@@ -24,6 +24,12 @@ pub async fn create(
     let queue_url = aws_sdk_sqs::Client::new(config)
         .create_queue()
         .queue_name(queue)
+        // As the template's: longer than a run's lease, so a failed run's message comes back
+        // to a stream whose lease has ended (`seclog::streams::run`).
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "720",
+        )
         .send()
         .await
         .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?

@@ -110,6 +110,7 @@ impl Stats {
     }
 }
 
+pub mod hops;
 pub mod sequencing;
 pub mod streams;
 

@@ -27,6 +27,8 @@ struct Load {
     api: Api,
     /// Per account: the distinct event ids sent and stored (201).
     sent: Mutex<HashMap<String, HashSet<String>>>,
+    /// When ingest first answered 201 for each event id (the streams' lag from stored).
+    stored_at: Mutex<HashMap<String, Instant>>,
 }
 
 fn account(n: usize) -> String {
@@ -44,6 +46,12 @@ impl Load {
     async fn ingest(&self, events: &[Value]) -> bool {
         let stored = self.api.ingest(events).await == Some(201);
         if stored {
+            let now = Instant::now();
+            let mut stored_at = self.stored_at.lock().unwrap();
+            for event in events {
+                let id = event["event_id"].as_str().unwrap().to_owned();
+                stored_at.entry(id).or_insert(now);
+            }
             let mut sent = self.sent.lock().unwrap();
             for event in events {
                 sent.entry(event["account_id"].as_str().unwrap().to_owned())
@@ -166,6 +174,7 @@ async fn main() {
     let load = Arc::new(Load {
         api: Api::from_env(),
         sent: Mutex::new(HashMap::new()),
+        stored_at: Mutex::new(HashMap::new()),
     });
     let started = Instant::now();
     let deadline = started + LIMIT;
@@ -245,7 +254,8 @@ async fn main() {
     {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (streams_report, streams_failures) = receiver.report(&expected);
+    let (streams_report, streams_failures) =
+        receiver.report(&expected, &load.stored_at.lock().unwrap());
     failures.extend(streams_failures);
     // Catching up: a new stream of the first account, created after its whole log was written,
     // delivers that log from index 0; how fast.
@@ -326,6 +336,7 @@ async fn main() {
             } else {
                 println!("{}", sequencing.report(ingest_rate, exports_took));
             }
+            println!("{}", load::hops::report(&log));
         }
         _ => {
             println!("sequencing: DEV_SERVER_LOG unreadable (run through infra/with-dev-server.sh)")

@@ -2,7 +2,8 @@
 //! `POST /v1/streams`, as a merchant adds one) to a receiver in this process on 127.0.0.1, which
 //! checks every signature and records each record's arrival. At the end: every entry of those
 //! accounts arrived, in log order with repeats only, and the delivery lag (from the entry's
-//! `received_at`, stamped by ingest, to its arrival here) and records per second per stream.
+//! `received_at`, stamped by ingest, to its arrival here; and from the producer's 201, when
+//! ingest answered that it stored the event) and records per second per stream.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,11 +18,19 @@ use serde_json::{Value, json};
 
 use crate::{Api, token};
 
-/// One stream's arrivals: `(log_index, lag in ms)` in arrival order, and the first and last
-/// arrival.
+/// One record's arrival.
+pub struct Arrival {
+    pub index: u64,
+    /// From the entry's `received_at`, in ms.
+    pub lag_ms: f64,
+    pub event_id: Option<String>,
+    pub at: Instant,
+}
+
+/// One stream's arrivals in arrival order, and the first and last arrival.
 #[derive(Default)]
 pub struct Arrivals {
-    pub records: Vec<(u64, f64)>,
+    pub records: Vec<Arrival>,
     pub first: Option<Instant>,
     pub last: Option<Instant>,
     pub bad_signatures: usize,
@@ -82,21 +91,27 @@ impl Receiver {
         let Some((_, arrivals)) = streams.get(id) else {
             return 0;
         };
-        let mut indices: Vec<u64> = arrivals.records.iter().map(|(i, _)| *i).collect();
+        let mut indices: Vec<u64> = arrivals.records.iter().map(|a| a.index).collect();
         indices.sort_unstable();
         indices.dedup();
         indices.len()
     }
 
     /// The report, and what failed: each stream must hold exactly `0..expected[id]` in order
-    /// (repeats allowed), with every signature valid.
-    pub fn report(&self, expected: &HashMap<String, usize>) -> (String, Vec<String>) {
+    /// (repeats allowed), with every signature valid. `stored`: when ingest answered 201 for
+    /// each event id.
+    pub fn report(
+        &self,
+        expected: &HashMap<String, usize>,
+        stored: &HashMap<String, Instant>,
+    ) -> (String, Vec<String>) {
         let streams = self.streams.lock().expect("lock");
         let mut failures = Vec::new();
         let mut lags: Vec<f64> = Vec::new();
+        let mut from_stored: Vec<f64> = Vec::new();
         let mut rates = Vec::new();
         for (id, (_, arrivals)) in streams.iter() {
-            let mut in_order: Vec<u64> = arrivals.records.iter().map(|(i, _)| *i).collect();
+            let mut in_order: Vec<u64> = arrivals.records.iter().map(|a| a.index).collect();
             in_order.dedup();
             let want = expected.get(id).copied().unwrap_or_default() as u64;
             if in_order != (0..want).collect::<Vec<_>>() {
@@ -111,7 +126,11 @@ impl Receiver {
                     arrivals.bad_signatures
                 ));
             }
-            lags.extend(arrivals.records.iter().map(|(_, lag)| *lag));
+            lags.extend(arrivals.records.iter().map(|a| a.lag_ms));
+            from_stored.extend(arrivals.records.iter().filter_map(|a| {
+                let stored = stored.get(a.event_id.as_deref()?)?;
+                Some(a.at.saturating_duration_since(*stored).as_secs_f64() * 1000.0)
+            }));
             if let (Some(first), Some(last)) = (arrivals.first, arrivals.last) {
                 let span = last.duration_since(first).as_secs_f64();
                 if span > 0.0 {
@@ -120,18 +139,24 @@ impl Receiver {
             }
         }
         lags.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            lags.get(((lags.len() as f64 - 1.0) * q).round() as usize)
+        from_stored.sort_by(f64::total_cmp);
+        let quantile = |values: &[f64], q: f64| {
+            values
+                .get(((values.len() as f64 - 1.0) * q).round() as usize)
                 .map_or(0.0, |ms| ms / 1000.0)
         };
+        let at = |q: f64| quantile(&lags, q);
         let rate = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
         let report = format!(
-            "streams: {} streams, {} records received; delivery lag from ingest p50 {:.1} s, p99 {:.1} s (goal p99 < 5 s: {}); {:.0} records/s per stream while its account was written",
+            "streams: {} streams, {} records received; delivery lag from ingest's received_at p50 {:.1} s, p99 {:.1} s (goal p99 < 5 s: {}); from the producer's 201 p50 {:.1} s, p99 {:.1} s ({} records); {:.0} records/s per stream while its account was written",
             streams.len(),
             lags.len(),
             at(0.5),
             at(0.99),
             if at(0.99) < 5.0 { "met" } else { "missed" },
+            quantile(&from_stored, 0.5),
+            quantile(&from_stored, 0.99),
+            from_stored.len(),
             rate,
         );
         (report, failures)
@@ -165,7 +190,12 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
             .as_str()
             .and_then(|t| t.parse::<Timestamp>().ok())
             .map_or(f64::NAN, |t| arrived.duration_since(t).as_millis_f64());
-        arrivals.records.push((index, lag));
+        arrivals.records.push(Arrival {
+            index,
+            lag_ms: lag,
+            event_id: record["event_id"].as_str().map(str::to_owned),
+            at: now,
+        });
     }
     StatusCode::NO_CONTENT
 }

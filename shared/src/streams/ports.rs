@@ -31,7 +31,8 @@ pub struct LeasedStream<T> {
 #[derive(Debug)]
 pub enum Lease<T> {
     Held(LeasedStream<T>),
-    /// Another run holds it until then.
+    /// Another run holds it until then: ask it to read the log again before it lets go
+    /// ([`StreamLeases::ask_to_read_again`]).
     Busy(Timestamp),
     /// The stream is failing and its next attempt is due then.
     NotDue(Timestamp),
@@ -54,14 +55,52 @@ pub trait StreamLeases {
         until: Timestamp,
     ) -> impl Future<Output = Result<Lease<Self::Target>, StoreError>> + Send;
 
-    /// Stores `state` as the stream's, if the run still holds the lease (false when it lost it:
-    /// a replay or a delete came in between). `release` gives the lease up.
+    /// Leaves a note for the run holding the lease: read the log once more before letting go
+    /// (entries were appended that it may not have seen). False when no run holds it any more:
+    /// the caller may take it itself.
+    fn ask_to_read_again(
+        &self,
+        account: &AccountId,
+        id: &StreamId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores `state` as the stream's and keeps the lease, if the run still holds it (false when
+    /// it lost it: a replay or a delete came in between).
     fn save(
         &self,
         stream: &LeasedStream<Self::Target>,
         state: &DeliveryState,
-        release: bool,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores `state` and gives the lease up. With [`Release::UnlessAsked`], a note left by
+    /// [`StreamLeases::ask_to_read_again`] keeps the lease instead (the note is cleared): the
+    /// run reads again, so no entry waits for a run that found the lease taken.
+    fn release(
+        &self,
+        stream: &LeasedStream<Self::Target>,
+        state: &DeliveryState,
+        how: Release,
+    ) -> impl Future<Output = Result<Released, StoreError>> + Send;
+}
+
+/// How a run gives its lease up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Caught up: keep the lease if another run asked for a read again.
+    UnlessAsked,
+    /// A run is scheduled anyway (more to do, a retry): let go whatever the notes.
+    Anyway,
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    Released,
+    /// Another run asked for a read again: the lease is still held, the state stored.
+    AskedToReadAgain,
+    /// The lease was lost meanwhile (a replay or a delete): nothing stored.
+    Lost,
 }
 
 /// The account's log, as a stream reads it.

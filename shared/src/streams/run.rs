@@ -7,6 +7,9 @@
 //!   batch, it is never skipped;
 //! - one run at a time per stream (the lease), and every write of the run is conditional on
 //!   holding it, so a replay or a delete in between wins and the old run stops;
+//! - a run queued for new entries that finds the lease taken leaves its holder a note to read
+//!   again, and the holder's release at the tip fails while the note is there: no entry waits
+//!   for a run that went away (and none waits out a fixed re-check either);
 //! - a failure stores nothing but the failure: the next run starts from the same cursor, so the
 //!   destination may see a batch again (at least once; each record carries its `log_index`
 //!   and the delivery its id, to drop repeats), never a gap.
@@ -23,7 +26,8 @@ use serde_json::value::RawValue;
 use super::delivery::{envelope_bytes, records_that_fit};
 use super::outcome::SendError;
 use super::ports::{
-    Batch, CheckpointError, Destination, Lease, LeasedStream, StreamLeases, StreamLog,
+    Batch, CheckpointError, Destination, Lease, LeasedStream, Release, Released, StreamLeases,
+    StreamLog,
 };
 use super::record::RecordError;
 use crate::domain::stream::{DeliveryState, Failing, StreamFormat, StreamId};
@@ -34,7 +38,10 @@ use crate::storage::StoreError;
 pub const READ_AT_ONCE: usize = 500;
 /// How long a run may hold the lease: a run stops sending well before, at its deadline.
 pub const LEASE: Duration = Duration::from_secs(120);
-/// When a run finds another one holding the lease, how soon it looks again.
+/// How many times a run that finds the lease taken asks its holder to read again, and tries to
+/// take a lease let go meanwhile, before it queues a later look instead.
+const BUSY_ATTEMPTS: u32 = 3;
+/// That later look.
 const BUSY_RECHECK: SignedDuration = SignedDuration::from_secs(2);
 /// How many times, and how far apart, a run looks again for a missing next index.
 const HEAD_GAP_LOOKS: u32 = 3;
@@ -61,11 +68,16 @@ pub enum Ran {
 /// give records of chosen sizes).
 pub type Render = fn(&LogEntry, StreamFormat) -> Result<Box<RawValue>, RecordError>;
 
+/// Told of each batch a destination acknowledged: its newest entry and when (the delivery lag
+/// metric).
+pub type Acknowledged<'a> = &'a (dyn Fn(&LogEntry, Timestamp) + Sync);
+
 pub struct DeliveryRun<'a, S, L, D> {
     pub streams: &'a S,
     pub log: &'a L,
     pub destination: &'a D,
     pub render: Render,
+    pub acknowledged: Acknowledged<'a>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,17 +109,12 @@ where
         let until = start
             .checked_add(SignedDuration::try_from(LEASE).unwrap_or(SignedDuration::MAX))
             .unwrap_or(start);
-        let mut stream = match self.streams.lease(account, id, start, until).await? {
-            Lease::Held(stream) => stream,
-            // Another run may be about to give the lease up without having seen the newest
-            // entries: look again soon, not at its lease's end.
-            Lease::Busy(until) => return Ok(Ran::RetryAt(until.min(start + BUSY_RECHECK))),
-            Lease::NotDue(at) => return Ok(Ran::RetryAt(at)),
-            Lease::Stopped | Lease::Gone => return Ok(Ran::Done),
+        let mut stream = match self.take_lease(account, id, start, until).await? {
+            Ok(stream) => stream,
+            Err(ran) => return Ok(ran),
         };
         let mut delivered = 0u64;
         let mut head_gap_looks = 0;
-        let mut tip_rereads = 0;
         loop {
             if now() >= deadline {
                 return self.release(&stream, Ran::More { delivered }).await;
@@ -116,7 +123,10 @@ where
             let entries = self.log.entries(account, from, READ_AT_ONCE).await?;
             let unbroken = unbroken_from(&entries, from);
             if entries.is_empty() {
-                return self.release(&stream, Ran::CaughtUp { delivered }).await;
+                match self.caught_up(&stream, delivered).await? {
+                    Some(ran) => return Ok(ran),
+                    None => continue,
+                }
             }
             if unbroken == 0 {
                 // The next index is missing while later ones show. An index of the GSI lags its
@@ -170,6 +180,7 @@ where
                 let count = records_that_fit(&records[sent..], envelope);
                 let (first_index, last_index) =
                     (from + sent as u64, from + (sent + count) as u64 - 1);
+                let newest = &entries[sent + count - 1];
                 let batch = Batch {
                     id: delivery_id(&stream.id, first_index, last_index),
                     format: stream.format,
@@ -181,6 +192,7 @@ where
                 if let Err(failed) = self.destination.send(&stream, &batch).await {
                     return self.failed(&stream, failed, now(), &random).await;
                 }
+                (self.acknowledged)(newest, now());
                 // Stored once per read (below), at a failure, or at the lease's release: a
                 // crash in between repeats these batches, never skips one.
                 stream.state = DeliveryState {
@@ -198,27 +210,74 @@ where
                 let ran = Ran::RetryAt(now() + SignedDuration::from_secs(1));
                 return self.release(&stream, ran).await;
             }
-            // A full read: store the cursor before the next. A short one (the log's tip when it
-            // was read): read once more before giving the lease up, for what was appended while
-            // these were sent; a run queued for those meanwhile found the lease taken and waits.
+            // A short read was the log's tip: what was appended since queued runs of its own,
+            // which found the lease taken and asked this run to read again (`caught_up`). A
+            // full one: store the cursor before the next read.
             if short {
-                // Once: a log that keeps growing is followed by the runs its growth queues, so
-                // a run ends soon and its queue slot serves other streams.
-                if tip_rereads > 0 {
-                    return self.release(&stream, Ran::CaughtUp { delivered }).await;
+                match self.caught_up(&stream, delivered).await? {
+                    Some(ran) => return Ok(ran),
+                    None => continue,
                 }
-                tip_rereads += 1;
-            } else if !self.streams.save(&stream, &stream.state, false).await? {
+            } else if !self.streams.save(&stream, &stream.state).await? {
                 return Ok(Ran::Done);
             }
         }
     }
 
-    /// Gives the lease up; `ran` unless the lease was lost meanwhile.
+    /// The lease, or what to do without it: when another run holds it, that run is asked to
+    /// read again (it has not let go yet, so it will see what this run was queued for); when
+    /// it lets go meanwhile, this run takes the lease itself.
+    async fn take_lease(
+        &self,
+        account: &AccountId,
+        id: &StreamId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Result<LeasedStream<S::Target>, Ran>, RunError> {
+        for _ in 0..BUSY_ATTEMPTS {
+            match self.streams.lease(account, id, now, until).await? {
+                Lease::Held(stream) => return Ok(Ok(stream)),
+                Lease::Busy(_) => {
+                    if self.streams.ask_to_read_again(account, id, now).await? {
+                        return Ok(Err(Ran::Done));
+                    }
+                }
+                Lease::NotDue(at) => return Ok(Err(Ran::RetryAt(at))),
+                Lease::Stopped | Lease::Gone => return Ok(Err(Ran::Done)),
+            }
+        }
+        // The lease keeps changing hands: look again shortly.
+        Ok(Err(Ran::RetryAt(now + BUSY_RECHECK)))
+    }
+
+    /// At the log's tip: gives the lease up (`Some`), unless another run asked for a read
+    /// again (`None`: read again, still holding it).
+    async fn caught_up(
+        &self,
+        stream: &LeasedStream<S::Target>,
+        delivered: u64,
+    ) -> Result<Option<Ran>, RunError> {
+        match self
+            .streams
+            .release(stream, &stream.state, Release::UnlessAsked)
+            .await?
+        {
+            Released::Released => Ok(Some(Ran::CaughtUp { delivered })),
+            Released::AskedToReadAgain => Ok(None),
+            Released::Lost => Ok(Some(Ran::Done)),
+        }
+    }
+
+    /// Gives the lease up whatever the notes (a run is scheduled anyway); `ran` unless the
+    /// lease was lost meanwhile.
     async fn release(&self, stream: &LeasedStream<S::Target>, ran: Ran) -> Result<Ran, RunError> {
-        match self.streams.save(stream, &stream.state, true).await? {
-            true => Ok(ran),
-            false => Ok(Ran::Done),
+        match self
+            .streams
+            .release(stream, &stream.state, Release::Anyway)
+            .await?
+        {
+            Released::Lost => Ok(Ran::Done),
+            Released::Released | Released::AskedToReadAgain => Ok(ran),
         }
     }
 
@@ -253,7 +312,12 @@ where
             }),
             ..stream.state.clone()
         };
-        if !self.streams.save(stream, &state, true).await? {
+        if self
+            .streams
+            .release(stream, &state, Release::Anyway)
+            .await?
+            == Released::Lost
+        {
             return Ok(Ran::Done);
         }
         Ok(retry_at.map_or(Ran::Done, Ran::RetryAt))

@@ -9,7 +9,8 @@
 //! A delivery run holds a lease (`lease`, a token, until `lease_until`), taken by a conditional
 //! update that also requires the stream to be due; every later write of the run is conditional
 //! on its token. A replay or a delete removes the lease, so a run in flight stops at its next
-//! write.
+//! write. A run that finds the lease taken sets `read_again` (only while a lease is live); the
+//! holder's release at the log's tip requires it absent, and clears it when it is not.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -23,7 +24,9 @@ use super::transact::{Outcome, applied, transact};
 use crate::domain::stream::{DeliveryState, Failing, StreamFormat, StreamId, StreamTarget};
 use crate::domain::{AccountId, NewEvent};
 use crate::storage::StoreError;
-use crate::streams::ports::{Lease, LeasedStream, StreamDirectory, StreamLeases};
+use crate::streams::ports::{
+    Lease, LeasedStream, Release, Released, StreamDirectory, StreamLeases,
+};
 
 const STREAMS: &str = "#streams";
 const IDS: &str = "ids";
@@ -40,6 +43,8 @@ const ATTEMPTS: &str = "attempts";
 const RETRY_AT: &str = "retry_at";
 const LEASE: &str = "lease";
 const LEASE_UNTIL: &str = "lease_until";
+/// Set by a run that found the lease taken: the holder reads again before letting go.
+const READ_AGAIN: &str = "read_again";
 
 /// A stream as stored: what the API shows of it, and what a delivery needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,7 +326,7 @@ impl StreamLeases for StreamStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(account, id.as_str())))
-            .update_expression("SET #lease = :token, #until = :until")
+            .update_expression("SET #lease = :token, #until = :until REMOVE #again")
             .condition_expression(
                 "attribute_exists(#pk) AND (attribute_not_exists(#until) OR #until <= :now) \
                  AND (attribute_not_exists(#since) OR #retry <= :now)",
@@ -331,10 +336,15 @@ impl StreamLeases for StreamStore {
             .expression_attribute_names("#until", LEASE_UNTIL)
             .expression_attribute_names("#since", FAILING_SINCE)
             .expression_attribute_names("#retry", RETRY_AT)
+            .expression_attribute_names("#again", READ_AGAIN)
             .expression_attribute_values(":token", attr_s(&token))
             .expression_attribute_values(":until", epoch(until))
             .expression_attribute_values(":now", epoch(now))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            // Why it failed comes back with the failure: no second read.
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
         match result {
@@ -357,13 +367,8 @@ impl StreamLeases for StreamStore {
                     lease: token,
                 }))
             }
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                // Why: read it (the rare path; a lease taken is the common one).
-                let Some(item) = self.get_item(account, id).await? else {
+            Err(err) if condition_failed(&err).is_some() => {
+                let Some(item) = condition_failed(&err).flatten() else {
                     return Ok(Lease::Gone);
                 };
                 if let Some(until) = item.get(LEASE_UNTIL).and_then(seconds)
@@ -381,12 +386,90 @@ impl StreamLeases for StreamStore {
         }
     }
 
+    async fn ask_to_read_again(
+        &self,
+        account: &AccountId,
+        id: &StreamId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let ask = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, id.as_str())))
+            .update_expression("SET #again = :yes")
+            .condition_expression("attribute_exists(#lease) AND #until > :now")
+            .expression_attribute_names("#again", READ_AGAIN)
+            .expression_attribute_names("#lease", LEASE)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", epoch(now))
+            .send()
+            .await;
+        applied(ask)
+    }
+
     async fn save(
         &self,
         stream: &LeasedStream<SealedTarget>,
         state: &DeliveryState,
-        release: bool,
     ) -> Result<bool, StoreError> {
+        applied(
+            self.write_state(stream, state, StateWrite::Keep)
+                .send()
+                .await,
+        )
+    }
+
+    async fn release(
+        &self,
+        stream: &LeasedStream<SealedTarget>,
+        state: &DeliveryState,
+        how: Release,
+    ) -> Result<Released, StoreError> {
+        let write = match how {
+            Release::Anyway => StateWrite::Release,
+            Release::UnlessAsked => StateWrite::ReleaseUnlessAsked,
+        };
+        let result = self.write_state(stream, state, write).send().await;
+        match result {
+            Ok(_) => Ok(Released::Released),
+            Err(err) => match condition_failed(&err) {
+                None => Err(StoreError::dynamo(err)),
+                // Still ours, so the note failed it: store the state, clear the note, read on.
+                Some(Some(item)) if holds(&item, &stream.lease) => {
+                    let kept = self
+                        .write_state(stream, state, StateWrite::KeepAndClearNote)
+                        .send()
+                        .await;
+                    Ok(match applied(kept)? {
+                        true => Released::AskedToReadAgain,
+                        false => Released::Lost,
+                    })
+                }
+                Some(_) => Ok(Released::Lost),
+            },
+        }
+    }
+}
+
+/// What a write of a run's state does with its lease and the note of [`READ_AGAIN`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StateWrite {
+    Keep,
+    KeepAndClearNote,
+    Release,
+    ReleaseUnlessAsked,
+}
+
+impl StreamStore {
+    /// The update storing a run's `state`, conditional on its lease.
+    fn write_state(
+        &self,
+        stream: &LeasedStream<SealedTarget>,
+        state: &DeliveryState,
+        write: StateWrite,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let mut set: Vec<(&str, AttributeValue)> = Vec::new();
         let mut remove: Vec<&str> = Vec::new();
         match state.delivered_through {
@@ -409,17 +492,30 @@ impl StreamLeases for StreamStore {
             }
             None => remove.extend([FAILING_SINCE, LAST_ERROR, ATTEMPTS, RETRY_AT]),
         }
-        if release {
-            remove.extend([LEASE, LEASE_UNTIL]);
+        let mut condition = "#lease = :token";
+        match write {
+            StateWrite::Keep => {}
+            StateWrite::KeepAndClearNote => remove.push(READ_AGAIN),
+            StateWrite::Release => remove.extend([LEASE, LEASE_UNTIL, READ_AGAIN]),
+            StateWrite::ReleaseUnlessAsked => {
+                remove.extend([LEASE, LEASE_UNTIL]);
+                condition = "#lease = :token AND attribute_not_exists(#again)";
+            }
         }
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(&stream.account, stream.id.as_str())))
-            .condition_expression("#lease = :token")
+            .condition_expression(condition)
             .expression_attribute_names("#lease", LEASE)
-            .expression_attribute_values(":token", attr_s(&stream.lease));
+            .expression_attribute_values(":token", attr_s(&stream.lease))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        if write == StateWrite::ReleaseUnlessAsked {
+            update = update.expression_attribute_names("#again", READ_AGAIN);
+        }
         let mut sets = Vec::new();
         for (i, (name, value)) in set.into_iter().enumerate() {
             update = update
@@ -429,7 +525,7 @@ impl StreamLeases for StreamStore {
         }
         let mut removes = Vec::new();
         for (i, name) in remove.into_iter().enumerate() {
-            // `#lease` is named already (the condition's).
+            // Named already (the condition's).
             if name == LEASE {
                 removes.push("#lease".to_owned());
                 continue;
@@ -444,8 +540,27 @@ impl StreamLeases for StreamStore {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        applied(update.update_expression(expression.trim()).send().await)
+        update.update_expression(expression.trim())
     }
+}
+
+/// `Some` when an update failed its condition, with the item as it was (`None`: no item).
+fn condition_failed(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    >,
+) -> Option<Option<Item>> {
+    match err.as_service_error()? {
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+            failed,
+        ) => Some(failed.item.clone()),
+        _ => None,
+    }
+}
+
+/// Whether `item` is leased with `token`.
+fn holds(item: &Item, token: &str) -> bool {
+    matches!(item.get(LEASE), Some(AttributeValue::S(held)) if held == token)
 }
 
 fn epoch(at: Timestamp) -> AttributeValue {

@@ -59,6 +59,8 @@ fn render(entry: &LogEntry, _format: StreamFormat) -> Result<Box<RawValue>, Reco
 struct Stored {
     state: DeliveryState,
     lease: Option<(String, Timestamp)>,
+    /// Another run's note: read again before letting go.
+    asked: bool,
     stopped_saves: usize,
 }
 
@@ -75,6 +77,7 @@ impl FakeStreams {
             stored: Mutex::new(Some(Stored {
                 state,
                 lease: None,
+                asked: false,
                 stopped_saves: 0,
             })),
             replay_at_save: Mutex::new(None),
@@ -125,6 +128,7 @@ impl StreamLeases for FakeStreams {
         }
         let token = ulid::Ulid::generate().to_string();
         stored.lease = Some((token.clone(), until));
+        stored.asked = false;
         Ok(Lease::Held(LeasedStream {
             account: account.clone(),
             id: id.clone(),
@@ -135,12 +139,47 @@ impl StreamLeases for FakeStreams {
         }))
     }
 
+    async fn ask_to_read_again(
+        &self,
+        _account: &AccountId,
+        _id: &StreamId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut stored = self.stored.lock().unwrap();
+        let Some(stored) = stored.as_mut() else {
+            return Ok(false);
+        };
+        let live = stored.lease.as_ref().is_some_and(|(_, until)| *until > now);
+        stored.asked |= live;
+        Ok(live)
+    }
+
     async fn save(
         &self,
         stream: &LeasedStream<()>,
         state: &DeliveryState,
-        release: bool,
     ) -> Result<bool, StoreError> {
+        Ok(self.write(stream, state, None) != Released::Lost)
+    }
+
+    async fn release(
+        &self,
+        stream: &LeasedStream<()>,
+        state: &DeliveryState,
+        how: Release,
+    ) -> Result<Released, StoreError> {
+        Ok(self.write(stream, state, Some(how)))
+    }
+}
+
+impl FakeStreams {
+    /// A conditional write of the run's state, counted; `how`: a release.
+    fn write(
+        &self,
+        stream: &LeasedStream<()>,
+        state: &DeliveryState,
+        how: Option<Release>,
+    ) -> Released {
         let mut saves = self.saves.lock().unwrap();
         *saves += 1;
         let mut stored = self.stored.lock().unwrap();
@@ -151,13 +190,21 @@ impl StreamLeases for FakeStreams {
         }
         if stored.lease.as_ref().map(|(token, _)| token) != Some(&stream.lease) {
             stored.stopped_saves += 1;
-            return Ok(false);
+            return Released::Lost;
         }
         stored.state = state.clone();
-        if release {
-            stored.lease = None;
+        match how {
+            None => {}
+            Some(Release::UnlessAsked) if stored.asked => {
+                stored.asked = false;
+                return Released::AskedToReadAgain;
+            }
+            Some(_) => {
+                stored.lease = None;
+                stored.asked = false;
+            }
         }
-        Ok(true)
+        Released::Released
     }
 }
 
@@ -265,6 +312,7 @@ impl Harness {
             log: &self.log,
             destination: &self.destination,
             render,
+            acknowledged: &|_, _| {},
         }
         .run(
             &account(),
@@ -444,8 +492,29 @@ async fn a_second_run_while_one_holds_the_lease_sends_nothing() {
     else {
         panic!("the first lease is taken");
     };
-    assert_eq!(h.run_at(at(1)).await, Ran::RetryAt(at(3)));
+    assert_eq!(h.run_at(at(1)).await, Ran::Done);
     assert!(h.destination.received.lock().unwrap().is_empty());
+    assert!(
+        h.streams.stored.lock().unwrap().as_ref().unwrap().asked,
+        "the holder is asked to read again"
+    );
+}
+
+#[tokio::test]
+async fn a_run_that_finds_the_lease_expired_takes_it_instead_of_asking() {
+    let h = Harness::new(10, vec![]);
+    let stream = StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap();
+    let Lease::Held(_) = h
+        .streams
+        .lease(&account(), &stream, at(0), at(120))
+        .await
+        .unwrap()
+    else {
+        panic!("the first lease is taken");
+    };
+    // The first run died with the lease; at its end the next run delivers.
+    assert_eq!(h.run_at(at(120)).await, Ran::CaughtUp { delivered: 10 });
+    assert_eq!(h.destination.indices(), (0..10).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -481,6 +550,7 @@ async fn a_run_stops_at_its_deadline_and_asks_to_go_on() {
         log: &h.log,
         destination: &h.destination,
         render,
+        acknowledged: &|_, _| {},
     }
     .run(
         &account(),
@@ -520,14 +590,16 @@ async fn the_cursor_is_stored_once_per_read_not_per_batch() {
 }
 
 #[tokio::test]
-async fn entries_appended_while_a_run_sends_are_sent_by_the_same_run() {
+async fn entries_appended_while_a_run_sends_are_sent_by_the_same_run_when_asked() {
     let h = Harness::new(150, vec![]);
-    // The destination's first answer comes after 50 more entries were appended.
-    let log = &h.log;
+    // While the run sends, 50 more entries are appended, and the run queued for them finds the
+    // lease taken and leaves its note.
+    let (log, streams) = (&h.log, &h.streams);
     let grow = || {
         let mut entries = log.entries.lock().unwrap();
         if entries.len() == 150 {
             entries.extend((150..200).map(entry));
+            streams.stored.lock().unwrap().as_mut().unwrap().asked = true;
         }
     };
     let ran = DeliveryRun {
@@ -535,6 +607,7 @@ async fn entries_appended_while_a_run_sends_are_sent_by_the_same_run() {
         log: &h.log,
         destination: &h.destination,
         render,
+        acknowledged: &|_, _| {},
     }
     .run(
         &account(),
@@ -551,6 +624,16 @@ async fn entries_appended_while_a_run_sends_are_sent_by_the_same_run() {
     assert_eq!(ran, Ran::CaughtUp { delivered: 200 });
     assert_eq!(h.destination.indices(), (0..200).collect::<Vec<_>>());
     assert_eq!(h.streams.state().delivered_through, Some(199));
+    assert!(!h.streams.leased(), "let go once the note was served");
+}
+
+#[tokio::test]
+async fn a_run_not_asked_lets_go_at_the_tip_without_reading_again() {
+    let h = Harness::new(150, vec![]);
+    assert_eq!(h.run_at(at(0)).await, Ran::CaughtUp { delivered: 150 });
+    // One read, and the release: the log's growth queues runs of its own.
+    assert_eq!(*h.streams.saves.lock().unwrap(), 1);
+    assert!(!h.streams.leased());
 }
 
 #[tokio::test(start_paused = true)]
