@@ -1,6 +1,6 @@
 //! The stream fan-out function, invoked by the log table's stream with the accounts whose log
 //! grew (the mapping's filter passes changes of `edge` items only). It queues one run of each of
-//! their deliverable streams (`seclog::streams::fanout`); the stream delivery function does the
+//! their streams (`seclog::streams::fanout`); the stream delivery function does the
 //! rest. Nothing here waits on a destination, so no merchant's endpoint slows the log.
 //!
 //! Any failure fails the batch and Lambda retries it: queueing a run twice is harmless (a run

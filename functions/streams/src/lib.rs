@@ -324,7 +324,7 @@ impl Streams {
     }
 
     /// Queues a run of the stream now; a failure is logged, not answered: the log's next
-    /// growth queues a run of every deliverable stream.
+    /// growth queues a run of every stream.
     async fn deliver_now(&self, account: &AccountId, id: &StreamId) {
         let run = |delay| ScheduledRun {
             account: account.clone(),

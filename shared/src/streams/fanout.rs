@@ -2,14 +2,9 @@
 //! It only enqueues; the runs deliver, each in its own invocation, so no destination's
 //! slowness reaches another stream or the log.
 
-use futures::stream::{self, StreamExt, TryStreamExt};
-
 use super::ports::{DeliveryQueue, QueueError, ScheduledRun, StreamDirectory};
 use crate::domain::AccountId;
-use crate::storage::StoreError;
-
-/// Accounts whose streams are listed at once.
-const CONCURRENT_ACCOUNTS: usize = 16;
+use crate::storage::{StoreError, TRANSACTION_MAX};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FanOutError {
@@ -28,24 +23,16 @@ pub async fn fan_out(
     let mut unique: Vec<AccountId> = accounts.to_vec();
     unique.sort();
     unique.dedup();
-    let runs: Vec<Vec<ScheduledRun>> = stream::iter(unique)
-        .map(|account| async move {
-            let streams = directory.deliverable(&account).await?;
-            Ok::<_, StoreError>(
-                streams
-                    .into_iter()
-                    .map(|stream| ScheduledRun {
-                        account: account.clone(),
-                        stream,
-                        delay: std::time::Duration::ZERO,
-                    })
-                    .collect(),
-            )
-        })
-        .buffer_unordered(CONCURRENT_ACCOUNTS)
-        .try_collect()
-        .await?;
-    let runs: Vec<ScheduledRun> = runs.into_iter().flatten().collect();
+    let mut runs = Vec::new();
+    for accounts in unique.chunks(TRANSACTION_MAX) {
+        for (account, streams) in directory.streams_of(accounts).await? {
+            runs.extend(streams.into_iter().map(|stream| ScheduledRun {
+                account: account.clone(),
+                stream,
+                delay: std::time::Duration::ZERO,
+            }));
+        }
+    }
     if !runs.is_empty() {
         queue.enqueue(&runs).await?;
     }
@@ -63,8 +50,14 @@ mod tests {
     struct Directory(HashMap<String, Vec<StreamId>>);
 
     impl StreamDirectory for Directory {
-        async fn deliverable(&self, account: &AccountId) -> Result<Vec<StreamId>, StoreError> {
-            Ok(self.0.get(account.as_str()).cloned().unwrap_or_default())
+        async fn streams_of(
+            &self,
+            accounts: &[AccountId],
+        ) -> Result<HashMap<AccountId, Vec<StreamId>>, StoreError> {
+            Ok(accounts
+                .iter()
+                .filter_map(|a| Some((a.clone(), self.0.get(a.as_str())?.clone())))
+                .collect())
         }
     }
 

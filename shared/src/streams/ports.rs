@@ -2,6 +2,7 @@
 //! account's log, and the destination. Narrow on purpose: the run's logic is unit-tested over
 //! in-memory fakes of these, the adapters against the local stack.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -178,10 +179,13 @@ pub struct QueueError {
     pub reason: String,
 }
 
-/// Which streams an account has that may deliver (not stopped).
+/// Which streams accounts have, in one read for many accounts (the fan-out sees a batch of
+/// grown logs at once). A stopped stream may be among them: its run ends at the lease.
 pub trait StreamDirectory {
-    fn deliverable(
+    /// The streams of each of `accounts` (at most [`crate::storage::TRANSACTION_MAX`]) that
+    /// has any; accounts with none are left out.
+    fn streams_of(
         &self,
-        account: &AccountId,
-    ) -> impl Future<Output = Result<Vec<StreamId>, StoreError>> + Send;
+        accounts: &[AccountId],
+    ) -> impl Future<Output = Result<HashMap<AccountId, Vec<StreamId>>, StoreError>> + Send;
 }

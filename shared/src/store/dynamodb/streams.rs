@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
 
+use super::batch::batch_get;
 use super::events::EventStore;
 use super::item::{Item, attr_s, number, text};
 use super::schema::{PK, SK};
@@ -24,6 +25,8 @@ use super::transact::{Outcome, applied, transact};
 use crate::domain::stream::{DeliveryState, Failing, StreamFormat, StreamId, StreamTarget};
 use crate::domain::{AccountId, NewEvent};
 use crate::storage::StoreError;
+use std::collections::HashMap;
+
 use crate::streams::ports::{
     Lease, LeasedStream, Release, Released, StreamDirectory, StreamLeases,
 };
@@ -292,21 +295,33 @@ impl StreamStore {
     }
 }
 
+/// The accounts' `#streams` items, in one BatchGetItem: a stream's id is there from its
+/// creation's transaction to its deletion's.
 impl StreamDirectory for StreamStore {
-    async fn deliverable(&self, account: &AccountId) -> Result<Vec<StreamId>, StoreError> {
-        Ok(self
-            .list(account)
-            .await?
-            .into_iter()
-            .filter(|stream| {
-                !stream
-                    .state
-                    .failing
-                    .as_ref()
-                    .is_some_and(Failing::is_stopped)
-            })
-            .map(|stream| stream.id)
-            .collect())
+    async fn streams_of(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, Vec<StreamId>>, StoreError> {
+        let keys: Vec<(String, String)> = accounts
+            .iter()
+            .map(|account| (account.as_str().to_owned(), STREAMS.to_owned()))
+            .collect();
+        let items = batch_get(&self.client, &self.table, &keys).await?;
+        let mut found = HashMap::new();
+        for account in accounts {
+            let key = (account.as_str().to_owned(), STREAMS.to_owned());
+            let Some(AttributeValue::Ss(ids)) = items.get(&key).and_then(|item| item.get(IDS))
+            else {
+                continue;
+            };
+            let ids = ids
+                .iter()
+                .map(|id| StreamId::parse(id))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Corrupt(format!("a stream id of {account}: {e}")))?;
+            found.insert(account.clone(), ids);
+        }
+        Ok(found)
     }
 }
 
