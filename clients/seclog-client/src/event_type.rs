@@ -8,9 +8,9 @@ use std::fmt;
 macro_rules! event_types {
     ($($variant:ident => $name:literal;)+) => {
         /// A producer-sendable event type; serialized as its wire name (`"login.failed"`).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         pub enum EventType {
-            $(#[doc = concat!("`", $name, "`")] $variant,)+
+            $(#[doc = concat!("`", $name, "`")] #[serde(rename = $name)] $variant,)+
         }
 
         impl EventType {
@@ -44,20 +44,16 @@ impl fmt::Display for EventType {
     }
 }
 
-impl serde::Serialize for EventType {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn serializes_as_the_wire_name() {
-        let json = serde_json::to_string(&EventType::KycDocumentChanged).expect("serializes");
-        assert_eq!(json, "\"kyc_document.changed\"");
+        for event_type in EventType::ALL {
+            let json = serde_json::to_value(event_type).expect("serializes");
+            assert_eq!(json, event_type.as_str());
+        }
     }
 
     #[test]
