@@ -1,6 +1,7 @@
 //! End-to-end tests of the HTTP contract (../shared/API.md) through the local dev server.
 
 mod auth;
+mod client;
 mod contract;
 mod exports;
 mod ingest;
