@@ -3,6 +3,7 @@
 mod auth;
 mod client;
 mod contract;
+mod coverage;
 mod exports;
 mod ingest;
 mod integrity;
