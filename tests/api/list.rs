@@ -279,3 +279,44 @@ async fn unknown_routes_and_methods_are_problems() {
         .unwrap();
     assert_eq!(response.status(), 405);
 }
+
+/// Each page is one Query: a page from a cursor reads the cursor's own item too, and asks for
+/// it, so it never needs a second Query for the entry that item took (which doubled the
+/// store's work for every page after the first).
+#[tokio::test]
+async fn each_page_of_a_listing_costs_one_query() {
+    use seclog::domain::{AccountId, LogFilter};
+    use seclog::store::dynamodb::events::EventStore;
+    use std::sync::atomic::Ordering;
+
+    let app = spawn_app().await;
+    let name = account();
+    let events: Vec<Value> = (0..250).map(|i| event(&name, "login", i)).collect();
+    for chunk in events.chunks(100) {
+        app.ingest(chunk.to_vec()).await;
+    }
+    let (client, round_trips) = integration_tests::counting_client(&app);
+    let store = EventStore::new(client, &app.tables.events, 3650);
+    let acct = AccountId::parse(&name).unwrap();
+    let (mut after, mut pages, mut read) = (None::<String>, 0, 0);
+    loop {
+        let page = store
+            .page(
+                &acct,
+                &LogFilter::default(),
+                after.as_deref(),
+                100,
+                jiff::Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        pages += 1;
+        read += page.entries.len();
+        after = page.resume_after;
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!((pages, read), (3, 250));
+    assert_eq!(round_trips.load(Ordering::SeqCst), 3, "one Query per page");
+}

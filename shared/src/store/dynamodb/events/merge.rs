@@ -74,8 +74,13 @@ const AFTER_EVERY_ID: &str = "#~";
 /// deleted by the TTL, which the FilterExpression drops too), so `limit + 1` items fill a page
 /// in one Query per partition. With a thinning filter (an actor, the unfamiliar flag), see
 /// `ACTOR_FILTER_READ_FACTOR` (4 times as many, at most `MAX_FILTERED_QUERY_LIMIT`, 1000).
-pub fn query_limit(limit: usize, thinning: bool) -> usize {
-    let want = limit + 1;
+///
+/// A page that resumes from a cursor (`from_cursor`) reads the cursor's own item too (`BETWEEN`
+/// includes it; [`Merge::feed`] drops it), so its Query asks for one more: without it, every
+/// page after the first came up one short and made a second Query of `Limit` items for the
+/// one entry missing, twice the store's work for an export.
+pub fn query_limit(limit: usize, thinning: bool, from_cursor: bool) -> usize {
+    let want = limit + 1 + usize::from(from_cursor);
     if thinning {
         (want * ACTOR_FILTER_READ_FACTOR).min(MAX_FILTERED_QUERY_LIMIT)
     } else {
@@ -721,11 +726,17 @@ mod tests {
 
     #[test]
     fn queries_evaluate_one_more_than_the_page_and_four_times_that_with_an_actor() {
-        assert_eq!(query_limit(50, false), 51);
-        assert_eq!(query_limit(50, true), 204);
-        assert_eq!(query_limit(1000, false), 1001);
-        assert_eq!(query_limit(1000, true), 1000);
-        assert_eq!(query_limit(1, false), 2, "at least 2: see `Merge::new`");
+        assert_eq!(query_limit(50, false, false), 51);
+        assert_eq!(query_limit(50, false, true), 52, "the cursor's own item");
+        assert_eq!(query_limit(50, true, false), 204);
+        assert_eq!(query_limit(1000, false, false), 1001);
+        assert_eq!(query_limit(1000, false, true), 1002);
+        assert_eq!(query_limit(1000, true, true), 1000);
+        assert_eq!(
+            query_limit(1, false, false),
+            2,
+            "at least 2: see `Merge::new`"
+        );
     }
 
     /// One stored item: its second, its partition (taken modulo the number of partitions),

@@ -162,7 +162,7 @@ impl EventStore {
                 resume_after: None,
             });
         };
-        let page_size = query_limit(limit, filter.thins());
+        let page_size = query_limit(limit, filter.thins(), range.exclusive_upper.is_some());
         let partitions: Vec<Partition> = if filter.types.is_empty() {
             vec![Partition {
                 index: None,
