@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test check-core verify-py check-ocsf walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro build bench deploy
+.PHONY: dev test check-core verify-py check-ocsf walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro bench-client build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
 ## page at / (the walk-through's events, events/demo/, recorded on start; DEMO_DATA=0 skips them)
@@ -142,6 +142,12 @@ faults-short:
 bench-micro:
 	$(CARGO) bench -p seclog --bench csv
 	$(CARGO) bench -p list-logs --bench page
+
+## bench-client: the producer client (clients/seclog-client) against a fresh dev server: events/s
+## at 1, 10 and 100 concurrent callers, and the time record() takes in the caller (EVENTS=..., CALLERS=...)
+bench-client:
+	$(CARGO) build --release -p client-bench
+	infra/with-dev-server.sh $${CARGO_TARGET_DIR:-target}/release/client-bench
 
 ## build: offline `sam build` (cargo-lambda + zig from .venv/build; arm64, or x86_64 said plainly)
 build:

@@ -132,15 +132,21 @@ DynamoDBBackend.transact_write_items = _transact_with_item_backups
 # table Query here reads only its partition; an index Query still looks at every item (moto
 # keeps no index) but skips the table-wide sort, since it sorts its matches itself. The
 # results are the same items in the same order.
+#
+# An index whose partition key is the table's own (the events table's `by_log_index`: `pk`,
+# `log_index`) can only match items of the queried table partition, so its Query looks at that
+# partition alone: without this every stream run's read of the log scanned the whole events
+# table under `make load`. Its own filter (the index's sort key present) and sort still apply.
 _query = Table.query
 _all_items = Table.all_items
-_partition = None  # (table, hash key) of the table Query in progress
+_partition = None  # (table, hash key, sorted?) of the Query in progress, if one partition
 
 
 def _items_for_query(self):
     if _partition is not None and _partition[0] is self:
         items = list(self.items.get(_partition[1], {}).values())
-        items.sort(key=lambda item: item.range_key)
+        if _partition[2]:
+            items.sort(key=lambda item: item.range_key)
         return items
     if _partition is not None:  # an index Query on this table: its own sort follows
         if self.range_key_attr:
@@ -149,11 +155,25 @@ def _items_for_query(self):
     return _all_items(self)
 
 
+def _keyed_by_table_partition(table, index_name):
+    index = next((i for i in table.all_indexes() if i.name == index_name), None)
+    if index is None:
+        return False  # moto reports the unknown index itself
+    hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+    return hashes == [table.hash_key_attr]
+
+
 def _query_one_partition(self, hash_key, *args, **kwargs):
     global _partition
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-    table_query = index_name is None and hash_key is not None and self.range_key_attr
-    _partition = (self, hash_key) if table_query else (None, None)
+    if hash_key is None or not self.range_key_attr:
+        _partition = (None, None, False)
+    elif index_name is None:
+        _partition = (self, hash_key, True)
+    elif _keyed_by_table_partition(self, index_name):
+        _partition = (self, hash_key, False)
+    else:
+        _partition = (None, None, False)
     try:
         return _query(self, hash_key, *args, **kwargs)
     finally:

@@ -15,6 +15,7 @@ use crate::domain::time::parse_rfc3339;
 use crate::export::worker::WorkerSettings;
 use crate::integrity::keys::{KeyHistory, parse_retired_keys};
 use crate::integrity::note::LocalSigner;
+use crate::store::dynamodb::coverage::DynamoCoverage;
 use crate::store::dynamodb::events::EventStore;
 use crate::store::dynamodb::exports::ExportStore;
 use crate::store::dynamodb::log::LogStore;
@@ -374,6 +375,14 @@ impl Stack {
             aws_sdk_dynamodb::Client::new(&self.aws),
             self.settings.log_table()?,
             self.settings.events_table()?,
+        ))
+    }
+
+    /// Producer coverage, kept in the log table (the sequencer writes it, operators read it).
+    pub fn coverage_store(&self) -> Result<DynamoCoverage, ConfigError> {
+        Ok(DynamoCoverage::new(
+            aws_sdk_dynamodb::Client::new(&self.aws),
+            self.settings.log_table()?,
         ))
     }
 

@@ -12,6 +12,8 @@
 
 #[cfg(feature = "aws")]
 pub mod config;
+#[cfg(feature = "aws")]
+pub mod coverage;
 pub mod csv;
 pub mod domain;
 pub mod error;

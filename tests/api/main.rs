@@ -2,7 +2,9 @@
 
 mod alarms;
 mod auth;
+mod client;
 mod contract;
+mod coverage;
 mod exports;
 mod ingest;
 mod integrity;

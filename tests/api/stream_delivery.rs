@@ -281,6 +281,7 @@ async fn every_entry_arrives_in_log_order_signed_with_a_checkpoint_covering_it()
         &LocalSigner::from_seed(&TEST_LOG_SEED).public_key(),
     )
     .unwrap();
+    let log = LogStore::new(app.dynamodb.clone(), &app.tables.log, &app.tables.events);
     let deliveries = receiver.state.lock().unwrap().deliveries.clone();
     for delivery in &deliveries {
         let records = delivery["records"].as_array().unwrap();
@@ -289,6 +290,11 @@ async fn every_entry_arrives_in_log_order_signed_with_a_checkpoint_covering_it()
             .expect("the checkpoint is signed by the log's key");
         let last = records.last().unwrap()["log_index"].as_u64().unwrap();
         assert!(checkpoint.size > last, "the checkpoint covers the batch");
+        assert_eq!(
+            checkpoint.root,
+            log.root_at(&acct, checkpoint.size).await.unwrap(),
+            "the signed root is the log's tree of that size"
+        );
         // Nothing of the other account.
         assert!(records.iter().all(|r| !r.to_string().contains(&other)));
     }

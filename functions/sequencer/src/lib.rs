@@ -4,6 +4,10 @@
 //! its schedule (every minute), it signs the checkpoints of the accounts whose log grew since
 //! their last one (the pending set).
 //!
+//! It also counts what it appended per producer and type (`seclog::coverage`), one update per
+//! producer and type per invocation, off ingest's path; a failure there is logged, never
+//! retried as the batch's (coverage is a gauge, the log is the record).
+//!
 //! Failures are reported per record (`ReportBatchItemFailures`): Lambda retries from the
 //! earliest record of an account whose append failed; the entries of that batch already in the
 //! log are recognised by their `log_index` stamp and not appended again.
@@ -13,9 +17,12 @@ use std::collections::BTreeMap;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 use seclog::config::{ConfigError, Stack};
+use seclog::coverage::Tally;
+use seclog::coverage::ports::CoverageStore;
 use seclog::domain::{AccountId, LogEntry};
 use seclog::event_source::EventFunction;
 use seclog::sequencer::{NewLeaf, Sequencer, Swept};
+use seclog::store::dynamodb::coverage::DynamoCoverage;
 use seclog::store::dynamodb::log::LogStore;
 use seclog::store::kms::log_keys::LogKeys;
 use serde_dynamo::AttributeValue;
@@ -35,12 +42,14 @@ pub struct Invocation {
 pub struct SequencerFunction {
     sequencer: Sequencer<LogStore>,
     keys: LogKeys,
+    coverage: DynamoCoverage,
 }
 
 /// An entry insert, as the stream shows it.
 struct Inserted {
     account: AccountId,
     leaf: NewLeaf,
+    entry: LogEntry,
     /// When the entry was stored: the stream record's creation time (DynamoDB rounds it down to
     /// the second, so the lag measured from it errs long, by under a second). The sequencing
     /// lag runs from here; ingest's own time before the write is its latency, not this lag.
@@ -54,6 +63,7 @@ impl SequencerFunction {
             sequencer: Sequencer::new(stack.log_store()?)
                 .signing_every(stack.settings.checkpoint_every),
             keys: stack.log_keys()?,
+            coverage: stack.coverage_store()?,
         })
     }
 
@@ -105,6 +115,7 @@ impl SequencerFunction {
             };
             let batch = accounts.entry(inserted.account).or_default();
             batch.leaves.push(inserted.leaf);
+            batch.entries.push(inserted.entry);
             batch.stored.push(inserted.stored_at);
             if batch.first.is_none() {
                 batch.first.clone_from(&record.change.sequence_number);
@@ -119,12 +130,14 @@ impl SequencerFunction {
         let appended = self.sequencer.append_all(signer, leaves).await;
         let sequenced_at = jiff::Timestamp::now();
         let mut lags = Vec::new();
+        let mut tally = Tally::default();
         let mut response = DynamoDbEventResponse::default();
         for (account, result) in appended {
             let batch = accounts.remove(&account).unwrap_or_default();
             match result {
                 Ok(done) => {
                     tracing::info!(%account, appended = done.appended, size = done.size, "log appended");
+                    batch.entries.iter().for_each(|entry| tally.count(entry));
                     lags.extend(
                         batch
                             .stored
@@ -139,6 +152,14 @@ impl SequencerFunction {
                     response.batch_item_failures.push(failure);
                 }
             }
+        }
+        if !tally.is_empty()
+            && let Err(error) = self.coverage.add(&tally).await
+        {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "counting producer coverage failed"
+            );
         }
         emit_metrics(event.payload.records.len(), &lags, started.elapsed());
         Ok(response)
@@ -159,6 +180,7 @@ impl EventFunction for SequencerFunction {
 #[derive(Default)]
 struct Batch {
     leaves: Vec<NewLeaf>,
+    entries: Vec<LogEntry>,
     stored: Vec<jiff::Timestamp>,
     first: Option<String>,
 }
@@ -219,7 +241,10 @@ fn inserted(record: &EventRecord) -> Option<Inserted> {
     let parsed = AccountId::parse(pk)
         .ok()
         .zip(serde_json::from_str::<LogEntry>(json).ok())
-        .and_then(|(account, entry)| Some((account, NewLeaf::of(sk.to_owned(), &entry).ok()?)));
+        .and_then(|(account, entry)| {
+            let leaf = NewLeaf::of(sk.to_owned(), &entry).ok()?;
+            Some((account, leaf, entry))
+        });
     // A record without a creation time (the event's default, the epoch) counts as stored now.
     let created = record.change.approximate_creation_date_time;
     let stored_at =
@@ -228,9 +253,10 @@ fn inserted(record: &EventRecord) -> Option<Inserted> {
             .filter(|t| t.as_second() > 0)
             .unwrap_or_else(jiff::Timestamp::now);
     match parsed {
-        Some((account, leaf)) => Some(Inserted {
+        Some((account, leaf, entry)) => Some(Inserted {
             account,
             leaf,
+            entry,
             stored_at,
         }),
         None => {

@@ -30,16 +30,30 @@ impl StreamLog for StreamLogReader {
         self.events.entries_from_index(account, from, limit).await
     }
 
+    /// One read: the stored checkpoint when it covers `size`, else one signed now for the
+    /// edge's tree (which holds the first `size` leaves, and usually a few more: a receiver
+    /// checks records against any tree that holds them).
     async fn checkpoint(&self, account: &AccountId, size: u64) -> Result<String, CheckpointError> {
-        if let Some(stored) = self.log.checkpoint(account).await?
+        let (stored, edge) = self.log.checkpoint_and_edge(account).await?;
+        if let Some(stored) = stored
             && stored.size >= size
         {
             return Ok(stored.note);
         }
+        // The records' indices were stamped in the transactions that moved the edge, and the
+        // edge is read after them, strongly consistent: it holds them.
+        if edge.size() < size {
+            return Err(StoreError::Corrupt(format!(
+                "the log's edge ({}) is behind index {} read from it",
+                edge.size(),
+                size - 1
+            ))
+            .into());
+        }
         let checkpoint = Checkpoint {
             origin: origin(account),
-            size,
-            root: self.log.root_at(account, size).await?,
+            size: edge.size(),
+            root: edge.root(),
         };
         let signer = self
             .keys

@@ -149,6 +149,30 @@ impl LogStore {
             .transpose()
     }
 
+    /// The latest stored checkpoint and the edge, in one read (a stream's checkpoint at the
+    /// log's tip: the stored one when it is large enough, else one for the edge's tree).
+    pub async fn checkpoint_and_edge(
+        &self,
+        account: &AccountId,
+    ) -> Result<(Option<StoredCheckpoint>, Edge), StoreError> {
+        let key = |sk: &str| (account.as_str().to_owned(), sk.to_owned());
+        let items = batch_get(&self.client, &self.table, &[key(CHECKPOINT), key(EDGE)]).await?;
+        let checkpoint = items
+            .get(&key(CHECKPOINT))
+            .map(|item| {
+                Ok::<_, StoreError>(StoredCheckpoint {
+                    size: number(item, SIZE)?,
+                    note: text(item, NOTE)?,
+                })
+            })
+            .transpose()?;
+        let edge = match items.get(&key(EDGE)) {
+            None => Edge::empty(TILE_HEIGHT),
+            Some(item) => edge_from_item(item)?,
+        };
+        Ok((checkpoint, edge))
+    }
+
     /// The hashes of the subtrees `ranges` (a proof's path) of the account's tree: the edge and
     /// the few complete tiles the path reads.
     pub async fn subtree_hashes(

@@ -6,7 +6,8 @@
 //!   types; idempotency markers live under `pk` = `account#idem`, `sk` = event_id; sign-in
 //!   profiles beside them. `expires_at` (epoch seconds) is the TTL attribute; `log_index` is
 //!   stamped on an entry by the sequencer once the entry is in its account's Merkle log.
-//! - log table ([`log`]): each account's Merkle tree, checkpoints and the pending set.
+//! - log table ([`log`]): each account's Merkle tree, checkpoints and the pending set; and
+//!   producer coverage ([`coverage`]) under a partition of its own.
 //! - export jobs table ([`exports`]).
 //! - streams table ([`streams`]): each stream's target, sealed secrets and delivery state.
 //!
@@ -16,6 +17,7 @@
 //! DynamoDB's partial successes is `crate::storage::retry`, which the use cases share.
 
 pub mod batch;
+pub mod coverage;
 pub mod events;
 pub mod exports;
 pub(crate) mod item;
