@@ -108,13 +108,13 @@ fn the_template_declares_the_key_names_the_code_uses() {
     );
 }
 
-fn template() -> Yaml {
+pub(crate) fn template() -> Yaml {
     serde_norway::from_str(&repository_file("template.yaml")).expect("valid YAML")
 }
 
 /// A scalar or list of scalars as text; a CloudFormation tag keeps its name
 /// (`!GetAtt SequencerRole.Arn`).
-fn texts(value: &Yaml) -> Vec<String> {
+pub(crate) fn texts(value: &Yaml) -> Vec<String> {
     match value {
         Yaml::Sequence(items) => items.iter().flat_map(texts).collect(),
         Yaml::Tagged(tagged) => texts(&tagged.value)

@@ -1,5 +1,6 @@
 //! End-to-end tests of the HTTP contract (../shared/API.md) through the local dev server.
 
+mod alarms;
 mod auth;
 mod client;
 mod contract;

@@ -1,5 +1,8 @@
 //! The export worker, invoked by the export jobs table's stream (new jobs, and jobs saved as
-//! `resuming` by a previous invocation), as filtered by the event source mapping.
+//! `resuming` by a previous invocation), as filtered by the event source mapping. Each
+//! invocation that finished an export prints its metrics (`metrics`).
+
+mod metrics;
 
 use jiff::Timestamp;
 use lambda_runtime::{Error, LambdaEvent};
@@ -42,6 +45,7 @@ impl Worker {
         let deadline = Timestamp::from_millisecond(event.context.deadline as i64)
             .map_err(|e| Error::from(format!("bad deadline: {e}")))?;
         let mut outcomes = Vec::with_capacity(event.payload.records.len());
+        let mut finished = metrics::Finished::default();
         for record in &event.payload.records {
             let Some((account, id)) = export_of(record) else {
                 tracing::warn!(
@@ -56,12 +60,14 @@ impl Worker {
                 Some(serde_dynamo::AttributeValue::N(n)) => n.parse().ok(),
                 _ => None,
             };
-            outcomes.push(
-                self.worker
-                    .run_delivery(&account, &id, version, deadline)
-                    .await?,
-            );
+            let outcome = self
+                .worker
+                .run_delivery(&account, &id, version, deadline)
+                .await?;
+            finished.count(&outcome, record, Timestamp::now());
+            outcomes.push(outcome);
         }
+        finished.emit();
         Ok(outcomes)
     }
 }

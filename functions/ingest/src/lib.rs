@@ -1,5 +1,7 @@
 //! `POST /v1/events`: internal services record security events (AWS IAM auth in the cloud).
 
+mod metrics;
+
 use jiff::Timestamp;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -74,6 +76,7 @@ impl Endpoint for Ingest {
                 "sign-in profiles not updated"
             );
         }
+        metrics::emit(&batch.events, &recorded);
         let duplicates = recorded.iter().filter(|r| r.duplicate).count();
         tracing::info!(count, duplicates, "events recorded");
         let events: Vec<_> = recorded

@@ -161,7 +161,7 @@ impl SequencerFunction {
                 "counting producer coverage failed"
             );
         }
-        emit_metrics(&lags, started.elapsed());
+        emit_metrics(event.payload.records.len(), &lags, started.elapsed());
         Ok(response)
     }
 }
@@ -187,8 +187,9 @@ struct Batch {
 
 /// The invocation's metrics as EMF lines on stdout (CloudWatch in Lambda, the server's log
 /// locally, which `make load` reads): each appended entry's lag from stored to sequenced, how
-/// many were appended, and how long the invocation was busy.
-fn emit_metrics(lags: &[f64], busy: std::time::Duration) {
+/// many were appended, how many records the batch held (appended, failed or skipped), and how
+/// long the invocation was busy.
+fn emit_metrics(batch_size: usize, lags: &[f64], busy: std::time::Duration) {
     use seclog::telemetry::emf::{Metric, lines};
     let metrics = [
         Metric {
@@ -200,6 +201,11 @@ fn emit_metrics(lags: &[f64], busy: std::time::Duration) {
             name: "EntriesSequenced",
             unit: "Count",
             values: &[lags.len() as f64],
+        },
+        Metric {
+            name: "SequencerBatchSize",
+            unit: "Count",
+            values: &[batch_size as f64],
         },
         Metric {
             name: "SequencerBusy",

@@ -16,10 +16,42 @@ pub struct Metric<'a> {
     pub values: &'a [f64],
 }
 
+/// A dimension besides `Function`, with its value on these lines (e.g. `EventType` = `login`).
+/// Its values must come from a fixed list: CloudWatch bills every combination as a metric.
+pub struct Dimension<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+}
+
 /// The EMF lines recording `metrics` at `timestamp_ms`: each line holds every metric, with at
 /// most [`MAX_VALUES`] of its values (a metric with fewer values than lines appears in the
 /// first ones only).
 pub fn lines(function: &str, timestamp_ms: i64, metrics: &[Metric<'_>]) -> Vec<String> {
+    lines_with(function, None, timestamp_ms, metrics)
+}
+
+/// [`lines`] split by `dimension`: CloudWatch keeps the metrics per function and value, and
+/// per function alone (both dimension sets are declared), so the function's total needs no
+/// second line.
+pub fn lines_by(
+    function: &str,
+    dimension: &Dimension<'_>,
+    timestamp_ms: i64,
+    metrics: &[Metric<'_>],
+) -> Vec<String> {
+    lines_with(function, Some(dimension), timestamp_ms, metrics)
+}
+
+fn lines_with(
+    function: &str,
+    dimension: Option<&Dimension<'_>>,
+    timestamp_ms: i64,
+    metrics: &[Metric<'_>],
+) -> Vec<String> {
+    let dimension_sets = match dimension {
+        Some(d) => json!([["Function", d.name], ["Function"]]),
+        None => json!([["Function"]]),
+    };
     let count = metrics
         .iter()
         .map(|m| m.values.len().div_ceil(MAX_VALUES))
@@ -44,13 +76,16 @@ pub fn lines(function: &str, timestamp_ms: i64, metrics: &[Metric<'_>]) -> Vec<S
                 line.insert(metric.name.to_owned(), json!(chunk));
             }
             line.insert("Function".into(), json!(function));
+            if let Some(d) = dimension {
+                line.insert(d.name.to_owned(), json!(d.value));
+            }
             line.insert(
                 "_aws".into(),
                 json!({
                     "Timestamp": timestamp_ms,
                     "CloudWatchMetrics": [{
                         "Namespace": NAMESPACE,
-                        "Dimensions": [["Function"]],
+                        "Dimensions": dimension_sets,
                         "Metrics": declared,
                     }],
                 }),
@@ -124,5 +159,49 @@ mod tests {
         assert_eq!(read(&lines[0], "EntriesSequenced").unwrap().1, [250.0]);
         assert!(read(&lines[1], "EntriesSequenced").is_none());
         assert!(read("INFO log appended", "SequencingLag").is_none());
+    }
+
+    #[test]
+    fn a_split_line_carries_its_value_and_declares_both_dimension_sets() {
+        let lines = lines_by(
+            "ingest",
+            &Dimension {
+                name: "EventType",
+                value: "login",
+            },
+            1_700_000_000_000,
+            &[Metric {
+                name: "EventsIngested",
+                unit: "Count",
+                values: &[3.0],
+            }],
+        );
+        assert_eq!(lines.len(), 1);
+        let line: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(line["EventType"], "login");
+        assert_eq!(line["Function"], "ingest");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "EventType"], ["Function"]])
+        );
+        assert_eq!(read(&lines[0], "EventsIngested").unwrap().1, [3.0]);
+    }
+
+    #[test]
+    fn a_plain_line_declares_the_function_alone() {
+        let lines = lines(
+            "sequencer",
+            0,
+            &[Metric {
+                name: "SequencerBatchSize",
+                unit: "Count",
+                values: &[1.0],
+            }],
+        );
+        let line: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function"]])
+        );
     }
 }

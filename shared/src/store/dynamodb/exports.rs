@@ -26,6 +26,8 @@ const VERSION: &str = "version";
 pub const VERSION_ATTRIBUTE: &str = VERSION;
 const LEASE_UNTIL: &str = "lease_until";
 const JOB: &str = "job";
+/// The job item's JSON attribute, as stream records carry it in their new image.
+pub const JOB_ATTRIBUTE: &str = JOB;
 /// The set of an account's export ids in flight, in one item per account.
 const JOBS: &str = "jobs";
 const IN_FLIGHT: &str = "in_flight";
