@@ -34,7 +34,7 @@ pub fn request_lines(events: &[NewEvent], recorded: &[Recorded], timestamp_ms: i
                 unit: "Count",
                 values: &[count as f64],
             };
-            lines_by(FUNCTION, &dimension, timestamp_ms, &[ingested])
+            lines_by(FUNCTION, &[dimension], timestamp_ms, &[ingested])
         })
         .collect();
     let flagged = Metric {

@@ -162,6 +162,7 @@ impl SequencerFunction {
             );
         }
         emit_metrics(event.payload.records.len(), &lags, started.elapsed());
+        emit_coverage(&tally);
         Ok(response)
     }
 }
@@ -219,6 +220,33 @@ fn emit_metrics(batch_size: usize, lags: &[f64], busy: std::time::Duration) {
         &metrics,
     ) {
         println!("{line}");
+    }
+}
+
+/// `EntriesByProducer`, one line per producer and type appended: the coverage as a metric, so
+/// a producer that stops sending a type shows (and can be alarmed on) in CloudWatch.
+fn emit_coverage(tally: &Tally) {
+    use seclog::telemetry::emf::{Dimension, Metric, lines_by};
+    let now = jiff::Timestamp::now().as_millisecond();
+    for row in tally.rows() {
+        let dimensions = [
+            Dimension {
+                name: "Producer",
+                value: &row.producer,
+            },
+            Dimension {
+                name: "EventType",
+                value: row.event_type.as_str(),
+            },
+        ];
+        let count = Metric {
+            name: "EntriesByProducer",
+            unit: "Count",
+            values: &[row.count as f64],
+        };
+        for line in lines_by("sequencer", &dimensions, now, &[count]) {
+            println!("{line}");
+        }
     }
 }
 

@@ -27,30 +27,33 @@ pub struct Dimension<'a> {
 /// most [`MAX_VALUES`] of its values (a metric with fewer values than lines appears in the
 /// first ones only).
 pub fn lines(function: &str, timestamp_ms: i64, metrics: &[Metric<'_>]) -> Vec<String> {
-    lines_with(function, None, timestamp_ms, metrics)
+    lines_with(function, &[], timestamp_ms, metrics)
 }
 
-/// [`lines`] split by `dimension`: CloudWatch keeps the metrics per function and value, and
-/// per function alone (both dimension sets are declared), so the function's total needs no
-/// second line.
+/// [`lines`] split by `dimensions` (one or more): CloudWatch keeps the metrics per function and
+/// those values together, and per function alone (both dimension sets are declared), so the
+/// function's total needs no second line.
 pub fn lines_by(
     function: &str,
-    dimension: &Dimension<'_>,
+    dimensions: &[Dimension<'_>],
     timestamp_ms: i64,
     metrics: &[Metric<'_>],
 ) -> Vec<String> {
-    lines_with(function, Some(dimension), timestamp_ms, metrics)
+    lines_with(function, dimensions, timestamp_ms, metrics)
 }
 
 fn lines_with(
     function: &str,
-    dimension: Option<&Dimension<'_>>,
+    dimensions: &[Dimension<'_>],
     timestamp_ms: i64,
     metrics: &[Metric<'_>],
 ) -> Vec<String> {
-    let dimension_sets = match dimension {
-        Some(d) => json!([["Function", d.name], ["Function"]]),
-        None => json!([["Function"]]),
+    let dimension_sets = if dimensions.is_empty() {
+        json!([["Function"]])
+    } else {
+        let mut split = vec!["Function"];
+        split.extend(dimensions.iter().map(|d| d.name));
+        json!([split, ["Function"]])
     };
     let count = metrics
         .iter()
@@ -76,7 +79,7 @@ fn lines_with(
                 line.insert(metric.name.to_owned(), json!(chunk));
             }
             line.insert("Function".into(), json!(function));
-            if let Some(d) = dimension {
+            for d in dimensions {
                 line.insert(d.name.to_owned(), json!(d.value));
             }
             line.insert(
@@ -165,10 +168,10 @@ mod tests {
     fn a_split_line_carries_its_value_and_declares_both_dimension_sets() {
         let lines = lines_by(
             "ingest",
-            &Dimension {
+            &[Dimension {
                 name: "EventType",
                 value: "login",
-            },
+            }],
             1_700_000_000_000,
             &[Metric {
                 name: "EventsIngested",
