@@ -46,7 +46,9 @@ impl StreamFanout {
     ) -> Result<serde_json::Value, Error> {
         let grown: Vec<AccountId> = event.payload.records.iter().filter_map(grown).collect();
         emit_lags(&event.payload.records);
-        let queued = fan_out(&grown, &self.streams, &self.queue).await?;
+        // Boxed: the cached directory's and the queue's futures nested in one are too deep for
+        // the compiler's layout query.
+        let queued = Box::pin(fan_out(&grown, &self.streams, &self.queue)).await?;
         if queued > 0 {
             tracing::info!(accounts = grown.len(), queued, "stream runs queued");
         }
