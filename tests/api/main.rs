@@ -5,6 +5,7 @@ mod client;
 mod contract;
 mod exports;
 mod ingest;
+mod ingest_queue;
 mod integrity;
 mod lambda_events;
 mod list;
