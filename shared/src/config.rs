@@ -26,6 +26,7 @@ use crate::store::s3::exports_bucket::ExportsBucket;
 use crate::store::s3::stream_objects::StreamObjects;
 use crate::store::secrets::cursor_keys::CursorKeys;
 use crate::store::sqs::delivery_queue::SqsDeliveryQueue;
+use crate::store::sqs::ingest_dead_letters::SqsIngestDeadLetters;
 use crate::store::stream_destinations::StreamDestinations;
 use crate::store::stream_log::StreamLogReader;
 use crate::streams::address::LoopbackHttp;
@@ -65,6 +66,9 @@ pub mod vars {
     /// `1` lets webhooks be `http://` to loopback addresses: for `make dev`'s local receivers
     /// only; the template never sets it.
     pub const STREAMS_ALLOW_LOOPBACK_HTTP: &str = "STREAMS_ALLOW_LOOPBACK_HTTP";
+    /// The ingest queue's dead-letter queue (SQS URL): where its consumer sends the messages that
+    /// can never be stored, with their reason.
+    pub const INGEST_DEAD_LETTERS_URL: &str = "INGEST_DEAD_LETTERS_URL";
 }
 
 #[derive(Debug, Error)]
@@ -87,6 +91,7 @@ pub struct Settings {
     streams_table: Option<String>,
     stream_queue_url: Option<String>,
     stream_secrets_key_id: Option<String>,
+    ingest_dead_letters_url: Option<String>,
     /// The token claim holding the account (`ACCOUNT_CLAIM`, default `account_id`).
     pub claim: AccountClaim,
     /// Days an entry is kept before DynamoDB's TTL removes it (default 365).
@@ -122,6 +127,7 @@ impl Default for Settings {
             streams_table: None,
             stream_queue_url: None,
             stream_secrets_key_id: None,
+            ingest_dead_letters_url: None,
             claim: AccountClaim::default_claim(),
             retention_days: 365,
             export_expiry_days: 7,
@@ -174,6 +180,7 @@ impl Settings {
             streams_table: get(vars::STREAMS_TABLE),
             stream_queue_url: get(vars::STREAM_QUEUE_URL),
             stream_secrets_key_id: get(vars::STREAM_SECRETS_KEY_ID),
+            ingest_dead_letters_url: get(vars::INGEST_DEAD_LETTERS_URL),
             claim: get(vars::ACCOUNT_CLAIM)
                 .map(AccountClaim::new)
                 .unwrap_or(defaults.claim),
@@ -243,6 +250,16 @@ impl Settings {
 
     pub fn stream_secrets_key_id(&self) -> Result<&str, ConfigError> {
         required(&self.stream_secrets_key_id, vars::STREAM_SECRETS_KEY_ID)
+    }
+
+    pub fn ingest_dead_letters_url(&self) -> Result<&str, ConfigError> {
+        required(&self.ingest_dead_letters_url, vars::INGEST_DEAD_LETTERS_URL)
+    }
+
+    /// The same settings with a local stack's ingest dead-letter queue.
+    pub fn with_ingest_dead_letters(mut self, url: &str) -> Self {
+        self.ingest_dead_letters_url = Some(url.to_owned());
+        self
     }
 
     /// The same settings with a local stack's streams resources.
@@ -433,6 +450,14 @@ impl Stack {
         Ok(SqsDeliveryQueue::new(
             aws_sdk_sqs::Client::new(&self.aws),
             self.settings.stream_queue_url()?,
+        ))
+    }
+
+    /// The ingest queue's dead-letter queue.
+    pub fn ingest_dead_letters(&self) -> Result<SqsIngestDeadLetters, ConfigError> {
+        Ok(SqsIngestDeadLetters::new(
+            aws_sdk_sqs::Client::new(&self.aws),
+            self.settings.ingest_dead_letters_url()?,
         ))
     }
 

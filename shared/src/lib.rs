@@ -23,6 +23,8 @@ pub mod event_source;
 pub mod export;
 #[cfg(feature = "aws")]
 pub mod http;
+#[cfg(feature = "aws")]
+pub mod ingest;
 pub mod integrity;
 #[cfg(all(test, feature = "aws"))]
 mod proptests;

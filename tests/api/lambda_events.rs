@@ -98,3 +98,27 @@ async fn the_sample_streams_event_runs_through_the_handler() {
     let page: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(page["data"][0]["bucket"], "acme-security-logs", "{page}");
 }
+
+/// `events/ingest-queue.json` (an SQS event of the ingest queue, also the cold-start
+/// benchmark's invocation) through the consumer as Lambda runs it, twice: one entry, produced
+/// by the record's `SenderId`, no batch item failure.
+#[tokio::test]
+async fn the_sample_ingest_queue_event_runs_through_the_consumer() {
+    let app = spawn_app().await;
+    let consumer = app.app.ingest_queue();
+    for _ in 0..2 {
+        let event: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_str(&sample("ingest-queue.json")).expect("an SQS event");
+        let response = consumer
+            .handle(lambda_runtime::LambdaEvent::new(event, Default::default()))
+            .await
+            .expect("handled");
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let (status, page) = app.list("acct_demo", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["data"][0]["event_id"], "payout-7781");
+    let raw = format!("{:?}", app.raw_items().await);
+    assert!(raw.contains("AROAEXAMPLEPAYOUTS:payouts-service"), "{raw}");
+}

@@ -7,6 +7,7 @@ mod contract;
 mod coverage;
 mod exports;
 mod ingest;
+mod ingest_queue;
 mod integrity;
 mod lambda_events;
 mod list;

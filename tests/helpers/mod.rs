@@ -48,6 +48,8 @@ pub struct TestApp {
     pub tables: Tables,
     /// The streams table, the queue of delivery runs and the secrets key.
     pub streams: dev_server::stream_resources::StreamResources,
+    /// The ingest queue and its dead-letter queue.
+    pub ingest_queue: dev_server::ingest_resources::IngestQueueResources,
     pub s3: LocalS3,
     pub bucket: ExportsBucket,
     pub worker: Arc<Worker>,
@@ -68,6 +70,8 @@ pub struct Options {
     /// Whether streams are delivered (the log table's stream into the fan-out, the queue of runs
     /// into the delivery function); off unless a test needs it.
     pub stream_delivery: bool,
+    /// Whether the ingest queue is consumed (off unless a test needs it).
+    pub ingest_queue: bool,
     /// Points the exports bucket at a closed port, as an unreachable S3.
     pub broken_s3: bool,
     pub link_ttl: Duration,
@@ -92,6 +96,7 @@ impl Default for Options {
             trigger: true,
             sequencer: true,
             stream_delivery: false,
+            ingest_queue: false,
             broken_s3: false,
             link_ttl: Duration::from_secs(900),
             key_history: KeyHistory::default(),
@@ -155,10 +160,14 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     )
     .await
     .expect("streams resources");
+    let ingest_queue = dev_server::ingest_resources::create(&aws, &format!("ingest-{suffix}"))
+        .await
+        .expect("ingest queue");
     let mut settings = Settings::default()
         .with_resources(&tables.events, &tables.exports, BUCKET, &cursor_secret)
         .with_log_table(&tables.log)
-        .with_streams(&streams.table, &streams.queue_url, &streams.secrets_key_id);
+        .with_streams(&streams.table, &streams.queue_url, &streams.secrets_key_id)
+        .with_ingest_dead_letters(&ingest_queue.dead_letters_url);
     settings.claim = AccountClaim::new(options.claim);
     settings.link_ttl = options.link_ttl;
     settings.worker = options.worker;
@@ -201,6 +210,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     if options.stream_delivery {
         dev_server::queue::spawn_stream_delivery(&app, &aws, &tables.log, &streams.queue_url);
     }
+    if options.ingest_queue {
+        dev_server::queue::spawn_ingest_queue(&app, &aws, &ingest_queue.queue_url);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -216,6 +228,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         aws,
         tables,
         streams,
+        ingest_queue,
         s3,
         bucket,
         worker,

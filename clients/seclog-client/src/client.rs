@@ -100,6 +100,7 @@ impl Client {
 /// setter.
 pub struct ClientBuilder {
     endpoint: Option<String>,
+    queue_url: Option<String>,
     region: Option<String>,
     credentials: Option<SharedCredentialsProvider>,
     flush_interval: Duration,
@@ -116,6 +117,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             endpoint: None,
+            queue_url: None,
             region: None,
             credentials: None,
             flush_interval: Duration::from_secs(1),
@@ -135,6 +137,17 @@ impl ClientBuilder {
     /// domain), `http://127.0.0.1:3000` for `make dev`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Sends through the ingest queue instead of the API (feature `sqs`): the stack's
+    /// `IngestQueueUrl` (`make dev` prints its local one). The same `record()`, batching and
+    /// retries; SQS takes each event as it is, and the service's consumer validates and stores
+    /// it later, sending any it can never store to the queue's dead-letter queue with the
+    /// reason: nothing is rejected to the caller on this path but what SQS itself refuses.
+    /// Every event needs an `event_id` there, which the client always gives.
+    pub fn queue(mut self, queue_url: impl Into<String>) -> Self {
+        self.queue_url = Some(queue_url.into());
         self
     }
 
@@ -222,18 +235,52 @@ impl ClientBuilder {
         self
     }
 
-    /// A client of `POST /v1/events`, signed with SigV4; starts its background task on the
+    /// A client of `POST /v1/events` (an [`endpoint`](Self::endpoint)) signed with SigV4, or
+    /// of the ingest queue (a [`queue`](Self::queue)); starts its background task on the
     /// current Tokio runtime.
     pub fn build(self) -> Result<Client, BuildError> {
-        let endpoint = self.endpoint.clone().ok_or(BuildError::MissingEndpoint)?;
+        if self.endpoint.is_some() && self.queue_url.is_some() {
+            return Err(BuildError::TwoTransports);
+        }
         let region = self.region.clone().ok_or(BuildError::MissingRegion)?;
         let credentials = self
             .credentials
             .clone()
             .ok_or(BuildError::MissingCredentials)?;
+        if let Some(queue_url) = self.queue_url.clone() {
+            return self.build_for_queue(&queue_url, region, credentials);
+        }
+        let endpoint = self.endpoint.clone().ok_or(BuildError::MissingEndpoint)?;
         let signer = RequestSigner::new(credentials, region);
         let transport = HttpTransport::new(&endpoint, signer, self.request_timeout)?;
         self.build_with_transport(transport)
+    }
+
+    #[cfg(feature = "sqs")]
+    fn build_for_queue(
+        self,
+        queue_url: &str,
+        region: String,
+        credentials: SharedCredentialsProvider,
+    ) -> Result<Client, BuildError> {
+        let transport = crate::transport::SqsTransport::connect(
+            queue_url,
+            region,
+            credentials,
+            self.request_timeout,
+        )
+        .map_err(BuildError::InvalidQueueUrl)?;
+        self.build_with_transport(transport)
+    }
+
+    #[cfg(not(feature = "sqs"))]
+    fn build_for_queue(
+        self,
+        _queue_url: &str,
+        _region: String,
+        _credentials: SharedCredentialsProvider,
+    ) -> Result<Client, BuildError> {
+        Err(BuildError::QueueNeedsFeature)
     }
 
     /// A client sending through another [`Transport`] (endpoint, region and credentials

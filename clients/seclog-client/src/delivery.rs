@@ -45,15 +45,8 @@ impl<T: Transport> Delivery<T> {
                     retry_after,
                 }) => {
                     retries += 1;
-                    self.counters.retried();
-                    let delay = self.retry.delay(retries, retry_after);
-                    tracing::warn!(
-                        events = events.len(),
-                        retry = retries,
-                        delay_ms = delay.as_millis() as u64,
-                        "security logs: sending again later: {reason}"
-                    );
-                    tokio::time::sleep(delay).await;
+                    self.back_off(retries, retry_after, events.len(), &reason)
+                        .await;
                 }
                 Err(SendError::TooLarge) if events.len() > 1 => {
                     let second = events.split_off(events.len() / 2);
@@ -68,6 +61,18 @@ impl<T: Transport> Delivery<T> {
                     self.reject_all(events, &problem);
                     return None;
                 }
+                Err(SendError::Partial {
+                    accepted,
+                    refused,
+                    reason,
+                }) => {
+                    events = self.settle_accepted(events, accepted, refused);
+                    if events.is_empty() {
+                        return None;
+                    }
+                    retries += 1;
+                    self.back_off(retries, None, events.len(), &reason).await;
+                }
                 Err(SendError::Rejected(problem)) => {
                     events = self.reject_named(events, &problem);
                     if events.is_empty() {
@@ -79,10 +84,53 @@ impl<T: Transport> Delivery<T> {
         }
     }
 
+    /// Waits before retry number `retries` of `events` events, counted and logged.
+    async fn back_off(
+        &self,
+        retries: u32,
+        retry_after: Option<std::time::Duration>,
+        events: usize,
+        reason: &str,
+    ) {
+        self.counters.retried();
+        let delay = self.retry.delay(retries, retry_after);
+        tracing::warn!(
+            events,
+            retry = retries,
+            delay_ms = delay.as_millis() as u64,
+            "security logs: sending again later: {reason}"
+        );
+        tokio::time::sleep(delay).await;
+    }
+
     fn count_stored(&self, receipts: &[Receipt]) {
         let duplicates = receipts.iter().filter(|r| r.duplicate).count() as u64;
         self.counters
             .stored(receipts.len() as u64 - duplicates, duplicates);
+    }
+
+    /// Counts the `accepted` events stored, rejects the `refused` ones, and returns the rest.
+    fn settle_accepted(
+        &self,
+        events: Vec<EncodedEvent>,
+        accepted: Vec<(usize, Receipt)>,
+        refused: Vec<(usize, String)>,
+    ) -> Vec<EncodedEvent> {
+        let receipts: Vec<Receipt> = accepted.iter().map(|(_, r)| r.clone()).collect();
+        self.count_stored(&receipts);
+        let accepted: BTreeSet<usize> = accepted.into_iter().map(|(i, _)| i).collect();
+        let mut refused: std::collections::BTreeMap<usize, String> = refused.into_iter().collect();
+        let mut kept = Vec::new();
+        for (index, event) in events.into_iter().enumerate() {
+            if accepted.contains(&index) {
+                continue;
+            }
+            match refused.remove(&index) {
+                Some(why) => self.reject(event, None, &why, Vec::new()),
+                None => kept.push(event),
+            }
+        }
+        kept
     }
 
     /// Rejects the events the problem names and returns the others; when it names none (or

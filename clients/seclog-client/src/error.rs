@@ -47,8 +47,14 @@ pub enum ShutdownError {
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("no endpoint: set the API's base URL")]
+    #[error("no endpoint: set the API's base URL (or a queue)")]
     MissingEndpoint,
+    #[error("both an endpoint and a queue are set: choose one transport")]
+    TwoTransports,
+    #[error("the queue transport needs the crate's `sqs` feature")]
+    QueueNeedsFeature,
+    #[error("the queue URL is not usable: {0}")]
+    InvalidQueueUrl(String),
     #[error("no AWS region to sign for: set one, or use an SDK config that has one")]
     MissingRegion,
     #[error("no AWS credentials provider: set credentials, or load the default chain")]

@@ -47,12 +47,18 @@
 //! - **Flush and shutdown.** [`Client::flush`] waits until everything recorded before it is
 //!   stored or rejected; [`Client::shutdown`] sends what is held and returns any event still
 //!   unconfirmed when its grace period ends. Events held when the process dies are lost: a
-//!   producer that must not lose one keeps its own outbox (or, later, the queue transport).
+//!   producer that must not lose one keeps its own outbox, or sends through the queue.
 //!
 //! # Transports
-//! The batching and retry logic talks to a [`Transport`]: [`HttpTransport`] is the API; a
-//! queue can be added as another implementation, used through
-//! [`ClientBuilder::build_with_transport`], with no change to the rest.
+//! The batching and retry logic talks to a [`Transport`]. [`ClientBuilder::endpoint`] chooses
+//! [`HttpTransport`], the API. [`ClientBuilder::queue`] (feature `sqs`) chooses `SqsTransport`,
+//! the service's ingest queue: each event one SQS message, sent with SendMessageBatch (10 at
+//! most), `event_id` required there (the client always sets one). SQS validates nothing, so the
+//! service's consumer does, later: an event it can never store goes to the queue's dead-letter
+//! queue with the reason, not to the rejection handler, which on this path only sees what SQS
+//! itself refuses. A batch SQS takes only in part is [`transport::SendError::Partial`]: the
+//! rest is sent again after the backoff. Any other [`Transport`] is used through
+//! [`ClientBuilder::build_with_transport`].
 //!
 //! # The event catalogue
 //! [`EventType`] lists the types a producer may send. It is tied to the service's own
@@ -81,4 +87,6 @@ pub use event::{Actor, Event, Location};
 pub use event_type::EventType;
 pub use signing::{RequestSigner, SERVICE, SigningError};
 pub use stats::Stats;
+#[cfg(feature = "sqs")]
+pub use transport::SqsTransport;
 pub use transport::{FieldError, HttpTransport, Transport};

@@ -1,14 +1,18 @@
 //! How a batch reaches the service. The client's batching, retries and flushes are written
-//! against [`Transport`] alone, so another path (a queue) is one more implementation of it;
-//! [`HttpTransport`] is `POST /v1/events`, signed with SigV4.
+//! against [`Transport`] alone: [`HttpTransport`] is `POST /v1/events`, signed with SigV4;
+//! `SqsTransport` (feature `sqs`) is the ingest queue.
 
 mod http;
+#[cfg(feature = "sqs")]
+mod sqs;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use http::HttpTransport;
+#[cfg(feature = "sqs")]
+pub use sqs::SqsTransport;
 
 use crate::Event;
 
@@ -72,12 +76,14 @@ impl EncodedEvent {
     }
 }
 
-/// The service's answer for one stored event.
+/// The service's answer for one stored event (on the queue: one message the queue took).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// The entry's id (the first one's, for a duplicate).
+    /// The entry's id (the first one's, for a duplicate); on the queue, the message's id (the
+    /// entry is written later, by the service's consumer).
     pub id: String,
-    /// True when the `event_id` was already stored: a retry of an event that had made it.
+    /// True when the `event_id` was already stored: a retry of an event that had made it. The
+    /// queue never knows: always false there.
     pub duplicate: bool,
 }
 
@@ -98,6 +104,15 @@ pub enum SendError {
     /// name an event ([`FieldError::event`]) reject that event only; without any, the batch.
     #[error("rejected ({}): {}", .0.status, .0.detail)]
     Rejected(Problem),
+    /// A batch answered event by event (a queue's): `accepted` (positions, receipts) are done,
+    /// `refused` (positions, why) can never be taken, and the rest are sent again after a
+    /// backoff.
+    #[error("partly sent: {reason}")]
+    Partial {
+        accepted: Vec<(usize, Receipt)>,
+        refused: Vec<(usize, String)>,
+        reason: String,
+    },
 }
 
 /// A problem answer (RFC 9457), as far as the client needs it.

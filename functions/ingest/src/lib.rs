@@ -9,22 +9,20 @@ use seclog::config::{ConfigError, Stack};
 use seclog::domain::query::parse_no_params;
 use seclog::domain::{IngestBatch, IngestContext, Producer};
 use seclog::http::{Endpoint, json, query_params};
-use seclog::signins::SignIns;
+use seclog::ingest::Recorder;
+use seclog::ingest::ports::RecordError;
 use seclog::store::dynamodb::events::EventStore;
-use seclog::store::dynamodb::events::record::RecordError;
 use seclog::{ApiError, FieldError};
 use serde_json::json;
 
 pub struct Ingest {
-    store: EventStore,
-    signins: SignIns<EventStore>,
+    recorder: Recorder<EventStore>,
 }
 
 impl Ingest {
     pub fn new(store: EventStore) -> Self {
         Self {
-            signins: SignIns::new(store.clone()),
-            store,
+            recorder: Recorder::new(store),
         }
     }
 
@@ -45,10 +43,7 @@ impl Endpoint for Ingest {
         };
         let mut batch = IngestBatch::parse(request.body().as_ref(), &context)?;
         let count = batch.events.len();
-        // Unfamiliar sign-ins are decided before anything is stored, so the flag is stored
-        // with the entry.
-        let learning = self.signins.flag(&mut batch.events).await?;
-        let recorded = match self.store.record(&batch.events, now).await {
+        let recorded = match self.recorder.record(&mut batch.events, now).await {
             Ok(recorded) => recorded,
             Err(RecordError::Conflict(conflicts)) => {
                 return Err(ApiError::Conflict(
@@ -57,10 +52,7 @@ impl Endpoint for Ingest {
                         .map(|c| {
                             FieldError::new(
                                 batch.field_path(c.index, "event_id"),
-                                format!(
-                                    "was already used for an event with different content (entry {}); nothing of this request was stored",
-                                    c.recorded_id.as_str()
-                                ),
+                                format!("{}; nothing of this request was stored", c.message()),
                             )
                         })
                         .collect(),
@@ -68,14 +60,6 @@ impl Endpoint for Ingest {
             }
             Err(RecordError::Store(err)) => return Err(err.into()),
         };
-        // The entries are stored: a profile that cannot be updated now is logged, not turned
-        // into an error a producer would answer by sending the batch again.
-        if let Err(error) = self.signins.learn(learning, &recorded).await {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                "sign-in profiles not updated"
-            );
-        }
         metrics::emit(&batch.events, &recorded);
         let duplicates = recorded.iter().filter(|r| r.duplicate).count();
         tracing::info!(count, duplicates, "events recorded");

@@ -95,6 +95,8 @@ pub fn lambda_env(
     task_root: &Path,
     stack: &Stack,
 ) -> Vec<(String, String)> {
+    // Reached only to dead-letter a bad message: a name is enough to start.
+    let dead_letters = format!("{}/000000000000/ingest-dead-letters", stack.endpoint);
     let mut env: Vec<(String, String)> = [
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
         ("LANG", "en_US.UTF-8"),
@@ -128,6 +130,7 @@ pub fn lambda_env(
         (vars::STREAMS_TABLE, &stack.streams.table),
         (vars::STREAM_QUEUE_URL, &stack.streams.queue_url),
         (vars::STREAM_SECRETS_KEY_ID, &stack.streams.secrets_key_id),
+        (vars::INGEST_DEAD_LETTERS_URL, &dead_letters),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

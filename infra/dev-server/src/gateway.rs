@@ -21,6 +21,7 @@ use create_export::CreateExport;
 use export_worker::Worker;
 use get_export::GetExport;
 use ingest::Ingest;
+use ingest_queue::IngestQueue;
 use integrity::Integrity;
 use lambda_http::{Body, Response};
 use list_logs::ListLogs;
@@ -49,6 +50,7 @@ pub struct Tables {
 /// composition roots (`build`).
 pub struct App {
     ingest: Ingest,
+    ingest_queue: Arc<IngestQueue>,
     list_logs: ListLogs,
     create_export: CreateExport,
     get_export: GetExport,
@@ -65,6 +67,7 @@ impl App {
     pub fn new(stack: &Stack) -> Result<Self, ConfigError> {
         Ok(Self {
             ingest: Ingest::build(stack)?,
+            ingest_queue: Arc::new(IngestQueue::build(stack)?),
             list_logs: ListLogs::build(stack)?,
             create_export: CreateExport::build(stack)?,
             get_export: GetExport::build(stack)?,
@@ -75,6 +78,11 @@ impl App {
             stream_delivery: Arc::new(StreamDelivery::build(stack)?),
             streams: Streams::build(stack)?,
         })
+    }
+
+    /// The ingest queue's consumer, for the local queue trigger.
+    pub fn ingest_queue(&self) -> Arc<IngestQueue> {
+        self.ingest_queue.clone()
     }
 
     /// The stream fan-out handler, for the local log table stream trigger.

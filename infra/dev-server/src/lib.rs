@@ -4,6 +4,7 @@
 pub mod backlog;
 pub mod demo;
 pub mod gateway;
+pub mod ingest_resources;
 pub mod jwt;
 pub mod log_key;
 pub mod process;

@@ -69,10 +69,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "security-logs-stream-runs",
     )
     .await?;
+    let ingest_queue =
+        dev_server::ingest_resources::create(&dynamodb_config, "security-logs-ingest").await?;
     let mut settings = Settings::from_env()?
         .with_resources(&tables.events, &tables.exports, BUCKET, &secret)
         .with_log_table(&tables.log)
-        .with_streams(&streams.table, &streams.queue_url, &streams.secrets_key_id);
+        .with_streams(&streams.table, &streams.queue_url, &streams.secrets_key_id)
+        .with_ingest_dead_letters(&ingest_queue.dead_letters_url);
     // What `GET /v1/integrity/public-keys` serves without a token: an auditor's trust anchor.
     let published = settings
         .key_history
@@ -144,6 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &tables.log,
         &streams.queue_url,
     );
+    dev_server::queue::spawn_ingest_queue(&app, &dynamodb_config, &ingest_queue.queue_url);
     tokio::spawn(dev_server::schedule::sweep_every(
         dev_server::schedule::LOCAL_SWEEP_EVERY,
         app.sequencer(),
@@ -162,6 +166,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     tracing::info!(
         "security logs API on http://127.0.0.1:{port} (Ctrl-C stops it and the local stack)"
+    );
+    tracing::info!(
+        queue = %ingest_queue.queue_url,
+        dead_letters = %ingest_queue.dead_letters_url,
+        "ingest queue (one event per message, event_id required; SQS on the local stack, any credentials; docs/producers.md)"
     );
     tracing::info!(
         "watch a stream: POST /v1/streams {{\"kind\": \"webhook\", \"url\": \"http://127.0.0.1:9000/\", \"format\": \"ocsf\"}} \

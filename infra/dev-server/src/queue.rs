@@ -1,13 +1,18 @@
-//! The local stand-in for Lambda's SQS event source mapping: receives the queue of stream runs
-//! from moto and invokes the stream delivery function with the event Lambda sends, then deletes
-//! the messages it did not report failed (`ReportBatchItemFailures`); a failed one shows again
-//! after its visibility timeout, as in SQS. Several pollers run at once, as Lambda scales its
-//! SQS pollers, so a slow destination holds up only its own run.
+//! The local stand-in for Lambda's SQS event source mappings: receives a queue's messages from
+//! moto and invokes the function behind it ([`QueueConsumer`]: the stream delivery function on
+//! the queue of stream runs, the ingest queue's consumer on the ingest queue) with the event
+//! Lambda sends, then deletes the messages it did not report failed
+//! (`ReportBatchItemFailures`); a failed one shows again after its visibility timeout, as in
+//! SQS, and the queue's redrive policy (moto applies it) moves it to its dead-letter queue after
+//! `maxReceiveCount` receives. Several pollers run at once, as Lambda scales its SQS pollers, so
+//! a slow invocation holds up only its own batch.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use ingest_queue::IngestQueue;
 use lambda_runtime::{Context, LambdaEvent};
 use stream_delivery::StreamDelivery;
 
@@ -20,17 +25,52 @@ const EMPTY_PAUSE: Duration = Duration::from_millis(250);
 /// The function's timeout: each invocation's deadline is now + this.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-pub struct QueueTrigger {
+/// A function behind an SQS event source mapping (`BatchSize` [`BATCH_SIZE`],
+/// `ReportBatchItemFailures`).
+pub trait QueueConsumer: Send + Sync + 'static {
+    /// What its messages are, for the logs ("stream runs").
+    const MESSAGES: &'static str;
+
+    /// One invocation; `Err` leaves every message of the batch to show again.
+    fn invoke(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> impl Future<Output = Result<SqsBatchResponse, lambda_runtime::Error>> + Send;
+}
+
+impl QueueConsumer for StreamDelivery {
+    const MESSAGES: &'static str = "stream runs";
+
+    async fn invoke(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        self.handle(event).await
+    }
+}
+
+impl QueueConsumer for IngestQueue {
+    const MESSAGES: &'static str = "queued events";
+
+    async fn invoke(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        self.handle(event).await
+    }
+}
+
+pub struct QueueTrigger<C> {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
-    pub consumer: Arc<StreamDelivery>,
+    pub consumer: Arc<C>,
 }
 
 /// Invocations in flight at most, as Lambda runs several at once for a busy queue: a poller
 /// hands each batch to its own task and polls again, so a long run never holds the queue.
 const IN_FLIGHT: usize = 8;
 
-impl QueueTrigger {
+impl<C: QueueConsumer> QueueTrigger<C> {
     /// Polls forever with [`POLLERS`] pollers; run it as a task and abort it to stop.
     pub async fn run(self) {
         let this = Arc::new(self);
@@ -57,10 +97,9 @@ impl QueueTrigger {
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(BATCH_SIZE)
-            // Lambda's records carry it; the function measures the wait in the queue from it.
-            .message_system_attribute_names(
-                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
-            )
+            // Lambda's records carry them all: stream delivery measures the wait in the queue
+            // from `SentTimestamp`, the ingest queue records `SenderId` as the producer.
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             // Short polls: moto serves one request at a time, and a long poll would hold it.
             .wait_time_seconds(0)
             .send()
@@ -68,7 +107,7 @@ impl QueueTrigger {
         let messages = match received {
             Ok(output) => output.messages.unwrap_or_default(),
             Err(error) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "receiving stream runs failed");
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), messages = C::MESSAGES, "receiving failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 return;
             }
@@ -106,7 +145,7 @@ impl QueueTrigger {
         context.request_id = ulid::Ulid::generate().to_string();
         context.deadline =
             (jiff::Timestamp::now().as_millisecond() + TIMEOUT.as_millis() as i64) as u64;
-        let failed: Vec<String> = match self.consumer.handle(LambdaEvent::new(event, context)).await
+        let failed: Vec<String> = match self.consumer.invoke(LambdaEvent::new(event, context)).await
         {
             Ok(response) => response
                 .batch_item_failures
@@ -114,7 +153,7 @@ impl QueueTrigger {
                 .map(|failure| failure.item_identifier)
                 .collect(),
             Err(error) => {
-                tracing::warn!(%error, "stream delivery failed; SQS shows its messages again");
+                tracing::warn!(%error, messages = C::MESSAGES, "the invocation failed; SQS shows its messages again");
                 return;
             }
         };
@@ -149,10 +188,14 @@ impl QueueTrigger {
         match deleted {
             Ok(output) if output.failed.is_empty() => {}
             Ok(output) => {
-                tracing::warn!(failed = output.failed.len(), "deleting stream runs failed")
+                tracing::warn!(
+                    failed = output.failed.len(),
+                    messages = C::MESSAGES,
+                    "deleting failed"
+                )
             }
             Err(error) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "deleting stream runs failed")
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), messages = C::MESSAGES, "deleting failed")
             }
         }
     }
@@ -180,4 +223,14 @@ pub fn spawn_stream_delivery(
         consumer: app.stream_delivery(),
     };
     tokio::spawn(delivery.run());
+}
+
+/// Starts what consumes the ingest queue locally, as its mapping does in the cloud.
+pub fn spawn_ingest_queue(app: &crate::App, config: &aws_config::SdkConfig, queue_url: &str) {
+    let trigger = QueueTrigger {
+        sqs: aws_sdk_sqs::Client::new(config),
+        queue_url: queue_url.to_owned(),
+        consumer: app.ingest_queue(),
+    };
+    tokio::spawn(trigger.run());
 }

@@ -111,6 +111,7 @@ impl Stats {
 }
 
 pub mod hops;
+pub mod queue;
 pub mod sequencing;
 pub mod streams;
 

@@ -197,6 +197,12 @@ async fn main() {
     let readers: Vec<_> = (0..dashboards)
         .map(|d| tokio::spawn(dashboard(load.clone(), d, accounts, done.clone())))
         .collect();
+    // Producers of the ingest queue beside them (`QUEUE_PRODUCERS`, off by default).
+    let acknowledged = {
+        let load = load.clone();
+        move || load.sent.lock().unwrap().values().map(HashSet::len).sum()
+    };
+    let queue = load::queue::QueueRun::start(producers, events / producers, acknowledged).await;
     let writers: Vec<_> = (0..producers)
         .map(|p| tokio::spawn(producer(load.clone(), p, events / producers, accounts)))
         .collect();
@@ -294,6 +300,14 @@ async fn main() {
         None => String::new(),
     };
 
+    let queue_report = match &queue {
+        Some(queue) => {
+            let (report, queue_failures) = queue.finish().await;
+            failures.extend(queue_failures);
+            report
+        }
+        None => String::new(),
+    };
     // Every event exactly once.
     let sent = load.sent.lock().unwrap().clone();
     failures.extend(load.api.check_exactly_once(&sent).await);
@@ -326,6 +340,9 @@ async fn main() {
     println!("{streams_report}");
     if !catch_up.is_empty() {
         println!("{catch_up}");
+    }
+    if !queue_report.is_empty() {
+        println!("{queue_report}");
     }
     // Sequencing lag and throughput, from the sequencer's own metric lines in the server's log.
     match std::env::var("DEV_SERVER_LOG").map(std::fs::read_to_string) {

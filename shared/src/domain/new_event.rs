@@ -140,6 +140,17 @@ impl NewEvent {
         event
     }
 
+    /// One event object on its own, as a message of the ingest queue carries it: the rules of
+    /// one event of `POST /v1/events` (errors name the field alone, `ip`), with the body's own
+    /// (size, UTF-8, JSON, an object). An `events` wrapper is an unknown field here.
+    pub fn parse_one(body: &[u8], context: &IngestContext<'_>) -> Result<Self, ApiError> {
+        let object = read_object(body, "is required: one event")?;
+        let mut errors = Errors::default();
+        let event = Self::parse(&object, "", context, &mut errors);
+        errors.into_result()?;
+        event.ok_or_else(|| ApiError::field("body", "is not an event"))
+    }
+
     /// SHA-256 (hex) of the event's content as stored, keys sorted: equal for re-sends that
     /// differ only in key order, spacing or equivalent spellings (`ph` / `PH`, time offsets).
     pub fn fingerprint(&self) -> String {
@@ -295,27 +306,8 @@ pub struct IngestBatch {
 impl IngestBatch {
     /// Parses the whole body; any invalid event rejects the batch with every error found.
     pub fn parse(body: &[u8], context: &IngestContext<'_>) -> Result<Self, ApiError> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            });
-        }
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::field(
-                "body",
-                "is required: one event or {\"events\": [...]}",
-            ));
-        }
-        let not_json =
-            |e: serde_json::Error| ApiError::field("body", format!("is not valid JSON: {e}"));
-        let text = std::str::from_utf8(body)
-            .map_err(|e| ApiError::field("body", format!("is not valid UTF-8: {e}")))?;
+        let body = read_object(body, "is required: one event or {\"events\": [...]}")?;
         let mut errors = Errors::default();
-        let Some(body) = RawMembers::parse(text).map_err(not_json)? else {
-            // Valid JSON or not, anything but an object is the wrong shape.
-            serde_json::from_str::<&RawValue>(text).map_err(not_json)?;
-            return Err(ApiError::field("body", "must be a JSON object"));
-        };
         let wrapped = body.events.is_some();
         let events = match body.events {
             Some(list) => {
@@ -375,6 +367,31 @@ impl IngestBatch {
                 }
             })
             .collect()
+    }
+}
+
+/// The body of one request or message as a JSON object: at most [`MAX_BODY_BYTES`], UTF-8,
+/// JSON, and an object; `empty` says what an empty body lacks.
+fn read_object<'a>(body: &'a [u8], empty: &str) -> Result<RawMembers<'a>, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::field("body", empty));
+    }
+    let not_json =
+        |e: serde_json::Error| ApiError::field("body", format!("is not valid JSON: {e}"));
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::field("body", format!("is not valid UTF-8: {e}")))?;
+    match RawMembers::parse(text).map_err(not_json)? {
+        Some(object) => Ok(object),
+        None => {
+            // Valid JSON or not, anything but an object is the wrong shape.
+            serde_json::from_str::<&RawValue>(text).map_err(not_json)?;
+            Err(ApiError::field("body", "must be a JSON object"))
+        }
     }
 }
 
@@ -527,6 +544,41 @@ mod tests {
         assert_eq!(event.entry.device.as_deref(), Some("Safari on macOS"));
         assert_eq!(event.entry.summary, "Login from Safari on macOS");
         assert_eq!(event.entry.received_at, now());
+    }
+
+    fn fields_of_one(body: &[u8]) -> Vec<String> {
+        let producer = Producer::parse(PRODUCER).unwrap();
+        let context = IngestContext {
+            now: now(),
+            producer: &producer,
+        };
+        match NewEvent::parse_one(body, &context) {
+            Err(ApiError::Validation(list)) => list.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_event_alone_follows_the_rules_of_an_event_of_a_request() {
+        let producer = Producer::parse(PRODUCER).unwrap();
+        let context = IngestContext {
+            now: now(),
+            producer: &producer,
+        };
+        let event = NewEvent::parse_one(valid().to_string().as_bytes(), &context).unwrap();
+        let batch = parse_body(valid().to_string().as_bytes()).unwrap();
+        assert_eq!(event.fingerprint(), batch.events[0].fingerprint());
+        assert_eq!(event.entry.summary, "Login from Safari on macOS");
+
+        let mut bad = valid();
+        bad["ip"] = json!("999.1.1.1");
+        bad["type"] = json!("security_logs.exported");
+        assert_eq!(fields_of_one(bad.to_string().as_bytes()), ["type", "ip"]);
+        let wrapped = json!({"events": [valid()]});
+        assert!(fields_of_one(wrapped.to_string().as_bytes()).contains(&"events".to_owned()));
+        for body in [&b"{nope"[..], b"[1]", b"  ", b"\xff"] {
+            assert_eq!(fields_of_one(body), ["body"], "{body:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,9 @@ enum Fault {
     Fail(SendError),
     /// Stores the batch, then answers this error (the answer was lost).
     StoreThenFail(SendError),
+    /// Answers event by event, as a queue does: takes the events at even positions, refuses
+    /// the one at position 1 for good, and leaves the others.
+    Partly,
 }
 
 #[derive(Default)]
@@ -141,6 +144,18 @@ impl Transport for FakeService {
             Some(Fault::StoreThenFail(error)) => {
                 Self::store(&mut state, events);
                 return Err(error);
+            }
+            Some(Fault::Partly) => {
+                let mut accepted = Vec::new();
+                for (i, event) in events.iter().enumerate().step_by(2) {
+                    let receipt = Self::store(&mut state, std::slice::from_ref(event));
+                    accepted.extend(receipt.into_iter().map(|r| (i, r)));
+                }
+                return Err(SendError::Partial {
+                    accepted,
+                    refused: vec![(1, "InvalidMessageContents".into())],
+                    reason: "throttled".into(),
+                });
             }
             None => {}
         }
@@ -312,6 +327,27 @@ async fn a_409_names_the_event_id_reused_for_other_content() {
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].status, Some(409));
     assert_eq!(rejected[0].errors[0].field, "event_id");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_answered_event_by_event_sends_again_only_what_was_not_taken() {
+    let fake = FakeService::with_faults([Fault::Partly]);
+    let (client, rejected) = client_of(&fake, Client::builder());
+    let ids: Vec<String> = (0..5)
+        .map(|n| client.record(login(n)).expect("recorded"))
+        .collect();
+    client.flush().await.expect("flushed");
+    // 0, 2 and 4 taken, 1 refused, 3 sent again alone.
+    assert_eq!(fake.request_sizes(), [5, 1]);
+    assert_eq!(fake.state().requests[1].1, [ids[3].clone()]);
+    assert!(fake.writes().values().all(|&n| n == 1));
+    assert_eq!(fake.writes().len(), 4);
+    let rejected = rejected.lock().expect("not poisoned");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].event.id(), Some(ids[1].as_str()));
+    assert_eq!(rejected[0].status, None);
+    let stats = client.stats();
+    assert_eq!((stats.stored, stats.rejected, stats.retries), (4, 1, 1));
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,3 +1,4 @@
-//! The SQS adapter: the queue of stream delivery runs.
+//! The SQS adapters: the queue of stream delivery runs, and the ingest queue's dead letters.
 
 pub mod delivery_queue;
+pub mod ingest_dead_letters;

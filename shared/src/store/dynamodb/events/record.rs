@@ -22,6 +22,7 @@ use jiff::Timestamp;
 use super::EventStore;
 use crate::domain::new_event::{Repeats, plan_repeats};
 use crate::domain::{AccountId, EntryId, LogEntry, NewEvent, Recorded};
+use crate::ingest::ports::EventRecords;
 use crate::storage::StoreError;
 use crate::storage::TRANSACTION_MAX;
 use crate::storage::retry::{MAX_ATTEMPTS, backoff};
@@ -34,22 +35,7 @@ const MARKER_SK: &str = "entry_sk";
 const MARKER_FINGERPRINT: &str = "fingerprint";
 const MARKER_ENTRY: &str = "entry";
 
-/// Why a batch was not recorded.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    /// These events (request indices) re-use an `event_id` with different content.
-    #[error("event_id re-used with different content")]
-    Conflict(Vec<Conflict>),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// One event whose `event_id` already names other content, and the id recorded for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
-    pub index: usize,
-    pub recorded_id: EntryId,
-}
+pub use crate::ingest::ports::{Conflict, RecordError};
 
 /// A marker found in storage.
 struct Marker {
@@ -370,4 +356,14 @@ fn parse_marker(item: &HashMap<String, AttributeValue>) -> Result<Marker, StoreE
 
 pub(super) fn marker_partition(account: &AccountId) -> String {
     format!("{account}#idem")
+}
+
+impl EventRecords for EventStore {
+    async fn record_events(
+        &self,
+        events: &[NewEvent],
+        now: Timestamp,
+    ) -> Result<Vec<Recorded>, RecordError> {
+        self.record(events, now).await
+    }
 }
