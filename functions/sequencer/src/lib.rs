@@ -5,7 +5,7 @@
 //! their last one (the pending set).
 //!
 //! It also counts what it appended per producer and type (`seclog::coverage`), one update per
-//! producer and type per invocation, off ingest's path; a failure there is logged, never
+//! producer per invocation, off ingest's path; a failure there is logged, never
 //! retried as the batch's (coverage is a gauge, the log is the record).
 //!
 //! Failures are reported per record (`ReportBatchItemFailures`): Lambda retries from the

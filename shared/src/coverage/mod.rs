@@ -2,7 +2,7 @@
 //! "the payout service stopped sending `payout_account.updated` yesterday" is visible.
 //!
 //! Counted off ingest's path: the sequencer tallies the entries it appended in an invocation
-//! ([`Tally`]) and stores the tally with one update per producer and type ([`ports::CoverageStore`]);
+//! ([`Tally`]) and stores the tally with one update per producer ([`ports::CoverageStore`]);
 //! nothing is written per ingest request. An entry is counted when it is appended, which
 //! happens once; a batch the sequencer retries after a partial failure may count its
 //! already-appended entries again, so counts are a floor-accurate gauge, not an audit figure

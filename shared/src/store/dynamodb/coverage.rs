@@ -1,7 +1,13 @@
 //! Producer coverage in the log table, under one partition outside every account's
 //! (`pk` = `coverage#producers`, which no account id can be: ids have no `#`), one item per
-//! producer and type (`sk` = `<producer>#<type>`; IAM ARNs hold no `#`): `count` and
-//! `last_ms` (epoch milliseconds of the newest `received_at` counted).
+//! producer (`sk` = the producer), with per event type `n#<type>` (the count) and `at#<type>`
+//! (epoch milliseconds of the newest `received_at` counted). One update per producer and
+//! sequencer invocation: the sequencer's own pace is what it costs, so it is one write, not one
+//! per type. The last-seen time is set, not maxed (DynamoDB has no max): invocations of one
+//! shard run in order, and another shard's may move it back by a batch's seconds, which a
+//! "silent for a day" check does not notice.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -10,7 +16,6 @@ use jiff::Timestamp;
 
 use super::item::{Item, attr_s, number, text};
 use super::schema::{PK, SK};
-use super::transact::applied;
 use crate::coverage::ports::CoverageStore;
 use crate::coverage::{Coverage, Tally};
 use crate::domain::EventType;
@@ -18,10 +23,10 @@ use crate::storage::StoreError;
 
 const PARTITION: &str = "coverage#producers";
 const PRODUCER: &str = "producer";
-const TYPE: &str = "event_type";
-const COUNT: &str = "count";
-const LAST_MS: &str = "last_ms";
-/// Updates in flight at once (a tally holds a few producers and types).
+/// Prefixes of the per-type attributes.
+const COUNT: &str = "n#";
+const LAST_MS: &str = "at#";
+/// Updates in flight at once (a tally holds a few producers).
 const CONCURRENT_UPDATES: usize = 8;
 
 #[derive(Clone)]
@@ -38,45 +43,38 @@ impl DynamoCoverage {
         }
     }
 
-    /// Adds `row`'s count and moves its last-seen time forward; an older time (a tally stored
-    /// late) adds its count only.
-    async fn add_row(&self, row: &Coverage) -> Result<(), StoreError> {
+    /// Adds one producer's rows (all of one invocation) in one update.
+    async fn add_producer(&self, producer: &str, rows: &[Coverage]) -> Result<(), StoreError> {
         let key = Item::from([
             (PK.to_owned(), attr_s(PARTITION)),
-            (
-                SK.to_owned(),
-                attr_s(&format!("{}#{}", row.producer, row.event_type.as_str())),
-            ),
+            (SK.to_owned(), attr_s(producer)),
         ]);
-        let count = AttributeValue::N(row.count.to_string());
-        let last = AttributeValue::N(row.last_received_at.as_millisecond().to_string());
-        let newer = self
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key.clone()))
-            .update_expression("ADD #count :n SET #last = :last, #producer = :p, #type = :t")
-            .condition_expression("attribute_not_exists(#last) OR #last < :last")
-            .expression_attribute_names("#count", COUNT)
-            .expression_attribute_names("#last", LAST_MS)
-            .expression_attribute_names("#producer", PRODUCER)
-            .expression_attribute_names("#type", TYPE)
-            .expression_attribute_values(":n", count.clone())
-            .expression_attribute_values(":last", last)
-            .expression_attribute_values(":p", attr_s(&row.producer))
-            .expression_attribute_values(":t", attr_s(row.event_type.as_str()))
-            .send()
-            .await;
-        if applied(newer)? {
-            return Ok(());
-        }
-        self.client
-            .update_item()
-            .table_name(&self.table)
             .set_key(Some(key))
-            .update_expression("ADD #count :n")
-            .expression_attribute_names("#count", COUNT)
-            .expression_attribute_values(":n", count)
+            .expression_attribute_names("#producer", PRODUCER)
+            .expression_attribute_values(":producer", attr_s(producer));
+        let (mut adds, mut sets) = (Vec::new(), vec!["#producer = :producer".to_owned()]);
+        for (i, row) in rows.iter().enumerate() {
+            let event_type = row.event_type.as_str();
+            update = update
+                .expression_attribute_names(format!("#n{i}"), format!("{COUNT}{event_type}"))
+                .expression_attribute_names(format!("#a{i}"), format!("{LAST_MS}{event_type}"))
+                .expression_attribute_values(
+                    format!(":n{i}"),
+                    AttributeValue::N(row.count.to_string()),
+                )
+                .expression_attribute_values(
+                    format!(":a{i}"),
+                    AttributeValue::N(row.last_received_at.as_millisecond().to_string()),
+                );
+            adds.push(format!("#n{i} :n{i}"));
+            sets.push(format!("#a{i} = :a{i}"));
+        }
+        update
+            .update_expression(format!("ADD {} SET {}", adds.join(", "), sets.join(", ")))
             .send()
             .await
             .map_err(StoreError::dynamo)?;
@@ -86,8 +84,15 @@ impl DynamoCoverage {
 
 impl CoverageStore for DynamoCoverage {
     async fn add(&self, tally: &Tally) -> Result<(), StoreError> {
-        stream::iter(tally.rows())
-            .map(|row| async move { self.add_row(&row).await })
+        let mut by_producer: BTreeMap<String, Vec<Coverage>> = BTreeMap::new();
+        for row in tally.rows() {
+            by_producer
+                .entry(row.producer.clone())
+                .or_default()
+                .push(row);
+        }
+        stream::iter(by_producer)
+            .map(|(producer, rows)| async move { self.add_producer(&producer, &rows).await })
             .buffer_unordered(CONCURRENT_UPDATES)
             .try_collect::<Vec<()>>()
             .await?;
@@ -109,19 +114,38 @@ impl CoverageStore for DynamoCoverage {
             .try_collect()
             .await
             .map_err(StoreError::dynamo)?;
-        items.iter().map(coverage_of).collect()
+        let mut rows = Vec::new();
+        for item in &items {
+            rows.extend(coverage_of(item)?);
+        }
+        Ok(rows)
     }
 }
 
-fn coverage_of(item: &Item) -> Result<Coverage, StoreError> {
-    let event_type = EventType::parse(&text(item, TYPE)?).map_err(StoreError::Corrupt)?;
-    let last_ms = i64::try_from(number(item, LAST_MS)?)
-        .map_err(|_| StoreError::Corrupt("a coverage time out of range".into()))?;
-    Ok(Coverage {
-        producer: text(item, PRODUCER)?,
-        event_type,
-        count: number(item, COUNT)?,
-        last_received_at: Timestamp::from_millisecond(last_ms)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-    })
+/// A producer's item as rows, one per type it sent.
+fn coverage_of(item: &Item) -> Result<Vec<Coverage>, StoreError> {
+    let producer = text(item, PRODUCER)?;
+    let mut rows = Vec::new();
+    for (name, value) in item {
+        let Some(event_type) = name.strip_prefix(COUNT) else {
+            continue;
+        };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("coverage of {producer}: {what}"));
+        let event_type = EventType::parse(event_type).map_err(|e| corrupt(&e))?;
+        let count: u64 = value
+            .as_n()
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| corrupt("a count is not a number"))?;
+        let last_ms = i64::try_from(number(item, &format!("{LAST_MS}{}", event_type.as_str()))?)
+            .map_err(|_| corrupt("a time out of range"))?;
+        rows.push(Coverage {
+            producer: producer.clone(),
+            event_type,
+            count,
+            last_received_at: Timestamp::from_millisecond(last_ms)
+                .map_err(|e| corrupt(&e.to_string()))?,
+        });
+    }
+    Ok(rows)
 }
