@@ -4,9 +4,9 @@
 //! its schedule (every minute), it signs the checkpoints of the accounts whose log grew since
 //! their last one (the pending set).
 //!
-//! It also counts what it appended per producer and type (`seclog::coverage`), one update per
-//! producer per invocation, off ingest's path; a failure there is logged, never
-//! retried as the batch's (coverage is a gauge, the log is the record).
+//! It also counts the entries it takes per producer and type (`seclog::coverage`), one update
+//! per producer per invocation, written beside the appends, off ingest's path; a failure there
+//! is logged, never retried as the batch's (coverage is a gauge, the log is the record).
 //!
 //! Failures are reported per record (`ReportBatchItemFailures`): Lambda retries from the
 //! earliest record of an account whose append failed; the entries of that batch already in the
@@ -86,6 +86,13 @@ impl SequencerFunction {
         Err("neither a stream batch nor the schedule's event".into())
     }
 
+    async fn count_coverage(&self, tally: &Tally) -> Result<(), seclog::storage::StoreError> {
+        if tally.is_empty() {
+            return Ok(());
+        }
+        self.coverage.add(tally).await
+    }
+
     /// Signs a checkpoint for every account in the pending set.
     pub async fn sweep(&self) -> Result<Swept, Error> {
         let signer = self.keys.signer().await?;
@@ -127,17 +134,31 @@ impl SequencerFunction {
             .iter_mut()
             .map(|(account, batch)| (account.clone(), std::mem::take(&mut batch.leaves)))
             .collect();
-        let appended = self.sequencer.append_all(signer, leaves).await;
+        // Coverage is counted as the batch is taken, and written beside the appends, not after
+        // them: one more round trip after the appends cost the sequencer a third of its pace
+        // under `make load` (docs/performance.md). A retried batch counts again (a gauge).
+        let mut tally = Tally::default();
+        for batch in accounts.values() {
+            batch.entries.iter().for_each(|entry| tally.count(entry));
+        }
+        let (appended, counted) = tokio::join!(
+            self.sequencer.append_all(signer, leaves),
+            self.count_coverage(&tally)
+        );
+        if let Err(error) = counted {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "counting producer coverage failed"
+            );
+        }
         let sequenced_at = jiff::Timestamp::now();
         let mut lags = Vec::new();
-        let mut tally = Tally::default();
         let mut response = DynamoDbEventResponse::default();
         for (account, result) in appended {
             let batch = accounts.remove(&account).unwrap_or_default();
             match result {
                 Ok(done) => {
                     tracing::info!(%account, appended = done.appended, size = done.size, "log appended");
-                    batch.entries.iter().for_each(|entry| tally.count(entry));
                     lags.extend(
                         batch
                             .stored
@@ -152,14 +173,6 @@ impl SequencerFunction {
                     response.batch_item_failures.push(failure);
                 }
             }
-        }
-        if !tally.is_empty()
-            && let Err(error) = self.coverage.add(&tally).await
-        {
-            tracing::warn!(
-                error = &error as &dyn std::error::Error,
-                "counting producer coverage failed"
-            );
         }
         emit_metrics(event.payload.records.len(), &lags, started.elapsed());
         emit_coverage(&tally);

@@ -1,12 +1,12 @@
 //! Producer coverage: which producer sent which event types, how many, and when last, so that
 //! "the payout service stopped sending `payout_account.updated` yesterday" is visible.
 //!
-//! Counted off ingest's path: the sequencer tallies the entries it appended in an invocation
-//! ([`Tally`]) and stores the tally with one update per producer ([`ports::CoverageStore`]);
-//! nothing is written per ingest request. An entry is counted when it is appended, which
-//! happens once; a batch the sequencer retries after a partial failure may count its
-//! already-appended entries again, so counts are a floor-accurate gauge, not an audit figure
-//! (the log is that). The last-seen time is the newest `received_at` counted.
+//! Counted off ingest's path: the sequencer tallies the new entries of an invocation's batch
+//! ([`Tally`]) and stores the tally with one update per producer ([`ports::CoverageStore`]),
+//! beside its appends; nothing is written per ingest request. A stored entry reaches the
+//! sequencer once, but a batch Lambda retries (an append that failed) is counted again, so
+//! counts are a gauge that may run a little high, not an audit figure (the log is that). The
+//! last-seen time is the newest `received_at` counted.
 
 pub mod ports;
 
