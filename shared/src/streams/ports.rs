@@ -32,9 +32,9 @@ pub struct LeasedStream<T> {
 #[derive(Debug)]
 pub enum Lease<T> {
     Held(LeasedStream<T>),
-    /// Another run holds it until then: ask it to read the log again before it lets go
+    /// Another run holds it: ask it to read the log again before it lets go
     /// ([`StreamLeases::ask_to_read_again`]).
-    Busy(Timestamp),
+    Busy,
     /// The stream is failing and its next attempt is due then.
     NotDue(Timestamp),
     /// The destination refused a delivery as wrong: nothing is sent until a replay.

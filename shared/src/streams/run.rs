@@ -237,7 +237,7 @@ where
         for _ in 0..BUSY_ATTEMPTS {
             match self.streams.lease(account, id, now, until).await? {
                 Lease::Held(stream) => return Ok(Ok(stream)),
-                Lease::Busy(_) => {
+                Lease::Busy => {
                     if self.streams.ask_to_read_again(account, id, now).await? {
                         return Ok(Err(Ran::Done));
                     }

@@ -65,6 +65,13 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+fn checkpoint_from_item(item: &Item) -> Result<StoredCheckpoint, StoreError> {
+    Ok(StoredCheckpoint {
+        size: number(item, SIZE)?,
+        note: text(item, NOTE)?,
+    })
+}
+
 #[derive(Clone)]
 pub struct LogStore {
     client: Client,
@@ -140,12 +147,7 @@ impl LogStore {
             .map_err(StoreError::dynamo)?;
         output
             .item
-            .map(|item| {
-                Ok(StoredCheckpoint {
-                    size: number(&item, SIZE)?,
-                    note: text(&item, NOTE)?,
-                })
-            })
+            .map(|item| checkpoint_from_item(&item))
             .transpose()
     }
 
@@ -159,12 +161,7 @@ impl LogStore {
         let items = batch_get(&self.client, &self.table, &[key(CHECKPOINT), key(EDGE)]).await?;
         let checkpoint = items
             .get(&key(CHECKPOINT))
-            .map(|item| {
-                Ok::<_, StoreError>(StoredCheckpoint {
-                    size: number(item, SIZE)?,
-                    note: text(item, NOTE)?,
-                })
-            })
+            .map(checkpoint_from_item)
             .transpose()?;
         let edge = match items.get(&key(EDGE)) {
             None => Edge::empty(TILE_HEIGHT),

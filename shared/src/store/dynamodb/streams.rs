@@ -386,10 +386,12 @@ impl StreamLeases for StreamStore {
                 let Some(item) = condition_failed(&err).flatten() else {
                     return Ok(Lease::Gone);
                 };
-                if let Some(until) = item.get(LEASE_UNTIL).and_then(seconds)
-                    && until > now
+                if item
+                    .get(LEASE_UNTIL)
+                    .and_then(seconds)
+                    .is_some_and(|until| until > now)
                 {
-                    return Ok(Lease::Busy(until));
+                    return Ok(Lease::Busy);
                 }
                 let state = stream_of(&item)?.state;
                 match state.failing.and_then(|failing| failing.retry_at) {

@@ -117,7 +117,7 @@ impl StreamLeases for FakeStreams {
         if let Some((_, held_until)) = &stored.lease
             && *held_until > now
         {
-            return Ok(Lease::Busy(*held_until));
+            return Ok(Lease::Busy);
         }
         if let Some(failing) = &stored.state.failing {
             match failing.retry_at {
