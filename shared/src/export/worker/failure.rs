@@ -45,7 +45,6 @@ pub(super) enum Failure {
     CorruptCarry(File),
     /// A job the API did not create: it has no request entry in the log to seal it with.
     /// (Built with `bench`, such a job runs instead: see `super::unsealed`.)
-    #[cfg_attr(feature = "bench", allow(dead_code))]
     #[error("the export has no request entry in the log")]
     NoRequestEntry,
 }

@@ -12,9 +12,13 @@ use crate::domain::export::ExportJob;
 
 /// The rows of a job without a sealed log: the entries that occurred before its request (an
 /// export is a snapshot: entries arriving while it runs do not shift it, and it does not list
-/// its own request), read as of `now`.
-#[cfg(any(test, feature = "bench"))]
+/// its own request), read as of `now`. Without the `bench` feature (in every function) such a
+/// job does not run. A `cfg!` rather than two `#[cfg]` items: both builds compile, and
+/// `make lint` lints, the same code, so the Lambdas' variant needs no clippy pass of its own.
 pub(super) fn rows_read(job: &ExportJob, now: Timestamp) -> Result<RowsRead, Failure> {
+    if !cfg!(any(test, feature = "bench")) {
+        return Err(Failure::NoRequestEntry);
+    }
     let mut filter = job.filters.filter.clone();
     let cutoff = job.created_at - jiff::SignedDuration::from_nanos(1);
     filter.to = Some(filter.to.map_or(cutoff, |to| to.min(cutoff)));
@@ -23,10 +27,4 @@ pub(super) fn rows_read(job: &ExportJob, now: Timestamp) -> Result<RowsRead, Fai
         filter,
         as_of: now,
     })
-}
-
-/// Without the `bench` feature an export without a sealed log does not run.
-#[cfg(not(any(test, feature = "bench")))]
-pub(super) fn rows_read(_job: &ExportJob, _now: Timestamp) -> Result<RowsRead, Failure> {
-    Err(Failure::NoRequestEntry)
 }
