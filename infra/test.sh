@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 make=${MAKE:-make}
 
-"$make" --no-print-directory fmt check-modules
+"$make" --no-print-directory fmt
 
 log=$(mktemp "${TMPDIR:-/tmp}/seclog-environments.XXXXXX")
 "$make" --no-print-directory environments browser >"$log" 2>&1 &
