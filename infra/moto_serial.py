@@ -16,7 +16,9 @@ untracked here; nothing this project runs reads that list.
 And a transaction backs up the items it names, not whole tables (below).
 """
 
+import os
 import sys
+import time
 
 import moto.server
 from moto.core.common_models import BaseModel
@@ -26,7 +28,40 @@ _run_simple = moto.server.run_simple
 
 def _serial(*args, **kwargs):
     kwargs["threaded"] = False
+    profile = os.environ.get("MOTO_PROFILE")
+    if profile:
+        args = list(args)
+        args[2] = _Profiled(args[2], profile)
     return _run_simple(*args, **kwargs)
+
+
+class _Profiled:
+    """With MOTO_PROFILE=<file> (a diagnostic, off by default): the requests served and the time
+    spent on them, per operation (`X-Amz-Target`, or SQS's action), rewritten to <file> as TSV
+    every 5 s. Served one at a time, their sum is how busy this stack is, and what for."""
+
+    def __init__(self, app, path):
+        self.app, self.path = app, path
+        self.stats = {}
+        self.written = time.monotonic()
+
+    def __call__(self, environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET") or environ.get("QUERY_STRING", "")[:40] or (
+            environ.get("REQUEST_METHOD", "") + " " + environ.get("PATH_INFO", "")[:40]
+        )
+        started = time.monotonic()
+        try:
+            return list(self.app(environ, start_response))
+        finally:
+            now = time.monotonic()
+            count, spent = self.stats.get(target, (0, 0.0))
+            self.stats[target] = (count + 1, spent + now - started)
+            if now - self.written > 5:
+                self.written = now
+                rows = sorted(self.stats.items(), key=lambda kv: -kv[1][1])
+                with open(self.path, "w") as out:
+                    for name, (n, secs) in rows:
+                        out.write(f"{name}\t{n}\t{secs:.3f}\n")
 
 
 moto.server.run_simple = _serial
