@@ -44,14 +44,6 @@ const MARKER_ENTRY: &str = "entry";
 
 pub use crate::ingest::ports::{Conflict, RecordError};
 
-/// What every attempt of a claim needs of the request.
-#[derive(Clone, Copy)]
-struct Claim<'a> {
-    events: &'a [NewEvent],
-    fingerprints: &'a [Option<String>],
-    expires_at: i64,
-}
-
 /// A marker found in storage.
 struct Marker {
     id: EntryId,
@@ -90,28 +82,22 @@ impl EventStore {
         let (keyed, unkeyed): (Vec<usize>, Vec<usize>) =
             firsts.iter().partition(|&&i| events[i].event_id.is_some());
         let together = 2 * keyed.len() + unkeyed.len() <= TRANSACTION_MAX;
-        let claim = Claim {
-            events,
-            fingerprints: &fingerprints,
-            expires_at,
-        };
-        let duplicates = if together {
-            self.claim(&claim, &keyed, Some(&unkeyed)).await?
-        } else {
-            let duplicates = self.claim(&claim, &keyed, None).await?;
-            let puts: Vec<Put> = firsts
-                .iter()
-                .filter(|i| !duplicates.contains_key(i))
-                .map(|&i| self.entry_put_item(&events[i].account, &events[i].entry, expires_at))
-                .collect();
-            self.put_all(puts).await?;
-            duplicates
-        };
+        let with_entries = together.then_some(unkeyed.as_slice());
+        let duplicates = self
+            .claim(events, &fingerprints, expires_at, &keyed, with_entries)
+            .await?;
         let fresh: Vec<usize> = firsts
             .iter()
             .copied()
             .filter(|i| !duplicates.contains_key(i))
             .collect();
+        if !together {
+            let puts: Vec<Put> = fresh
+                .iter()
+                .map(|&i| self.entry_put_item(&events[i].account, &events[i].entry, expires_at))
+                .collect();
+            self.put_all(puts).await?;
+        }
         self.complete(events, &duplicates).await?;
 
         let mut results: Vec<Option<Recorded>> = vec![None; events.len()];
@@ -146,15 +132,12 @@ impl EventStore {
     /// conflicts.
     async fn claim(
         &self,
-        claim: &Claim<'_>,
+        events: &[NewEvent],
+        fingerprints: &[Option<String>],
+        expires_at: i64,
         keyed: &[usize],
         unkeyed: Option<&[usize]>,
     ) -> Result<HashMap<usize, Marker>, RecordError> {
-        let Claim {
-            events,
-            fingerprints,
-            expires_at,
-        } = *claim;
         let mut duplicates = HashMap::new();
         let mut pending: Vec<usize> = keyed.to_vec();
         // Entries whose put failed as already there (see `put_all`): not put again.
