@@ -71,24 +71,9 @@ impl DeliveryQueue for SqsDeliveryQueue {
                         .expect("id and body are set")
                 })
                 .collect();
-            match self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-            {
-                Ok(output) => {
-                    if let Some(failed) = output.failed().first() {
-                        reason = failed.message().unwrap_or(failed.code()).to_owned();
-                    }
-                    refused += output.failed().len();
-                }
-                Err(err) => {
-                    refused += chunk.len();
-                    reason = aws_sdk_sqs::error::DisplayErrorContext(&err).to_string();
-                }
+            if let Err(not_sent) = super::send_batch(&self.client, &self.url, entries).await {
+                refused += not_sent.positions.len();
+                reason = not_sent.reason;
             }
         }
         match refused {

@@ -44,27 +44,16 @@ impl SqsIngestDeadLetters {
             .map(|(i, letter)| entry(i, letter))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| (ids(letters), e.to_string()))?;
-        let output = self
-            .client
-            .send_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
+        super::send_batch(&self.client, &self.url, entries)
             .await
-            .map_err(|e| {
-                let reason = aws_sdk_sqs::error::DisplayErrorContext(&e).to_string();
-                (ids(letters), reason)
-            })?;
-        let failed: Vec<String> = output
-            .failed()
-            .iter()
-            .filter_map(|f| f.id().parse::<usize>().ok())
-            .filter_map(|i| letters.get(i).map(|l| l.message_id.clone()))
-            .collect();
-        match output.failed().first() {
-            None => Ok(()),
-            Some(first) => Err((failed, first.message().unwrap_or(first.code()).to_owned())),
-        }
+            .map_err(|not_sent| {
+                let ids = not_sent
+                    .positions
+                    .iter()
+                    .filter_map(|&p| letters.get(p).map(|l| l.message_id.clone()))
+                    .collect();
+                (ids, not_sent.reason)
+            })
     }
 }
 
