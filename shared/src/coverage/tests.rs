@@ -1,5 +1,4 @@
 use super::*;
-use crate::domain::{Actor, EntryId};
 
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_second(1_780_000_000 + seconds).unwrap()
@@ -7,25 +6,13 @@ fn at(seconds: i64) -> Timestamp {
 
 fn entry(event_type: EventType, producer: Option<&str>, received: i64) -> LogEntry {
     LogEntry {
-        id: EntryId::from_stored("01HW3Z9V7Q4M8K2N5P00000001".to_owned()),
-        event_type,
-        occurred_at: at(received),
-        actor: Actor {
-            id: "u_1".into(),
-            name: None,
-            email: None,
-        },
-        ip: None,
-        user_agent: None,
-        device: None,
-        location: None,
-        details: serde_json::json!({}).into(),
-        summary: String::new(),
-        event_id: None,
-        received_at: at(received),
         producer: producer.map(str::to_owned),
-        unfamiliar: None,
-        log_index: None,
+        ..LogEntry::bare(
+            "01HW3Z9V7Q4M8K2N5P00000001".into(),
+            event_type,
+            "u_1".into(),
+            at(received),
+        )
     }
 }
 

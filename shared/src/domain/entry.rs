@@ -99,6 +99,35 @@ pub struct LogEntryView<'a> {
     pub unfamiliar: Option<&'a Unfamiliar>,
 }
 
+/// Tests' entries: the fields every entry has, nothing optional; a test sets what it needs
+/// over one (`LogEntry { producer: ..., ..LogEntry::bare(...) }`).
+#[cfg(test)]
+impl LogEntry {
+    pub(crate) fn bare(id: String, event_type: EventType, actor: String, at: Timestamp) -> Self {
+        Self {
+            id: EntryId::from_stored(id),
+            event_type,
+            occurred_at: at,
+            actor: Actor {
+                id: actor,
+                name: None,
+                email: None,
+            },
+            ip: None,
+            user_agent: None,
+            device: None,
+            location: None,
+            details: serde_json::json!({}).into(),
+            summary: String::new(),
+            event_id: None,
+            received_at: at,
+            producer: None,
+            unfamiliar: None,
+            log_index: None,
+        }
+    }
+}
+
 impl LogEntry {
     pub fn occurred(&self) -> OccurredAt {
         OccurredAt::from_timestamp(self.occurred_at)

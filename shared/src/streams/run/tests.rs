@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::value::RawValue;
 
 use super::*;
-use crate::domain::{Actor, EntryId, EventType};
+use crate::domain::EventType;
 use crate::streams::delivery::{MAX_BODY_BYTES, MAX_RECORDS};
 
 const T0: i64 = 1_800_000_000;
@@ -24,28 +24,19 @@ fn account() -> AccountId {
     AccountId::parse("acct_1").unwrap()
 }
 
+fn stream() -> StreamId {
+    StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap()
+}
+
 fn entry(index: u64) -> LogEntry {
-    let now = at(0);
     LogEntry {
-        id: EntryId::from_stored(format!("01HW3Z9V7Q4M8K2N5P{index:08}")),
-        event_type: EventType::Login,
-        occurred_at: now,
-        actor: Actor {
-            id: format!("u_{index}"),
-            name: None,
-            email: None,
-        },
-        ip: None,
-        user_agent: None,
-        device: None,
-        location: None,
-        details: serde_json::json!({}).into(),
-        summary: String::new(),
-        event_id: None,
-        received_at: now,
-        producer: None,
-        unfamiliar: None,
         log_index: Some(index),
+        ..LogEntry::bare(
+            format!("01HW3Z9V7Q4M8K2N5P{index:08}"),
+            EventType::Login,
+            format!("u_{index}"),
+            at(0),
+        )
     }
 }
 
@@ -307,6 +298,12 @@ impl Harness {
     }
 
     async fn run_at(&self, now: Timestamp) -> Ran {
+        self.run_with(|| now, now + SignedDuration::from_secs(60))
+            .await
+    }
+
+    /// A run on the clock `now`, until `deadline`.
+    async fn run_with(&self, now: impl Fn() -> Timestamp, deadline: Timestamp) -> Ran {
         DeliveryRun {
             streams: &self.streams,
             log: &self.log,
@@ -314,15 +311,19 @@ impl Harness {
             render,
             acknowledged: &|_, _| {},
         }
-        .run(
-            &account(),
-            &StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap(),
-            || now,
-            now + SignedDuration::from_secs(60),
-            || 0,
-        )
+        .run(&account(), &stream(), now, deadline, || 0)
         .await
         .unwrap()
+    }
+
+    /// Another run takes the lease at 0 for 120 s (and never gives it back).
+    async fn lease_taken_by_another_run(&self) {
+        let lease = self
+            .streams
+            .lease(&account(), &stream(), at(0), at(120))
+            .await
+            .unwrap();
+        assert!(matches!(lease, Lease::Held(_)), "the first lease is taken");
     }
 }
 
@@ -483,15 +484,7 @@ async fn an_index_not_visible_yet_is_waited_for_never_skipped() {
 #[tokio::test]
 async fn a_second_run_while_one_holds_the_lease_sends_nothing() {
     let h = Harness::new(10, vec![]);
-    let stream = StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap();
-    let Lease::Held(_) = h
-        .streams
-        .lease(&account(), &stream, at(0), at(120))
-        .await
-        .unwrap()
-    else {
-        panic!("the first lease is taken");
-    };
+    h.lease_taken_by_another_run().await;
     assert_eq!(h.run_at(at(1)).await, Ran::Done);
     assert!(h.destination.received.lock().unwrap().is_empty());
     assert!(
@@ -503,15 +496,7 @@ async fn a_second_run_while_one_holds_the_lease_sends_nothing() {
 #[tokio::test]
 async fn a_run_that_finds_the_lease_expired_takes_it_instead_of_asking() {
     let h = Harness::new(10, vec![]);
-    let stream = StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap();
-    let Lease::Held(_) = h
-        .streams
-        .lease(&account(), &stream, at(0), at(120))
-        .await
-        .unwrap()
-    else {
-        panic!("the first lease is taken");
-    };
+    h.lease_taken_by_another_run().await;
     // The first run died with the lease; at its end the next run delivers.
     assert_eq!(h.run_at(at(120)).await, Ran::CaughtUp { delivered: 10 });
     assert_eq!(h.destination.indices(), (0..10).collect::<Vec<_>>());
@@ -545,26 +530,16 @@ async fn a_replay_during_a_run_takes_the_stream_over() {
 async fn a_run_stops_at_its_deadline_and_asks_to_go_on() {
     let h = Harness::new(300, vec![]);
     let clock = Mutex::new(at(0));
-    let ran = DeliveryRun {
-        streams: &h.streams,
-        log: &h.log,
-        destination: &h.destination,
-        render,
-        acknowledged: &|_, _| {},
-    }
-    .run(
-        &account(),
-        &StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap(),
-        || {
-            let mut now = clock.lock().unwrap();
-            *now += SignedDuration::from_secs(1);
-            *now
-        },
-        at(4),
-        || 0,
-    )
-    .await
-    .unwrap();
+    let ran = h
+        .run_with(
+            || {
+                let mut now = clock.lock().unwrap();
+                *now += SignedDuration::from_secs(1);
+                *now
+            },
+            at(4),
+        )
+        .await;
     assert!(matches!(ran, Ran::More { delivered } if delivered < 300 && delivered > 0));
     assert!(!h.streams.leased());
     let through = h.streams.state().delivered_through.unwrap();
@@ -602,25 +577,15 @@ async fn entries_appended_while_a_run_sends_are_sent_by_the_same_run_when_asked(
             streams.stored.lock().unwrap().as_mut().unwrap().asked = true;
         }
     };
-    let ran = DeliveryRun {
-        streams: &h.streams,
-        log: &h.log,
-        destination: &h.destination,
-        render,
-        acknowledged: &|_, _| {},
-    }
-    .run(
-        &account(),
-        &StreamId::parse("st_01HW3Z9V7Q4M8K2N5P6R7S8T9V").unwrap(),
-        || {
-            grow();
-            at(0)
-        },
-        at(60),
-        || 0,
-    )
-    .await
-    .unwrap();
+    let ran = h
+        .run_with(
+            || {
+                grow();
+                at(0)
+            },
+            at(60),
+        )
+        .await;
     assert_eq!(ran, Ran::CaughtUp { delivered: 200 });
     assert_eq!(h.destination.indices(), (0..200).collect::<Vec<_>>());
     assert_eq!(h.streams.state().delivered_through, Some(199));
