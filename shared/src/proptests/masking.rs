@@ -18,25 +18,9 @@ use crate::domain::{Actor, EntryId, EventType, Json, Location, LogEntry, ViewerZ
 fn csv_row(event_type: EventType, details: &Json, summary: &str) -> String {
     let at: Timestamp = "2024-04-22T06:32:15Z".parse().expect("a timestamp");
     let entry = LogEntry {
-        id: EntryId::from_stored("e1".into()),
-        event_type,
-        occurred_at: at,
-        actor: Actor {
-            id: "u1".into(),
-            name: None,
-            email: None,
-        },
-        ip: None,
-        user_agent: None,
-        device: None,
-        location: None,
         details: details.clone(),
         summary: summary.to_owned(),
-        event_id: None,
-        received_at: at,
-        producer: None,
-        unfamiliar: None,
-        log_index: None,
+        ..LogEntry::bare("e1".into(), event_type, "u1".into(), at)
     };
     let mut encoder = CsvEncoder::new(ViewerZone::utc(), CsvStart::Resumed);
     encoder.row(&entry);
