@@ -115,6 +115,43 @@ async fn re_using_an_event_id_for_other_content_is_409_and_writes_nothing() {
     assert_eq!(app.list_all(&acct, "limit=100").await.len(), 2);
 }
 
+/// The same 409 on both of ingest's write paths: a batch whose markers and entries share one
+/// transaction (up to 50 idempotent events), and a larger one that claims first, alone. Either
+/// way the conflict writes nothing, not even the batch's other new events.
+#[tokio::test]
+async fn a_conflict_writes_nothing_in_small_and_large_batches() {
+    let app = spawn_app().await;
+    let acct = account();
+    let mut original = event(&acct, "login", 0);
+    original["event_id"] = json!("evt-taken");
+    app.ingest(vec![original.clone()]).await;
+    let mut changed = original;
+    changed["details"] = json!({"method": "sso"});
+
+    for size in [10, 60] {
+        let mut events: Vec<Value> = (1..size)
+            .map(|i| {
+                let mut e = event(&acct, "api_key.viewed", i);
+                e["event_id"] = json!(format!("evt-{size}-{i}"));
+                e
+            })
+            .collect();
+        events.push(changed.clone());
+        let response = app.post_events(&json!({ "events": events })).await;
+        let problem = expect_problem(response, 409).await;
+        assert_eq!(
+            fields(&problem),
+            [format!("events[{}].event_id", size - 1)],
+            "{size} events"
+        );
+        assert_eq!(
+            app.list_all(&acct, "limit=100").await.len(),
+            1,
+            "nothing of the {size}-event request was stored"
+        );
+    }
+}
+
 #[tokio::test]
 async fn racing_re_sends_with_different_content_store_exactly_one() {
     let app = spawn_app().await;
