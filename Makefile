@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN = $${CARGO_TARGET_DIR:-target}/debug
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test environments build-tests check-core verify-py check-ocsf walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro bench-client build bench deploy
+.PHONY: dev test environments build-tests check-core check-stack verify-py check-ocsf walkthrough check-links venv browser browser-test screenshots fmt lint unit-and-integration check-template check-openapi fuzz-short fuzz bench-export bench-evidence bench-signins load faults load-short faults-short bench-micro bench-client build bench deploy
 
 ## dev: local stack (moto) + every function behind http://127.0.0.1:$${PORT:-3000}, and the Security Logs
 ## page at / (the walk-through's events, events/demo/, recorded on start; DEMO_DATA=0 skips them)
@@ -99,6 +99,11 @@ check-ocsf:
 ## walkthrough: docs/walkthrough.md's blocks against a fresh, empty dev server, each answer checked
 walkthrough:
 	DEMO_DATA=0 SECLOG_VERIFY=$(BIN)/seclog-verify infra/with-dev-server.sh python3 infra/walkthrough.py docs/walkthrough.md
+
+## check-stack: the local stack's shim (infra/moto_serial.py) answers as moto does, request for request
+check-stack:
+	@infra/venv.sh stack
+	.venv/stack/bin/python infra/test_moto_serial.py
 
 ## check-links: every relative link of the Markdown files resolves (file and heading)
 check-links:

@@ -143,7 +143,11 @@ def _transact_with_item_backups(self, transact_items):
         except Exception:
             continue  # moto reports the malformed item itself
         current = table.get_item(hash_value, range_value)
-        backups.append((table, hash_value, range_value, copy.deepcopy(current)))
+        # Only an Update changes the stored item in place; a Put or a Delete swaps it for
+        # another (or none), so the item itself is the backup, and a ConditionCheck writes none.
+        if op_type == "Update":
+            current = copy.deepcopy(current)
+        backups.append((table, hash_value, range_value, current))
         if table.stream_shard is not None:
             streams.setdefault(id(table), (table, len(table.stream_shard.items)))
     _in_transaction = True
@@ -273,6 +277,145 @@ def _get_records_dumped(self):
 
 
 DynamoDBStreamsHandler.get_records = _get_records_dumped
+
+# Three costs of moto's per item and per request work that DynamoDB does not have, each replaced
+# by one that gives the same answers and the same errors:
+#
+# - An item's attributes are a `LimitedSizeDict`, whose every insert re-sums the size of all the
+#   attributes before it (the 400 KB limit): building an item of n attributes costs n^2 sizes, a
+#   tenth of moto's time under `make load`. Sizes are never negative, so checking the total once
+#   refuses exactly the items moto refuses, with the same error.
+# - Every condition expression is lexed and parsed each time it is met, twice per item of a
+#   transaction (the transaction's check, then the put's or update's own): a parse, for one text
+#   with the same names and values, now happens once. The parsed tree is only read when it is
+#   evaluated, and the names and values it found are handed back as moto's parser sets them.
+# - Every request lists moto's package folder to tell a service's name from a host name.
+from moto import backends as _backends  # noqa: E402
+from moto.dynamodb.comparisons import ConditionExpressionParser  # noqa: E402
+from moto.dynamodb.exceptions import ItemSizeTooLarge  # noqa: E402
+from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict  # noqa: E402
+from moto.dynamodb.models.utilities import bytesize  # noqa: E402
+
+_ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict limit
+
+
+def _item_init(self, hash_key, range_key, attrs):
+    self.hash_key = hash_key
+    self.range_key = range_key
+    converted = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in converted.items()) > _ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.update(self.attrs, converted)
+
+
+Item.__init__ = _item_init
+
+_parse = ConditionExpressionParser.parse
+_parsed = {}  # (expression, names, values) -> (tree, names found, values found)
+_PARSED_MAX = 4096
+
+
+def _parse_once(self):
+    key = (
+        self.condition_expression,
+        repr(self.expression_attribute_names),
+        repr(self.expression_attribute_values),
+    )
+    hit = _parsed.get(key)
+    if hit is not None:
+        tree, names_found, values_found = hit
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return tree
+    tree = _parse(self)
+    if len(_parsed) >= _PARSED_MAX:
+        _parsed.clear()
+    _parsed[key] = (tree, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+    return tree
+
+
+ConditionExpressionParser.parse = _parse_once
+
+_moto_modules = tuple(_backends.list_of_moto_modules())
+_backends.list_of_moto_modules = lambda: _moto_modules
+
+# A Query's own per item work, each part with the same answers:
+#
+# - moto deep-copies the page it found before answering, though nothing on the way to the
+#   answer changes the items (projections build new ones); here the page is the items.
+# - Each item of the page has its size computed twice (the 1 MB page limit); here once per Query.
+# - The answer is turned into plain dicts by a converter that imports and type-tests at every
+#   node of every attribute; here plain attributes are converted directly, anything else by
+#   moto's converter.
+import moto.dynamodb.models.table as _table_module  # noqa: E402
+from moto.dynamodb.models.utilities import dynamo_to_dict as _dynamo_to_dict  # noqa: E402
+
+_querying = False
+_sizes = {}  # id(item) -> size, for the Query in progress only (items do not change in it)
+
+
+class _QueryCopy:
+    """table.py's `copy` module: its one deep copy inside a Query is the page of results."""
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value if _querying else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+
+_table_module.copy = _QueryCopy()
+_item_size = Item.size
+
+
+def _size_once_per_query(self):
+    if not _querying:
+        return _item_size(self)
+    size = _sizes.get(id(self))
+    if size is None:
+        size = _sizes[id(self)] = _item_size(self)
+    return size
+
+
+Item.size = _size_once_per_query
+_query_partition = Table.query
+
+
+def _query_without_copies(self, *args, **kwargs):
+    global _querying
+    _querying = True
+    try:
+        return _query_partition(self, *args, **kwargs)
+    finally:
+        _querying = False
+        _sizes.clear()
+
+
+Table.query = _query_without_copies
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _to_dict(value):
+    kind = type(value)
+    if kind is dict or kind is LimitedSizeDict:
+        return {key: _to_dict(v) for key, v in value.items()}
+    if kind is list:
+        return [_to_dict(v) for v in value]
+    if kind is DynamoType and value.type not in ("B", "BS"):
+        return {value.type: _to_dict(value.value)}
+    if kind in _PLAIN:
+        return value
+    return _dynamo_to_dict(value)
+
+
+def _result_init(self, result):
+    super(DynamoResult, self).__init__(_to_dict(result))
+
+
+DynamoResult.__init__ = _result_init
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())

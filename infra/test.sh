@@ -26,5 +26,5 @@ if [ "$environments_status" -ne 0 ]; then
   exit "$environments_status"
 fi
 
-"$make" --no-print-directory unit-and-integration verify-py check-ocsf walkthrough check-links \
+"$make" --no-print-directory check-stack unit-and-integration verify-py check-ocsf walkthrough check-links \
   check-template check-openapi fuzz-short load-short faults-short
