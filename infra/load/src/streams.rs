@@ -138,6 +138,9 @@ impl Receiver {
                 }
             }
         }
+        if let Ok(path) = std::env::var("LAG_DUMP") {
+            write_lags(&path, &streams, stored);
+        }
         lags.sort_by(f64::total_cmp);
         from_stored.sort_by(f64::total_cmp);
         let quantile = |values: &[f64], q: f64| {
@@ -160,6 +163,40 @@ impl Receiver {
             rate,
         );
         (report, failures)
+    }
+}
+
+/// With `LAG_DUMP=<file>` (a diagnostic): one line per record received, tab-separated: stream,
+/// `log_index`, lag from `received_at` and from the producer's 201 (ms), and its arrival (ms
+/// after the first record's). Records that arrive late together point at a stall of the whole
+/// pipeline; one stream's alone, at that stream.
+fn write_lags(
+    path: &str,
+    streams: &HashMap<String, (SigningSecret, Arrivals)>,
+    stored: &HashMap<String, Instant>,
+) {
+    let first = streams.values().filter_map(|(_, a)| a.first).min();
+    let mut out = String::new();
+    for (id, (_, arrivals)) in streams {
+        for a in &arrivals.records {
+            let from_201 = a
+                .event_id
+                .as_deref()
+                .and_then(|e| stored.get(e))
+                .map_or(f64::NAN, |s| {
+                    a.at.saturating_duration_since(*s).as_secs_f64() * 1000.0
+                });
+            let arrived = first.map_or(0.0, |f| {
+                a.at.saturating_duration_since(f).as_secs_f64() * 1000.0
+            });
+            out.push_str(&format!(
+                "{id}\t{}\t{:.0}\t{:.0}\t{arrived:.0}\n",
+                a.index, a.lag_ms, from_201
+            ));
+        }
+    }
+    if let Err(error) = std::fs::write(path, out) {
+        eprintln!("load: LAG_DUMP {path}: {error}");
     }
 }
 
