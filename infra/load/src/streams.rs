@@ -167,15 +167,15 @@ impl Receiver {
 }
 
 /// With `LAG_DUMP=<file>` (a diagnostic): one line per record received, tab-separated: stream,
-/// `log_index`, lag from `received_at` and from the producer's 201 (ms), and its arrival (ms
-/// after the first record's). Records that arrive late together point at a stall of the whole
-/// pipeline; one stream's alone, at that stream.
+/// `log_index`, lag from `received_at` and from the producer's 201 (ms), and its arrival (Unix
+/// ms, to line up with the dev server's log). Records that arrive late together point at a
+/// stall of the whole pipeline; one stream's alone, at that stream.
 fn write_lags(
     path: &str,
     streams: &HashMap<String, (SigningSecret, Arrivals)>,
     stored: &HashMap<String, Instant>,
 ) {
-    let first = streams.values().filter_map(|(_, a)| a.first).min();
+    let (now, now_ms) = (Instant::now(), Timestamp::now().as_millisecond() as f64);
     let mut out = String::new();
     for (id, (_, arrivals)) in streams {
         for a in &arrivals.records {
@@ -186,9 +186,7 @@ fn write_lags(
                 .map_or(f64::NAN, |s| {
                     a.at.saturating_duration_since(*s).as_secs_f64() * 1000.0
                 });
-            let arrived = first.map_or(0.0, |f| {
-                a.at.saturating_duration_since(f).as_secs_f64() * 1000.0
-            });
+            let arrived = now_ms - now.saturating_duration_since(a.at).as_secs_f64() * 1000.0;
             out.push_str(&format!(
                 "{id}\t{}\t{:.0}\t{:.0}\t{arrived:.0}\n",
                 a.index, a.lag_ms, from_201
