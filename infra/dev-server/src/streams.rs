@@ -24,6 +24,11 @@ use crate::backlog::Backlog;
 /// The longest pause between two retries of a failed batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const POLL_EVERY: Duration = Duration::from_millis(100);
+/// How often the stream's shards are listed again. Not before every read: a `DescribeStream` a
+/// read, on a local stack that serves one request at a time, put one more wait between a write
+/// and its consumer (the sequencer's and the fan-out's lag), for shards that change only when
+/// moto splits one.
+const DISCOVER_SHARDS_EVERY: Duration = Duration::from_secs(1);
 /// A lane's backlog holds at most this many batches before the stream reader waits.
 const BACKLOG_BATCHES: usize = 4;
 /// Records a `GetRecords` call returns at most (DynamoDB Streams' own limit).
@@ -196,9 +201,15 @@ impl<C: StreamConsumer> StreamTrigger<C> {
     /// records; pauses only once it has caught up with the stream.
     async fn poll(&self, arn: &str, lanes: &[Arc<Backlog<Record>>]) {
         let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+        let mut discovered: Option<std::time::Instant> = None;
         loop {
-            if let Err(error) = self.discover_shards(arn, &mut iterators).await {
-                tracing::warn!(%error, table = %self.table, "describing the stream failed");
+            if discovered.is_none_or(|at| at.elapsed() >= DISCOVER_SHARDS_EVERY) {
+                match self.discover_shards(arn, &mut iterators).await {
+                    Ok(()) => discovered = Some(std::time::Instant::now()),
+                    Err(error) => {
+                        tracing::warn!(%error, table = %self.table, "describing the stream failed")
+                    }
+                }
             }
             let mut read_any = false;
             let mut at_tip = true;
