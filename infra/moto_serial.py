@@ -13,7 +13,12 @@ leaked a full copy of those tables: about 3 MB per transaction on a 300-item tab
 (killed by the kernel's OOM killer) after 45 minutes of `make fuzz`. Objects are created
 untracked here; nothing this project runs reads that list.
 
-And a transaction backs up the items it names, not whole tables (below).
+Below, in order: a transaction backs up the items it names, not whole tables; a Query reads its
+partition, not the whole table; reads are answered in the wire form they are kept in; an item's
+size is summed once, a condition parsed once, a Query's page neither copied nor sized twice;
+and Python's full collections skip what survived the last one. Each gives moto's answers and
+errors: `make check-stack` (infra/test_moto_serial.py) sends the same requests to this server
+and to moto as it ships, and compares them.
 """
 
 import os
