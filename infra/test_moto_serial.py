@@ -5,7 +5,8 @@ The shim replaces some of moto's work with cheaper work (item backups in transac
 size check, condition parsing, Query's partition reads). Each case below is where such a
 replacement could answer differently: items at and over the size limit, cancelled transactions
 that must leave every item as it was, one condition text met again with other values, unused
-expression names, and Queries over partitions, indexes and pages. Run by `make check-stack`.
+expression names, and reads (Queries over partitions, indexes and pages; GetItem, BatchGetItem)
+of items with every kind of attribute. Run by `make check-stack`.
 """
 
 import os
@@ -138,6 +139,27 @@ class ShimAnswersAsMoto(unittest.TestCase):
         refused = self.item(table, "41x10000")
         self.assertNotIn("Item", refused[1], "a refused item must not be stored")
 
+    def test_a_query_pages_at_one_megabyte(self):
+        table = self.table()
+        for i in range(15):
+            item = {"pk": {"S": "big"}, "sk": {"S": f"{i:02}"}, "blob": {"S": "x" * 100_000}}
+            self.both("put_item", TableName=table, Item=item)
+        pages, start = 0, None
+        while True:
+            page = {
+                "TableName": table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "big"}},
+            }
+            if start:
+                page["ExclusiveStartKey"] = start
+            answer = self.both("query", **page)
+            pages += 1
+            start = answer[1].get("LastEvaluatedKey")
+            if not start:
+                break
+        self.assertEqual(pages, 2, "15 items of 100 KB are two pages of at most 1 MB")
+
     def test_a_cancelled_transaction_leaves_every_item_as_it_was(self):
         table = self.table()
         for sk, n in [("put", 1), ("update", 2), ("delete", 3), ("check", 4)]:
@@ -239,6 +261,9 @@ class ShimAnswersAsMoto(unittest.TestCase):
                         "tags": {"SS": ["x", f"t{i}"]},
                     },
                 )
+        keys = [{"pk": {"S": pk}, "sk": {"S": f"e{i:02}"}} for pk in ["a", "b"] for i in range(0, 30, 7)]
+        self.assertEqual(self.both("batch_get_item", RequestItems={table: {"Keys": keys}})[0], "ok")
+        self.assertIn("Item", self.both("get_item", TableName=table, Key=keys[0])[1])
         for request in [
             {"KeyConditionExpression": "pk = :a"},
             {"KeyConditionExpression": "pk = :a AND sk > :s", "Limit": 7},
