@@ -1,5 +1,5 @@
 use futures::future::join_all;
-use integration_tests::{account, event, spawn_app};
+use integration_tests::{account, event, spawn_app, with_event_id};
 use seclog::http::Endpoint;
 use serde_json::{Value, json};
 
@@ -303,8 +303,10 @@ async fn idempotent_batches_cost_one_round_trip_up_to_fifty_events_and_four_at_m
     ] {
         let events: Vec<Value> = (0..count)
             .map(|i| {
-                let mut e = event(&acct, event_type, i);
-                e["event_id"] = json!(format!("{event_type}-{count}-{i}"));
+                let mut e = with_event_id(
+                    event(&acct, event_type, i),
+                    &format!("{event_type}-{count}-{i}"),
+                );
                 e["actor"]["id"] = json!(format!("u_{}", i % 30));
                 e
             })

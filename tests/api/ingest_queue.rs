@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use integration_tests::{Options, TestApp, account, event, spawn_app_with};
+use integration_tests::{Options, TestApp, account, event, spawn_app_with, with_event_id};
 use seclog::store::sqs::ingest_dead_letters::attributes;
 use seclog_client::{Actor, Client, Credentials, Event, EventType};
 use serde_json::{Value, json};
@@ -39,11 +39,6 @@ async fn send(app: &TestApp, body: &str) -> String {
         .expect("sent")
         .message_id
         .expect("a message id")
-}
-
-fn with_event_id(mut event: Value, event_id: &str) -> Value {
-    event["event_id"] = json!(event_id);
-    event
 }
 
 /// Waits (bounded) until the ingest queue holds no message, visible or in flight: every

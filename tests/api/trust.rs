@@ -3,7 +3,7 @@
 //! secret in any shape, text that displays as what it is, numbers kept exactly.
 
 use futures::future::join_all;
-use integration_tests::{TestApp, account, event, spawn_app};
+use integration_tests::{TestApp, account, event, spawn_app, with_event_id};
 use serde_json::{Value, json};
 
 use crate::problems::{expect_problem, fields};
@@ -122,8 +122,7 @@ async fn re_using_an_event_id_for_other_content_is_409_and_writes_nothing() {
 async fn a_conflict_writes_nothing_in_small_and_large_batches() {
     let app = spawn_app().await;
     let acct = account();
-    let mut original = event(&acct, "login", 0);
-    original["event_id"] = json!("evt-taken");
+    let original = with_event_id(event(&acct, "login", 0), "evt-taken");
     app.ingest(vec![original.clone()]).await;
     let mut changed = original;
     changed["details"] = json!({"method": "sso"});
@@ -131,9 +130,10 @@ async fn a_conflict_writes_nothing_in_small_and_large_batches() {
     for size in [10, 60] {
         let mut events: Vec<Value> = (1..size)
             .map(|i| {
-                let mut e = event(&acct, "api_key.viewed", i);
-                e["event_id"] = json!(format!("evt-{size}-{i}"));
-                e
+                with_event_id(
+                    event(&acct, "api_key.viewed", i),
+                    &format!("evt-{size}-{i}"),
+                )
             })
             .collect();
         events.push(changed.clone());

@@ -429,6 +429,12 @@ impl TestApp {
     }
 }
 
+/// `event` with its producer's `event_id` (what makes a re-send a duplicate).
+pub fn with_event_id(mut event: Value, event_id: &str) -> Value {
+    event["event_id"] = json!(event_id);
+    event
+}
+
 /// A valid event for `account`, `minutes` after 2024-04-22T06:00:00Z.
 pub fn event(account: &str, event_type: &str, minutes: i64) -> Value {
     let at = jiff::Timestamp::from_second(1_713_765_600 + minutes * 60).expect("time");
