@@ -189,6 +189,7 @@ DynamoDBBackend.transact_write_items = _transact_with_item_backups
 _query = Table.query
 _all_items = Table.all_items
 _partition = None  # (table, hash key, sorted?) of the Query in progress, if one partition
+_sizes = {}  # id(item) -> size, for the Query in progress only (items do not change in it)
 
 
 def _items_for_query(self):
@@ -227,6 +228,7 @@ def _query_one_partition(self, hash_key, *args, **kwargs):
         return _query(self, hash_key, *args, **kwargs)
     finally:
         _partition = None
+        _sizes.clear()
 
 
 Table.all_items = _items_for_query
@@ -361,8 +363,10 @@ _backends.list_of_moto_modules = lambda: _moto_modules
 import moto.dynamodb.models.table as _table_module  # noqa: E402
 from moto.dynamodb.models.utilities import dynamo_to_dict as _dynamo_to_dict  # noqa: E402
 
-_querying = False
-_sizes = {}  # id(item) -> size, for the Query in progress only (items do not change in it)
+
+
+def _querying():
+    return _partition is not None  # set by `_query_one_partition` for every Query
 
 
 class _QueryCopy:
@@ -370,7 +374,7 @@ class _QueryCopy:
 
     @staticmethod
     def deepcopy(value, memo=None):
-        return value if _querying else copy.deepcopy(value, memo)
+        return value if _querying() else copy.deepcopy(value, memo)
 
     def __getattr__(self, name):
         return getattr(copy, name)
@@ -381,7 +385,7 @@ _item_size = Item.size
 
 
 def _size_once_per_query(self):
-    if not _querying:
+    if not _querying():
         return _item_size(self)
     size = _sizes.get(id(self))
     if size is None:
@@ -390,20 +394,6 @@ def _size_once_per_query(self):
 
 
 Item.size = _size_once_per_query
-_query_partition = Table.query
-
-
-def _query_without_copies(self, *args, **kwargs):
-    global _querying
-    _querying = True
-    try:
-        return _query_partition(self, *args, **kwargs)
-    finally:
-        _querying = False
-        _sizes.clear()
-
-
-Table.query = _query_without_copies
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -441,19 +431,20 @@ import gc  # noqa: E402
 from werkzeug.serving import WSGIRequestHandler  # noqa: E402
 
 _full_collections = {"count": 0, "seconds": 0.0}
-_collection_started = [0.0]
-_freeze_due = [False]
+_collection_started = 0.0
+_freeze_due = False
 
 
 def _on_collection(phase, info):
+    global _collection_started, _freeze_due
     if info["generation"] != 2:
         return
     if phase == "start":
-        _collection_started[0] = time.monotonic()
+        _collection_started = time.monotonic()
     else:
         _full_collections["count"] += 1
-        _full_collections["seconds"] += time.monotonic() - _collection_started[0]
-        _freeze_due[0] = True
+        _full_collections["seconds"] += time.monotonic() - _collection_started
+        _freeze_due = True
 
 
 gc.callbacks.append(_on_collection)
@@ -461,13 +452,14 @@ _handle_one_request = WSGIRequestHandler.handle_one_request
 
 
 def _handle_then_freeze(self):
+    global _freeze_due
     try:
         return _handle_one_request(self)
     finally:
-        if _freeze_due[0]:
+        if _freeze_due:
             gc.collect()
             gc.freeze()
-            _freeze_due[0] = False
+            _freeze_due = False
 
 
 WSGIRequestHandler.handle_one_request = _handle_then_freeze

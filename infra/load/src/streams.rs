@@ -27,6 +27,15 @@ pub struct Arrival {
     pub at: Instant,
 }
 
+impl Arrival {
+    /// From the producer's 201 for its event (`stored`, by event id), in ms; `None` for a
+    /// record without an event id (the service's own entries).
+    fn lag_from_201_ms(&self, stored: &HashMap<String, Instant>) -> Option<f64> {
+        let answered = stored.get(self.event_id.as_deref()?)?;
+        Some(self.at.saturating_duration_since(*answered).as_secs_f64() * 1000.0)
+    }
+}
+
 /// One stream's arrivals in arrival order, and the first and last arrival.
 #[derive(Default)]
 pub struct Arrivals {
@@ -127,10 +136,12 @@ impl Receiver {
                 ));
             }
             lags.extend(arrivals.records.iter().map(|a| a.lag_ms));
-            from_stored.extend(arrivals.records.iter().filter_map(|a| {
-                let stored = stored.get(a.event_id.as_deref()?)?;
-                Some(a.at.saturating_duration_since(*stored).as_secs_f64() * 1000.0)
-            }));
+            from_stored.extend(
+                arrivals
+                    .records
+                    .iter()
+                    .filter_map(|a| a.lag_from_201_ms(stored)),
+            );
             if let (Some(first), Some(last)) = (arrivals.first, arrivals.last) {
                 let span = last.duration_since(first).as_secs_f64();
                 if span > 0.0 {
@@ -179,13 +190,7 @@ fn write_lags(
     let mut out = String::new();
     for (id, (_, arrivals)) in streams {
         for a in &arrivals.records {
-            let from_201 = a
-                .event_id
-                .as_deref()
-                .and_then(|e| stored.get(e))
-                .map_or(f64::NAN, |s| {
-                    a.at.saturating_duration_since(*s).as_secs_f64() * 1000.0
-                });
+            let from_201 = a.lag_from_201_ms(stored).unwrap_or(f64::NAN);
             let arrived = now_ms - now.saturating_duration_since(a.at).as_secs_f64() * 1000.0;
             out.push_str(&format!(
                 "{id}\t{}\t{:.0}\t{:.0}\t{arrived:.0}\n",
