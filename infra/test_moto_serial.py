@@ -92,6 +92,18 @@ class ShimAnswersAsMoto(unittest.TestCase):
         self.assertEqual(shim, moto, f"{operation} {request}")
         return shim
 
+    def query_pages(self, **request):
+        """Pages through a Query on both servers, comparing each page; how many pages it took."""
+        pages, start = 0, None
+        while True:
+            page = dict(request, ExclusiveStartKey=start) if start else request
+            answer = self.both("query", **page)
+            self.assertEqual(answer[0], "ok", f"query {page}")
+            pages += 1
+            start = answer[1].get("LastEvaluatedKey")
+            if not start:
+                return pages
+
     def table(self):
         type(self).tables += 1
         name = f"t{self.tables}"
@@ -144,20 +156,11 @@ class ShimAnswersAsMoto(unittest.TestCase):
         for i in range(15):
             item = {"pk": {"S": "big"}, "sk": {"S": f"{i:02}"}, "blob": {"S": "x" * 100_000}}
             self.both("put_item", TableName=table, Item=item)
-        pages, start = 0, None
-        while True:
-            page = {
-                "TableName": table,
-                "KeyConditionExpression": "pk = :p",
-                "ExpressionAttributeValues": {":p": {"S": "big"}},
-            }
-            if start:
-                page["ExclusiveStartKey"] = start
-            answer = self.both("query", **page)
-            pages += 1
-            start = answer[1].get("LastEvaluatedKey")
-            if not start:
-                break
+        pages = self.query_pages(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "big"}},
+        )
         self.assertEqual(pages, 2, "15 items of 100 KB are two pages of at most 1 MB")
 
     def test_a_cancelled_transaction_leaves_every_item_as_it_was(self):
@@ -279,17 +282,7 @@ class ShimAnswersAsMoto(unittest.TestCase):
                 values[":t"] = {"S": "e20"}
             if ":n" in names:
                 values[":n"] = {"N": "12"}
-            pages, start = 0, None
-            while True:
-                page = dict(request, TableName=table, ExpressionAttributeValues=values)
-                if start:
-                    page["ExclusiveStartKey"] = start
-                answer = self.both("query", **page)
-                self.assertEqual(answer[0], "ok")
-                pages += 1
-                start = answer[1].get("LastEvaluatedKey")
-                if not start:
-                    break
+            pages = self.query_pages(**request, TableName=table, ExpressionAttributeValues=values)
             if "Limit" in request:
                 self.assertGreater(pages, 1, "a limited Query must page")
 
